@@ -1,0 +1,323 @@
+//! [`UnixAddr`]: what a listener binds to, parsed and validated up front.
+//!
+//! Everything here is pure: no system call is made, so a bad address is
+//! reported before anything on disk is looked at.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::error::BindError;
+use crate::sys;
+
+/// The address of a Unix-domain listening socket: a filesystem path, or a
+/// name in the Linux abstract namespace.
+///
+/// A `UnixAddr` is always valid: it is not empty, has no NUL byte in a path,
+/// and fits the platform's `sun_path` limit. Build one with
+/// [`from_path`](UnixAddr::from_path),
+/// [`from_abstract_name`](UnixAddr::from_abstract_name), or by parsing a
+/// string:
+///
+/// | string            | address                                   |
+/// |-------------------|-------------------------------------------|
+/// | `@name`           | abstract name `name` (no file is created) |
+/// | `unix:/run/a.sock`| path `/run/a.sock`                        |
+/// | `/run/a.sock`     | path `/run/a.sock`                        |
+/// | `run/a.sock`      | relative path `run/a.sock`                |
+/// | `unix:@odd`       | path `@odd` (the prefix forces a path)    |
+///
+/// [`Display`](fmt::Display) prints a string that parses back to the same
+/// address.
+///
+/// # Examples
+///
+/// ```
+/// use safe_unix_listener::UnixAddr;
+///
+/// let a: UnixAddr = "@app".parse()?;
+/// assert_eq!(a.as_abstract_name(), Some(&b"app"[..]));
+///
+/// let p: UnixAddr = "unix:/run/app/app.sock".parse()?;
+/// assert_eq!(p.as_path(), Some(std::path::Path::new("/run/app/app.sock")));
+/// assert_eq!(p.to_string(), "/run/app/app.sock");
+///
+/// let err = "".parse::<UnixAddr>().unwrap_err();
+/// assert_eq!(err.kind(), safe_unix_listener::BindErrorKind::InvalidAddress);
+/// # Ok::<(), safe_unix_listener::BindError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct UnixAddr(Inner);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Inner {
+    Path(PathBuf),
+    Abstract(Vec<u8>),
+}
+
+/// The prefix that marks a string as a path, whatever follows it.
+const PATH_PREFIX: &str = "unix:";
+/// The prefix that marks a string as an abstract name.
+const ABSTRACT_PREFIX: char = '@';
+
+impl UnixAddr {
+    /// A filesystem path, checked for emptiness, NUL bytes and the platform
+    /// length limit (107 bytes on Linux, 103 on macOS and the BSDs: the
+    /// `sun_path` size less the terminating NUL).
+    ///
+    /// ```
+    /// use safe_unix_listener::{BindErrorKind, UnixAddr};
+    ///
+    /// assert!(UnixAddr::from_path("/run/app.sock").is_ok());
+    /// let long = format!("/tmp/{}", "x".repeat(200));
+    /// let err = UnixAddr::from_path(&long).unwrap_err();
+    /// assert_eq!(err.kind(), BindErrorKind::PathTooLong);
+    /// ```
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self, BindError> {
+        let path = path.as_ref();
+        let bytes = path.as_os_str().as_bytes();
+        if bytes.is_empty() {
+            return Err(BindError::invalid_address(
+                path.display(),
+                "the path is empty",
+            ));
+        }
+        if let Some(at) = bytes.iter().position(|&b| b == 0) {
+            return Err(BindError::invalid_address(
+                path.display(),
+                format_args!("the path contains a NUL byte at offset {at}"),
+            ));
+        }
+        if bytes.len() > sys::MAX_PATH_LEN {
+            return Err(BindError::path_too_long(
+                path,
+                bytes.len(),
+                sys::MAX_PATH_LEN,
+            ));
+        }
+        Ok(Self(Inner::Path(path.to_owned())))
+    }
+
+    /// A name in the Linux abstract namespace, without the leading `@`.
+    ///
+    /// The name is checked here for emptiness and length (at most 107
+    /// bytes); binding it fails with
+    /// [`Unsupported`](crate::BindErrorKind::Unsupported) on platforms other
+    /// than Linux and Android.
+    ///
+    /// ```
+    /// use safe_unix_listener::UnixAddr;
+    ///
+    /// let a = UnixAddr::from_abstract_name("app")?;
+    /// assert_eq!(a.to_string(), "@app");
+    /// # Ok::<(), safe_unix_listener::BindError>(())
+    /// ```
+    pub fn from_abstract_name(name: impl AsRef<[u8]>) -> Result<Self, BindError> {
+        let name = name.as_ref();
+        let shown = format!("@{}", String::from_utf8_lossy(name));
+        if name.is_empty() {
+            return Err(BindError::invalid_address(
+                shown,
+                "the abstract name is empty",
+            ));
+        }
+        if name.len() > sys::MAX_ABSTRACT_LEN {
+            return Err(BindError::name_too_long(
+                shown,
+                name.len(),
+                sys::MAX_ABSTRACT_LEN,
+            ));
+        }
+        Ok(Self(Inner::Abstract(name.to_owned())))
+    }
+
+    /// The path, for a filesystem address.
+    ///
+    /// ```
+    /// use safe_unix_listener::UnixAddr;
+    ///
+    /// let p: UnixAddr = "/run/app.sock".parse()?;
+    /// assert!(p.as_path().is_some());
+    /// # Ok::<(), safe_unix_listener::BindError>(())
+    /// ```
+    pub fn as_path(&self) -> Option<&Path> {
+        match &self.0 {
+            Inner::Path(p) => Some(p),
+            Inner::Abstract(_) => None,
+        }
+    }
+
+    /// The name without the leading `@`, for an abstract address.
+    ///
+    /// ```
+    /// use safe_unix_listener::UnixAddr;
+    ///
+    /// let a: UnixAddr = "@app".parse()?;
+    /// assert_eq!(a.as_abstract_name(), Some(&b"app"[..]));
+    /// # Ok::<(), safe_unix_listener::BindError>(())
+    /// ```
+    pub fn as_abstract_name(&self) -> Option<&[u8]> {
+        match &self.0 {
+            Inner::Path(_) => None,
+            Inner::Abstract(name) => Some(name),
+        }
+    }
+
+    /// Whether this is an abstract address (no file behind it).
+    ///
+    /// ```
+    /// use safe_unix_listener::UnixAddr;
+    ///
+    /// assert!("@app".parse::<UnixAddr>()?.is_abstract());
+    /// # Ok::<(), safe_unix_listener::BindError>(())
+    /// ```
+    pub fn is_abstract(&self) -> bool {
+        matches!(self.0, Inner::Abstract(_))
+    }
+}
+
+impl FromStr for UnixAddr {
+    type Err = BindError;
+
+    fn from_str(s: &str) -> Result<Self, BindError> {
+        if let Some(path) = s.strip_prefix(PATH_PREFIX) {
+            Self::from_path(path)
+        } else if let Some(name) = s.strip_prefix(ABSTRACT_PREFIX) {
+            Self::from_abstract_name(name)
+        } else {
+            Self::from_path(s)
+        }
+    }
+}
+
+impl TryFrom<&Path> for UnixAddr {
+    type Error = BindError;
+
+    fn try_from(path: &Path) -> Result<Self, BindError> {
+        Self::from_path(path)
+    }
+}
+
+impl TryFrom<PathBuf> for UnixAddr {
+    type Error = BindError;
+
+    fn try_from(path: PathBuf) -> Result<Self, BindError> {
+        Self::from_path(path)
+    }
+}
+
+impl fmt::Display for UnixAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Inner::Path(p) => {
+                let s = p.as_os_str();
+                if needs_prefix(s) {
+                    f.write_str(PATH_PREFIX)?;
+                }
+                write!(f, "{}", p.display())
+            }
+            Inner::Abstract(name) => {
+                write!(f, "{ABSTRACT_PREFIX}{}", String::from_utf8_lossy(name))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for UnixAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("UnixAddr").field(&self.to_string()).finish()
+    }
+}
+
+/// A path that would parse as something else without the `unix:` prefix.
+fn needs_prefix(s: &OsStr) -> bool {
+    let b = s.as_bytes();
+    b.starts_with(PATH_PREFIX.as_bytes()) || b.first() == Some(&(ABSTRACT_PREFIX as u8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BindErrorKind;
+
+    fn roundtrip(s: &str) {
+        let a: UnixAddr = s.parse().unwrap();
+        let again: UnixAddr = a.to_string().parse().unwrap();
+        assert_eq!(a, again, "{s:?} displayed as {a}");
+    }
+
+    #[test]
+    fn parses_each_form() {
+        let a: UnixAddr = "@app".parse().unwrap();
+        assert_eq!(a.as_abstract_name(), Some(&b"app"[..]));
+        assert_eq!(a.as_path(), None);
+        let p: UnixAddr = "unix:/run/x.sock".parse().unwrap();
+        assert_eq!(p.as_path(), Some(Path::new("/run/x.sock")));
+        let r: UnixAddr = "rel/x.sock".parse().unwrap();
+        assert_eq!(r.as_path(), Some(Path::new("rel/x.sock")));
+        let odd: UnixAddr = "unix:@odd".parse().unwrap();
+        assert_eq!(odd.as_path(), Some(Path::new("@odd")));
+    }
+
+    #[test]
+    fn display_round_trips_ambiguous_paths() {
+        for s in [
+            "@a",
+            "/a",
+            "a",
+            "unix:@a",
+            "unix:unix:a",
+            "unix:///a",
+            "@ spaced name",
+        ] {
+            roundtrip(s);
+        }
+        assert_eq!(
+            "unix:@a".parse::<UnixAddr>().unwrap().to_string(),
+            "unix:@a"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_input_with_precise_kinds() {
+        let cases = [
+            ("", BindErrorKind::InvalidAddress, "empty"),
+            ("unix:", BindErrorKind::InvalidAddress, "empty"),
+            ("@", BindErrorKind::InvalidAddress, "empty"),
+            (
+                "/a\0b",
+                BindErrorKind::InvalidAddress,
+                "NUL byte at offset 2",
+            ),
+        ];
+        for (s, kind, words) in cases {
+            let e = s.parse::<UnixAddr>().unwrap_err();
+            assert_eq!(e.kind(), kind, "{s:?}");
+            assert!(e.to_string().contains(words), "{s:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn length_limit_is_exact() {
+        let max = "a".repeat(sys::MAX_PATH_LEN);
+        assert!(UnixAddr::from_path(&max).is_ok());
+        let over = "a".repeat(sys::MAX_PATH_LEN + 1);
+        let e = UnixAddr::from_path(&over).unwrap_err();
+        assert_eq!(e.kind(), BindErrorKind::PathTooLong);
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!("{} bytes", sys::MAX_PATH_LEN + 1)),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(&format!("at most {}", sys::MAX_PATH_LEN)),
+            "{msg}"
+        );
+
+        let name = "n".repeat(sys::MAX_ABSTRACT_LEN + 1);
+        let e = UnixAddr::from_abstract_name(&name).unwrap_err();
+        assert_eq!(e.kind(), BindErrorKind::PathTooLong);
+    }
+}

@@ -1,0 +1,81 @@
+//! Bind a Unix-domain socket safely, with Tokio.
+//!
+//! A server that dies leaves its socket file behind, and the usual fix,
+//! "remove the path, then bind", deletes live servers' sockets, regular
+//! files, and successors' sockets, and turns a permission problem into a
+//! misleading "Address already in use". [`SafeUnixListener`] instead:
+//!
+//! - removes only a socket that refuses connections (provably stale), under
+//!   a lock, and never anything else at the path;
+//! - explains each failure in one sentence: the path, the operation, who
+//!   owns what, EACCES or EPERM, and a fix ([`BindError`]);
+//! - removes its socket file on drop only if the path still names the
+//!   socket it bound, and never from a forked child;
+//! - binds Linux abstract names (`@name`), which have no file;
+//! - yields plain [`tokio::net::UnixStream`]s, from
+//!   [`accept`](SafeUnixListener::accept) or as a
+//!   [`Stream`](futures_core::Stream).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use safe_unix_listener::{SafeUnixListener, shutdown_signal};
+//! use tokio::io::AsyncWriteExt;
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     // A stale socket from a crashed run is replaced; a live server, or a
+//!     // file that is not a socket, is an error that says what to do.
+//!     let listener = SafeUnixListener::bind("/tmp/app.sock")?;
+//!     let mut stop = shutdown_signal()?;
+//!     loop {
+//!         tokio::select! {
+//!             _ = &mut stop => break,
+//!             conn = listener.accept() => {
+//!                 let (mut stream, _) = conn?;
+//!                 stream.write_all(b"hello\n").await?;
+//!             }
+//!         }
+//!     }
+//!     Ok(()) // the listener drops and removes /tmp/app.sock
+//! }
+//! ```
+//!
+//! # The bind lock
+//!
+//! Probing, removing and binding happen under an exclusive `flock` on
+//! `<path>.lock`, so starters racing on one path end with exactly one
+//! winner. The lock file is removed as soon as the socket listens; one that
+//! cannot be removed (left by another user in a sticky directory) is
+//! harmless and is reused. Where the directory is not writable no lock is
+//! taken, since then nothing in it can be changed by us either.
+
+#![deny(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings))))]
+
+#[cfg(not(unix))]
+compile_error!("safe-unix-listener supports Unix platforms only");
+
+mod accept;
+mod addr;
+mod builder;
+mod error;
+mod guard;
+mod listener;
+mod lock;
+mod prebind;
+mod signal;
+mod sys;
+
+pub use addr::UnixAddr;
+pub use builder::{Builder, OnExisting};
+pub use error::{BindError, BindErrorKind};
+pub use listener::SafeUnixListener;
+pub use signal::{ShutdownSignal, shutdown_signal};

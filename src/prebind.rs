@@ -1,0 +1,196 @@
+//! What happens before `bind(2)`, read top to bottom:
+//!
+//! 1. the parent directory must exist (or is created, when asked);
+//! 2. the bind lock is taken ([`crate::lock`]);
+//! 3. the path is looked at with `lstat`, never following a link: nothing,
+//!    or a socket, may be there; anything else is refused;
+//! 4. a socket is probed with a non-blocking `connect`: a server that
+//!    accepts, or whose queue is full, is live and is left alone;
+//! 5. only a socket that refused the connection is stale, and it is removed
+//!    after checking that the path still names the same inode.
+//!
+//! The lock is returned and must be held until the new socket listens.
+
+use std::fs::{self, DirBuilder, FileType, Metadata, Permissions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::sys::socket;
+
+use crate::builder::OnExisting;
+use crate::error::{BindError, Facts, errno_of, parent_dir};
+use crate::lock::{self, BindLock};
+use crate::sys;
+
+/// Makes `path` free to bind, or says why it cannot be. Returns the bind
+/// lock, if one could be taken.
+pub(crate) fn prepare(
+    path: &Path,
+    create_parents: Option<u32>,
+    on_existing: OnExisting,
+) -> Result<Option<BindLock>, BindError> {
+    ensure_parent(path, create_parents)?;
+    let lock = lock::acquire(path)?;
+    clear(path, on_existing)?;
+    Ok(lock)
+}
+
+fn ensure_parent(path: &Path, create_mode: Option<u32>) -> Result<(), BindError> {
+    let dir = parent_dir(path);
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(BindError::parent_missing(path, dir, "is not a directory")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match create_mode {
+            Some(mode) => create_dirs(dir, mode),
+            None => Err(BindError::parent_missing(path, dir, "does not exist")),
+        },
+        Err(e) => Err(BindError::os(
+            "look up directory",
+            dir,
+            errno_of(&e),
+            &Facts::about(dir),
+        )),
+    }
+}
+
+/// Creates `dir` and its missing ancestors, each with exactly `mode`.
+fn create_dirs(dir: &Path, mode: u32) -> Result<(), BindError> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .collect();
+    for d in missing.into_iter().rev() {
+        let made = DirBuilder::new()
+            .mode(mode)
+            .create(d)
+            .and_then(|()| fs::set_permissions(d, Permissions::from_mode(mode & 0o7777)));
+        match made {
+            Ok(()) => {
+                tracing::info!(dir = %d.display(), mode = format_args!("{mode:04o}"), "created directory")
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => {
+                return Err(BindError::os(
+                    "create directory",
+                    d,
+                    errno_of(&e),
+                    &Facts::about(d),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Steps 3 to 5: leaves the path empty, or fails without touching it.
+fn clear(path: &Path, on_existing: OnExisting) -> Result<(), BindError> {
+    let found = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(BindError::os(
+                "look up",
+                path,
+                errno_of(&e),
+                &Facts::about(path),
+            ));
+        }
+    };
+    if !found.file_type().is_socket() {
+        return Err(BindError::not_a_socket(path, describe(found.file_type())));
+    }
+    match probe(path)? {
+        Probe::Gone => Ok(()),
+        Probe::Live(pid) => Err(BindError::live(path.display(), Some(path), pid)),
+        Probe::QueueFull => Err(BindError::backlog_full(path)),
+        Probe::Failed(errno @ (Errno::EACCES | Errno::EPERM)) => Err(BindError::os(
+            "probe socket",
+            path,
+            errno,
+            &Facts::about(path),
+        )),
+        Probe::Failed(errno) => Err(BindError::unprobeable(path, errno)),
+        Probe::Stale if on_existing == OnExisting::Fail => Err(BindError::stale_kept(path)),
+        Probe::Stale => remove_stale(path, &found),
+    }
+}
+
+enum Probe {
+    /// Nothing is at the path any more.
+    Gone,
+    /// A server accepted the connection; its pid when it can be known.
+    Live(Option<i32>),
+    /// A server is listening but its accept queue is full.
+    QueueFull,
+    /// Nobody listens: the connection was refused.
+    Stale,
+    /// Anything else: the socket is not provably stale.
+    Failed(Errno),
+}
+
+fn probe(path: &Path) -> Result<Probe, BindError> {
+    let fd = sys::stream_socket()
+        .map_err(|errno| BindError::os("probe socket", path, errno, &Facts::about(path)))?;
+    let addr = socket::UnixAddr::new(path).map_err(|errno| BindError::unprobeable(path, errno))?;
+    Ok(match socket::connect(fd.as_raw_fd(), &addr) {
+        Ok(()) | Err(Errno::EINPROGRESS) => Probe::Live(sys::peer_pid(&fd)),
+        Err(Errno::EAGAIN) => Probe::QueueFull,
+        Err(Errno::ECONNREFUSED) => Probe::Stale,
+        Err(Errno::ENOENT) => Probe::Gone,
+        Err(errno) => Probe::Failed(errno),
+    })
+}
+
+fn remove_stale(path: &Path, probed: &Metadata) -> Result<(), BindError> {
+    let now = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(BindError::os(
+                "look up",
+                path,
+                errno_of(&e),
+                &Facts::about(path),
+            ));
+        }
+    };
+    if now.dev() != probed.dev() || now.ino() != probed.ino() {
+        // Another process replaced it since the probe: not ours to judge.
+        return Err(BindError::changed(path));
+    }
+    match fs::remove_file(path) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "removed stale socket");
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(BindError::os(
+            "remove stale socket",
+            path,
+            errno_of(&e),
+            &Facts::about(path),
+        )),
+    }
+}
+
+/// "a regular file", "a FIFO", … for the `NotASocket` message.
+fn describe(t: FileType) -> &'static str {
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "a file that is not a socket"
+    }
+}

@@ -1,0 +1,34 @@
+//! Linux and Android: 108-byte `sun_path`, the abstract namespace, and
+//! `SO_PEERCRED`.
+
+use std::os::fd::OwnedFd;
+
+use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, sockopt};
+
+/// Longest path in bytes: `sun_path` is 108 bytes, one of them the NUL.
+pub(crate) const MAX_PATH_LEN: usize = 107;
+/// Longest abstract name in bytes: 108 less the leading NUL.
+pub(crate) const MAX_ABSTRACT_LEN: usize = 107;
+
+/// A new close-on-exec, non-blocking `AF_UNIX` stream socket.
+pub(crate) fn stream_socket() -> nix::Result<OwnedFd> {
+    socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+}
+
+/// The socket address of an abstract name; `None` where there are none.
+pub(crate) fn abstract_sockaddr(name: &[u8]) -> Option<socket::UnixAddr> {
+    socket::UnixAddr::new_abstract(name).ok()
+}
+
+/// The pid of the process at the other end of a connected socket.
+pub(crate) fn peer_pid(fd: &OwnedFd) -> Option<i32> {
+    socket::getsockopt(fd, sockopt::PeerCredentials)
+        .ok()
+        .map(|cred| cred.pid())
+        .filter(|&pid| pid > 0)
+}

@@ -1,0 +1,13 @@
+//! The OS split, in one place: the `sun_path` limits, abstract names, and
+//! how a socket is created and asked for its peer.
+//!
+//! Everything above this module is written once, against these items.
+
+#[cfg_attr(any(target_os = "linux", target_os = "android"), path = "linux.rs")]
+#[cfg_attr(
+    not(any(target_os = "linux", target_os = "android")),
+    path = "other.rs"
+)]
+mod imp;
+
+pub(crate) use imp::{MAX_ABSTRACT_LEN, MAX_PATH_LEN, abstract_sockaddr, peer_pid, stream_socket};

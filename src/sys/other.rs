@@ -1,0 +1,34 @@
+//! macOS and the BSDs: 104-byte `sun_path`, no abstract namespace.
+
+use std::os::fd::OwnedFd;
+
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::sys::socket::{self, AddressFamily, SockFlag, SockType};
+
+/// Longest path in bytes: `sun_path` is 104 bytes, one of them the NUL.
+pub(crate) const MAX_PATH_LEN: usize = 103;
+/// Names are checked as on Linux; binding one reports `Unsupported`.
+pub(crate) const MAX_ABSTRACT_LEN: usize = 107;
+
+/// A new close-on-exec, non-blocking `AF_UNIX` stream socket.
+pub(crate) fn stream_socket() -> nix::Result<OwnedFd> {
+    let fd = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )?;
+    fcntl(&fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+    fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    Ok(fd)
+}
+
+/// There is no abstract namespace here.
+pub(crate) fn abstract_sockaddr(_name: &[u8]) -> Option<socket::UnixAddr> {
+    None
+}
+
+/// Not asked for here; errors then name no pid.
+pub(crate) fn peer_pid(_fd: &OwnedFd) -> Option<i32> {
+    None
+}
