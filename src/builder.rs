@@ -18,11 +18,12 @@ use crate::{prebind, sys};
 /// Whatever the policy, a live socket and anything that is not a socket
 /// are never touched.
 ///
-/// ```
+/// ```no_run
 /// use safe_unix_listener::{OnExisting, SafeUnixListener};
 ///
-/// # async fn f() -> Result<(), safe_unix_listener::BindError> {
-/// let l = SafeUnixListener::builder("/run/app/app.sock".parse()?)
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+/// let _listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
 ///     .on_existing(OnExisting::Fail)
 ///     .bind()?;
 /// # Ok(()) }
@@ -47,7 +48,7 @@ pub enum OnExisting {
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-/// let listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
+/// let _listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
 ///     .create_parents(0o750)
 ///     .mode(0o660)
 ///     .group(33)
@@ -72,7 +73,7 @@ impl Builder {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let b = Builder::new("@app".parse()?);
+    /// let _builder = Builder::new("@app".parse()?);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn new(addr: UnixAddr) -> Self {
@@ -97,7 +98,7 @@ impl Builder {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let b = Builder::new("/run/app.sock".parse()?).mode(0o660);
+    /// let _builder = Builder::new("/run/app.sock".parse()?).mode(0o660);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn mode(mut self, mode: u32) -> Self {
@@ -110,7 +111,7 @@ impl Builder {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let b = Builder::new("/run/app.sock".parse()?).owner(1000);
+    /// let _builder = Builder::new("/run/app.sock".parse()?).owner(1000);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn owner(mut self, uid: u32) -> Self {
@@ -123,7 +124,7 @@ impl Builder {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let b = Builder::new("/run/app.sock".parse()?).group(33).mode(0o660);
+    /// let _builder = Builder::new("/run/app.sock".parse()?).group(33).mode(0o660);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn group(mut self, gid: u32) -> Self {
@@ -137,7 +138,7 @@ impl Builder {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let b = Builder::new("/run/app/app.sock".parse()?).create_parents(0o750);
+    /// let _builder = Builder::new("/run/app/app.sock".parse()?).create_parents(0o750);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn create_parents(mut self, mode: u32) -> Self {
@@ -150,7 +151,7 @@ impl Builder {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let b = Builder::new("/run/app.sock".parse()?).unlink_on_drop(false);
+    /// let _builder = Builder::new("/run/app.sock".parse()?).unlink_on_drop(false);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn unlink_on_drop(mut self, unlink: bool) -> Self {
@@ -162,7 +163,7 @@ impl Builder {
     ///
     /// ```
     /// # use safe_unix_listener::{Builder, OnExisting};
-    /// let b = Builder::new("/run/app.sock".parse()?).on_existing(OnExisting::Fail);
+    /// let _builder = Builder::new("/run/app.sock".parse()?).on_existing(OnExisting::Fail);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn on_existing(mut self, policy: OnExisting) -> Self {
@@ -176,7 +177,7 @@ impl Builder {
     /// # use safe_unix_listener::Builder;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let listener = Builder::new("/run/app.sock".parse()?).bind()?;
+    /// let _listener = Builder::new("/run/app.sock".parse()?).bind()?;
     /// # Ok(()) }
     /// ```
     pub fn bind(self) -> Result<SafeUnixListener, BindError> {

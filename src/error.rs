@@ -81,7 +81,10 @@ pub enum BindErrorKind {
 /// let io: std::io::Error = err.into();
 /// assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
 /// ```
-pub struct BindError {
+pub struct BindError(Box<Repr>);
+
+/// Boxed, so that `Result<_, BindError>` stays one pointer wide.
+struct Repr {
     kind: BindErrorKind,
     operation: &'static str,
     target: String,
@@ -100,7 +103,7 @@ impl BindError {
     /// assert_eq!(err.kind(), BindErrorKind::InvalidAddress);
     /// ```
     pub fn kind(&self) -> BindErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The filesystem path concerned, if the address is a path.
@@ -111,7 +114,7 @@ impl BindError {
     /// assert_eq!(err.path(), None);
     /// ```
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.0.path.as_deref()
     }
 
     /// The operation that failed, such as `"bind"` or
@@ -123,7 +126,7 @@ impl BindError {
     /// assert_eq!(err.operation(), "use address");
     /// ```
     pub fn operation(&self) -> &str {
-        self.operation
+        self.0.operation
     }
 
     /// What to do about it, when there is something to do.
@@ -134,11 +137,11 @@ impl BindError {
     /// assert!(err.fix().unwrap().contains("shorter path"));
     /// ```
     pub fn fix(&self) -> Option<&str> {
-        self.fix.as_deref()
+        self.0.fix.as_deref()
     }
 
     fn new(kind: BindErrorKind, operation: &'static str, target: impl fmt::Display) -> Self {
-        Self {
+        Self(Box::new(Repr {
             kind,
             operation,
             target: target.to_string(),
@@ -146,26 +149,26 @@ impl BindError {
             why: String::new(),
             fix: None,
             source: None,
-        }
+        }))
     }
 
     fn at(mut self, path: &Path) -> Self {
-        self.path = Some(path.to_owned());
+        self.0.path = Some(path.to_owned());
         self
     }
 
     fn why(mut self, why: impl fmt::Display) -> Self {
-        self.why = why.to_string();
+        self.0.why = why.to_string();
         self
     }
 
     fn fix_with(mut self, fix: impl fmt::Display) -> Self {
-        self.fix = Some(fix.to_string());
+        self.0.fix = Some(fix.to_string());
         self
     }
 
     fn caused_by(mut self, errno: Errno) -> Self {
-        self.source = Some(io::Error::from_raw_os_error(errno as i32));
+        self.0.source = Some(io::Error::from_raw_os_error(errno as i32));
         self
     }
 
@@ -181,7 +184,7 @@ impl BindError {
         .why(why)
         .fix_with("give a non-empty path without NUL bytes, or @name for an abstract socket");
         if !shown.starts_with('@') {
-            e.path = Some(PathBuf::from(shown));
+            e.0.path = Some(PathBuf::from(shown));
         }
         e
     }
@@ -232,7 +235,7 @@ impl BindError {
             .why(who)
             .fix_with("stop that server first, or choose another address")
             .caused_by(Errno::EADDRINUSE);
-        e.path = path.map(Path::to_owned);
+        e.0.path = path.map(Path::to_owned);
         e
     }
 
@@ -413,7 +416,7 @@ fn permission(e: BindError, errno: Errno, f: &Facts) -> BindError {
         None => format!("directory {dir}"),
     };
     let name = errno_name(errno);
-    let (why, fix) = match (e.operation, f.file) {
+    let (why, fix) = match (e.0.operation, f.file) {
         ("probe socket", Some((owner, mode))) => (
             format!(
                 "connecting needs write permission on it, but it is owned by uid {owner} with \
@@ -421,6 +424,15 @@ fn permission(e: BindError, errno: Errno, f: &Facts) -> BindError {
                 mode & 0o7777
             ),
             format!("if no server uses it, remove it as uid {owner}, or {OWN_DIR_FIX}"),
+        ),
+        ("change owner of", _) => (
+            format!(
+                "giving a file to another user or to a group we are not in needs privilege \
+                 (CAP_CHOWN), and we run as uid {us} ({name})"
+            ),
+            "run with that privilege, or leave the owner alone and grant access with \
+             Builder::group and Builder::mode"
+                .to_owned(),
         ),
         ("remove stale socket", Some((owner, _))) if errno == Errno::EPERM && sticky => (
             format!(
@@ -467,8 +479,12 @@ fn kind_of(errno: Errno) -> BindErrorKind {
 
 impl fmt::Display for BindError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot {} {}: {}", self.operation, self.target, self.why)?;
-        if let Some(fix) = &self.fix {
+        write!(
+            f,
+            "cannot {} {}: {}",
+            self.0.operation, self.0.target, self.0.why
+        )?;
+        if let Some(fix) = &self.0.fix {
             write!(f, "; {fix}")?;
         }
         Ok(())
@@ -478,24 +494,24 @@ impl fmt::Display for BindError {
 impl fmt::Debug for BindError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BindError")
-            .field("kind", &self.kind)
-            .field("operation", &self.operation)
-            .field("path", &self.path)
+            .field("kind", &self.0.kind)
+            .field("operation", &self.0.operation)
+            .field("path", &self.0.path)
             .field("message", &self.to_string())
-            .field("source", &self.source)
+            .field("source", &self.0.source)
             .finish()
     }
 }
 
 impl Error for BindError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
+        self.0.source.as_ref().map(|e| e as _)
     }
 }
 
 impl From<BindError> for io::Error {
     fn from(e: BindError) -> Self {
-        let kind = match e.kind {
+        let kind = match e.0.kind {
             BindErrorKind::InUse => io::ErrorKind::AddrInUse,
             BindErrorKind::PermissionDenied => io::ErrorKind::PermissionDenied,
             BindErrorKind::NotASocket => io::ErrorKind::AlreadyExists,
@@ -504,10 +520,11 @@ impl From<BindError> for io::Error {
             }
             BindErrorKind::ParentMissing => io::ErrorKind::NotFound,
             BindErrorKind::Unsupported => io::ErrorKind::Unsupported,
-            BindErrorKind::ResourceExhausted | BindErrorKind::Other => e
-                .source
-                .as_ref()
-                .map_or(io::ErrorKind::Other, io::Error::kind),
+            BindErrorKind::ResourceExhausted | BindErrorKind::Other => {
+                e.0.source
+                    .as_ref()
+                    .map_or(io::ErrorKind::Other, io::Error::kind)
+            }
         };
         io::Error::new(kind, e)
     }

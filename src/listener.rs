@@ -149,7 +149,7 @@ impl SafeUnixListener {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
+    /// let _listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
     ///     .mode(0o660)
     ///     .bind()?;
     /// # Ok(()) }
@@ -186,7 +186,7 @@ impl SafeUnixListener {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// let listener = SafeUnixListener::bind("/run/app/app.sock")?;
-    /// let (stream, _) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await?;
+    /// let (_stream, _peer) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await?;
     /// # Ok(()) }
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
@@ -264,7 +264,7 @@ impl SafeUnixListener {
     /// # use safe_unix_listener::SafeUnixListener;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let raw: tokio::net::UnixListener = SafeUnixListener::bind("/run/app/app.sock")?.into_inner();
+    /// let _raw: tokio::net::UnixListener = SafeUnixListener::bind("/run/app/app.sock")?.into_inner();
     /// # Ok(()) }
     /// ```
     pub fn into_inner(mut self) -> UnixListener {

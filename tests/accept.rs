@@ -1,0 +1,176 @@
+//! Behaviour 10 and the data path: accepted connections are plain Tokio
+//! `UnixStream`s with the peer's credentials; resource errors are yielded
+//! once and followed by a back-off, never a busy loop.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream as StdStream;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use safe_unix_listener::SafeUnixListener;
+use support::{NOBODY, helper, skip_unless_root, tempdir, tempdir_with_mode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn accept_returns_a_tokio_stream_with_peer_credentials() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let listener = SafeUnixListener::bind(&path).unwrap();
+
+    let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
+    let (mut server, _peer): (tokio::net::UnixStream, tokio::net::unix::SocketAddr) =
+        listener.accept().await.unwrap();
+    let cred = server.peer_cred().unwrap();
+    assert_eq!(cred.uid(), nix::unistd::geteuid().as_raw());
+    assert_eq!(cred.gid(), nix::unistd::getegid().as_raw());
+    assert_eq!(cred.pid(), Some(std::process::id() as i32));
+
+    client.write_all(b"ping").await.unwrap();
+    let mut buf = [0; 4];
+    server.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ping");
+    server.write_all(b"pong").await.unwrap();
+    client.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"pong");
+}
+
+#[tokio::test]
+async fn the_stream_yields_every_connection() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let mut listener = SafeUnixListener::bind(&path).unwrap();
+
+    let mut clients = Vec::new();
+    for i in 0..5u8 {
+        let mut c = StdStream::connect(&path).unwrap();
+        c.write_all(&[i]).unwrap();
+        clients.push(c);
+    }
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let mut stream = listener.next().await.unwrap().unwrap();
+        let mut b = [0];
+        stream.read_exact(&mut b).await.unwrap();
+        seen.push(b[0]);
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, [0, 1, 2, 3, 4]);
+}
+
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_connect_and_say_hello() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    let mut c = StdStream::connect(std::env::var("SUL_ADDR").unwrap()).unwrap();
+    c.write_all(b"hello").unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    println!("\nREPLY {reply}");
+}
+
+#[tokio::test]
+async fn peer_credentials_name_an_unprivileged_client() {
+    if skip_unless_root("a client running as uid 65534") {
+        return;
+    }
+    let dir = tempdir_with_mode(0o755);
+    let path = dir.path().join("app.sock");
+    let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
+        .mode(0o666)
+        .bind()
+        .unwrap();
+
+    let child = helper("helper_connect_and_say_hello", Some(NOBODY))
+        .env("SUL_ADDR", &path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut stream, _) = listener.accept().await.unwrap();
+    let cred = stream.peer_cred().unwrap();
+    assert_eq!((cred.uid(), cred.gid()), (NOBODY, NOBODY));
+    assert_eq!(cred.pid(), Some(child.id() as i32));
+    let mut hello = [0; 5];
+    stream.read_exact(&mut hello).await.unwrap();
+    stream
+        .write_all(format!("uid {}", cred.uid()).as_bytes())
+        .await
+        .unwrap();
+    drop(stream);
+    let out = tokio::task::spawn_blocking(|| child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("REPLY uid 65534"));
+}
+
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_accept_under_emfile() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let rt = support::runtime();
+    rt.block_on(async {
+        let path = std::env::var("SUL_ADDR").unwrap();
+        let mut listener = SafeUnixListener::bind(&path).unwrap();
+        let _client = StdStream::connect(&path).unwrap();
+
+        // Use up every descriptor below a low limit.
+        let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, 64, hard).unwrap();
+        let mut hog = Vec::new();
+        while let Ok(f) = std::fs::File::open("/dev/null") {
+            hog.push(f);
+        }
+
+        let mut errors = 0u32;
+        let window = tokio::time::timeout(Duration::from_millis(500), async {
+            loop {
+                match listener.next().await {
+                    Some(Err(e)) if e.raw_os_error() == Some(nix::libc::EMFILE) => errors += 1,
+                    other => panic!("expected EMFILE, got {other:?}"),
+                }
+            }
+        });
+        let _ = window.await;
+        println!("\nERRORS {errors}");
+
+        drop(hog);
+        let recovered = tokio::time::timeout(Duration::from_secs(10), listener.next()).await;
+        println!("\nRECOVERED {}", matches!(recovered, Ok(Some(Ok(_)))));
+    });
+}
+
+#[test]
+fn fd_exhaustion_is_yielded_then_backed_off_then_recovered() {
+    let dir = tempdir();
+    let out = helper("helper_accept_under_emfile", None)
+        .env("SUL_ADDR", dir.path().join("app.sock"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let errors: u32 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ERRORS "))
+        .expect("the helper counted errors")
+        .parse()
+        .unwrap();
+    // With the back-off (5, 10, 20, … ms) about seven errors fit in the
+    // window; a stream that retried at once would yield many thousands.
+    assert!(errors >= 1, "EMFILE must reach the caller");
+    assert!(
+        errors <= 50,
+        "{errors} errors in 500 ms: the stream is spinning"
+    );
+    assert!(stdout.contains("RECOVERED true"), "{stdout}");
+}

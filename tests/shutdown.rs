@@ -1,0 +1,150 @@
+//! Behaviour 6: drop removes the socket file only if the path still names
+//! the inode we bound, and never from a forked child.
+
+mod support;
+
+use std::fs;
+use std::os::unix::net::UnixStream;
+
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, fork};
+use safe_unix_listener::SafeUnixListener;
+use support::{exists, helper, ino, run_helper, runtime, tempdir};
+
+#[test]
+fn drop_removes_our_own_socket() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let rt = runtime();
+    let _enter = rt.enter();
+    let listener = SafeUnixListener::bind(&path).unwrap();
+    assert!(listener.unlink_on_drop());
+    assert!(exists(&path));
+    drop(listener);
+    assert!(!exists(&path));
+}
+
+#[test]
+fn an_old_instance_never_removes_its_successors_socket() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let rt = runtime();
+    let _enter = rt.enter();
+    // Many rounds: a file system may hand the freed inode number straight
+    // to the successor, which the open listener must prevent.
+    for round in 0..50 {
+        let old = SafeUnixListener::bind(&path).unwrap();
+        fs::remove_file(&path).unwrap(); // an admin, or a takeover
+        let new = SafeUnixListener::bind(&path).unwrap();
+        let new_ino = ino(&path);
+        drop(old);
+        assert_eq!(
+            ino(&path),
+            new_ino,
+            "round {round}: the successor's socket stays"
+        );
+        let _client = UnixStream::connect(&path).unwrap();
+        rt.block_on(new.accept())
+            .expect("the successor still serves");
+        drop(new);
+        assert!(!exists(&path));
+    }
+}
+
+#[test]
+fn drop_keeps_a_file_that_replaced_our_socket() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let rt = runtime();
+    let _enter = rt.enter();
+    let listener = SafeUnixListener::bind(&path).unwrap();
+    fs::remove_file(&path).unwrap();
+    fs::write(&path, b"someone else's data").unwrap();
+    drop(listener);
+    assert_eq!(fs::read(&path).unwrap(), b"someone else's data");
+}
+
+#[test]
+fn drop_is_quiet_when_the_file_is_already_gone() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let rt = runtime();
+    let _enter = rt.enter();
+    let listener = SafeUnixListener::bind(&path).unwrap();
+    fs::remove_file(&path).unwrap();
+    drop(listener); // must not panic
+    assert!(!exists(&path));
+}
+
+#[test]
+fn unlink_on_drop_can_be_turned_off() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let rt = runtime();
+    let _enter = rt.enter();
+
+    let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
+        .unlink_on_drop(false)
+        .bind()
+        .unwrap();
+    assert!(!l.unlink_on_drop());
+    assert!(format!("{l:?}").contains("unlink_on_drop: false"), "{l:?}");
+    drop(l);
+    assert!(exists(&path), "builder option: the file stays");
+
+    let mut l = SafeUnixListener::bind(&path).unwrap(); // replaces the stale one
+    l.set_unlink_on_drop(false);
+    drop(l);
+    assert!(exists(&path), "setter: the file stays");
+
+    let mut l = SafeUnixListener::bind(&path).unwrap();
+    l.set_unlink_on_drop(false);
+    l.set_unlink_on_drop(true);
+    drop(l);
+    assert!(!exists(&path), "turned back on: the file goes");
+}
+
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_fork_then_drop_in_child() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    let path = std::path::PathBuf::from(std::env::var("SUL_ADDR").unwrap());
+    let rt = runtime();
+    let _enter = rt.enter();
+    let listener = SafeUnixListener::bind(&path).unwrap();
+    // SAFETY: the child only drops the listener, checks a path and exits.
+    match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            drop(listener);
+            let code = if exists(&path) { 0 } else { 3 };
+            // SAFETY: ends the child without running the parent's exit hooks.
+            unsafe { nix::libc::_exit(code) };
+        }
+        ForkResult::Parent { child } => {
+            let status = waitpid(child, None).unwrap();
+            println!("\nCHILD {status:?}");
+            println!("\nAFTER_CHILD exists={}", exists(&path));
+            drop(listener);
+            println!("\nAFTER_PARENT exists={}", exists(&path));
+            println!("\nOUTCOME BOUND");
+        }
+    }
+}
+
+#[test]
+fn a_forked_child_never_unlinks() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let (_, status, stdout) =
+        run_helper(helper("helper_fork_then_drop_in_child", None).env("SUL_ADDR", &path));
+    assert!(status.success(), "{stdout}");
+    let child_pid_exit = stdout.lines().find(|l| l.starts_with("CHILD ")).unwrap();
+    assert!(
+        child_pid_exit.ends_with(", 0)"),
+        "the child saw the file still there: {child_pid_exit}"
+    );
+    assert!(stdout.contains("AFTER_CHILD exists=true"), "{stdout}");
+    assert!(stdout.contains("AFTER_PARENT exists=false"), "{stdout}");
+}

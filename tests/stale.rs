@@ -1,0 +1,112 @@
+//! Behaviour 1: a stale socket (nobody listening) is removed and replaced,
+//! and the removal is logged at `info` with the path.
+
+mod support;
+
+use std::io::Write;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
+
+use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
+use support::{exists, ino, make_stale, runtime, tempdir};
+
+/// Collects what tracing writes, to assert on the log line.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn stale_socket_is_replaced_and_the_removal_logged() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let stale_ino = make_stale(&path);
+    // A second link keeps the stale inode alive, so its number cannot be
+    // reused for the new socket and the comparison below means something.
+    std::fs::hard_link(&path, dir.path().join("stale-link")).unwrap();
+    assert!(
+        UnixStream::connect(&path).is_err(),
+        "the stale socket refuses connections"
+    );
+
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let rt = runtime();
+    let _enter = rt.enter();
+    let listener = tracing::subscriber::with_default(subscriber, || SafeUnixListener::bind(&path))
+        .expect("a stale socket must not block the bind");
+
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_ne!(ino(&path), stale_ino, "a new socket replaced the stale one");
+    assert!(
+        !exists(&support::lock_file(&path)),
+        "the lock file is removed after bind"
+    );
+
+    let client = UnixStream::connect(&path).expect("the new socket accepts");
+    let (server, _) = rt.block_on(listener.accept()).unwrap();
+    assert_eq!(
+        server.peer_cred().unwrap().pid(),
+        Some(std::process::id() as i32)
+    );
+    drop(client);
+
+    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("removed stale socket"))
+        .unwrap_or_else(|| panic!("no removal logged in:\n{log}"));
+    assert!(line.contains("INFO"), "{line}");
+    assert!(line.contains(&path.display().to_string()), "{line}");
+}
+
+#[test]
+fn fail_policy_keeps_even_a_stale_socket() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let stale_ino = make_stale(&path);
+    let rt = runtime();
+    let _enter = rt.enter();
+
+    let err = SafeUnixListener::builder(path.clone().try_into().unwrap())
+        .on_existing(OnExisting::Fail)
+        .bind()
+        .unwrap_err();
+    assert_eq!(err.kind(), BindErrorKind::InUse);
+    assert!(err.to_string().contains("OnExisting::Fail"), "{err}");
+    assert_eq!(ino(&path), stale_ino, "the stale socket is untouched");
+}
+
+#[test]
+fn stale_socket_is_replaced_again_and_again() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let rt = runtime();
+    let _enter = rt.enter();
+    make_stale(&path);
+    for round in 0..20 {
+        let keep = dir.path().join(format!("stale-{round}"));
+        std::fs::hard_link(&path, &keep).unwrap();
+        let listener = SafeUnixListener::bind(&path).unwrap();
+        assert_ne!(ino(&path), ino(&keep), "round {round}: a new socket");
+        UnixStream::connect(&path).expect("the new socket accepts");
+        // Leave it behind as if the process had died.
+        drop(listener.into_inner());
+        assert!(exists(&path), "into_inner leaves the file in place");
+    }
+}
