@@ -6,12 +6,14 @@ mod support;
 use std::io::Write;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
 use support::{exists, ino, make_stale, runtime, tempdir};
 
-/// Collects what tracing writes, to assert on the log line.
+/// Collects what tracing writes, to assert on the log line. Installed as
+/// the global subscriber once: a subscriber scoped to one thread can miss
+/// events whose callsite another test thread registered first.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
@@ -23,6 +25,20 @@ impl Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+fn captured_log() -> &'static Captured {
+    static LOG: OnceLock<Captured> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Captured::default();
+        let writer = log.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .init();
+        log
+    })
 }
 
 #[test]
@@ -38,17 +54,10 @@ fn stale_socket_is_replaced_and_the_removal_logged() {
         "the stale socket refuses connections"
     );
 
-    let log = Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
+    let log = captured_log();
     let rt = runtime();
     let _enter = rt.enter();
-    let listener = tracing::subscriber::with_default(subscriber, || SafeUnixListener::bind(&path))
-        .expect("a stale socket must not block the bind");
+    let listener = SafeUnixListener::bind(&path).expect("a stale socket must not block the bind");
 
     let meta = std::fs::symlink_metadata(&path).unwrap();
     assert!(meta.file_type().is_socket());
@@ -69,10 +78,9 @@ fn stale_socket_is_replaced_and_the_removal_logged() {
     let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     let line = log
         .lines()
-        .find(|l| l.contains("removed stale socket"))
-        .unwrap_or_else(|| panic!("no removal logged in:\n{log}"));
+        .find(|l| l.contains("removed stale socket") && l.contains(&path.display().to_string()))
+        .unwrap_or_else(|| panic!("no removal of {} logged in:\n{log}", path.display()));
     assert!(line.contains("INFO"), "{line}");
-    assert!(line.contains(&path.display().to_string()), "{line}");
 }
 
 #[test]
