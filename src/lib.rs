@@ -41,6 +41,40 @@
 //! }
 //! ```
 //!
+//! What happens at each step, runnable:
+//!
+//! ```
+//! use safe_unix_listener::{BindErrorKind, SafeUnixListener};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("app.sock");
+//! drop(std::os::unix::net::UnixListener::bind(&path)?); // a crashed server's leftover
+//!
+//! let listener = SafeUnixListener::bind(&path)?; // stale: replaced
+//! let err = SafeUnixListener::bind(&path).unwrap_err(); // live: refused, untouched
+//! assert_eq!(err.kind(), BindErrorKind::InUse);
+//!
+//! std::fs::write(dir.path().join("notes.txt"), "data")?;
+//! let err = SafeUnixListener::bind(dir.path().join("notes.txt")).unwrap_err();
+//! assert_eq!(err.kind(), BindErrorKind::NotASocket); // and the file is kept
+//!
+//! drop(listener);
+//! assert!(!path.exists()); // removed on drop, because it was still ours
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! - `axum`: `axum::serve(listener, app)` works as is, and [`PeerInfo`] is
+//!   axum connect-info.
+//! - `hyper`: `HyperServer` serves a hyper service over HTTP/1 and HTTP/2
+//!   with graceful shutdown.
+//!
+//! tonic needs no feature: the listener is a `Stream` of
+//! [`tokio::net::UnixStream`], which `serve_with_incoming` accepts.
+//!
 //! # The bind lock
 //!
 //! Probing, removing and binding happen under an exclusive `flock` on
@@ -65,11 +99,16 @@ compile_error!("safe-unix-listener supports Unix platforms only");
 
 mod accept;
 mod addr;
+#[cfg(feature = "axum")]
+mod axum08;
 mod builder;
 mod error;
 mod guard;
+#[cfg(feature = "hyper")]
+mod hyper1;
 mod listener;
 mod lock;
+mod peer;
 mod prebind;
 mod signal;
 mod sys;
@@ -77,5 +116,8 @@ mod sys;
 pub use addr::UnixAddr;
 pub use builder::{Builder, OnExisting};
 pub use error::{BindError, BindErrorKind};
+#[cfg(feature = "hyper")]
+pub use hyper1::HyperServer;
 pub use listener::SafeUnixListener;
+pub use peer::PeerInfo;
 pub use signal::{ShutdownSignal, shutdown_signal};

@@ -256,3 +256,78 @@ pub fn lock_file(path: &Path) -> PathBuf {
     p.push(".lock");
     PathBuf::from(p)
 }
+
+// ---- the example programs -------------------------------------------------
+
+/// `target/<profile>/examples/<name>`, which `cargo test` builds.
+pub fn example_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
+/// Starts an example with piped stdout and stderr.
+pub fn spawn_example(name: &str, args: &[&str]) -> Child {
+    Command::new(example_bin(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the server prints its address (it listens by then), and
+/// returns that line.
+pub fn wait_listening(child: &mut Child) -> String {
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains(" listening on "), "{first:?}");
+    first
+}
+
+/// Waits for the child to exit; kills it if it hangs, so the test fails
+/// instead of blocking.
+pub fn finish(mut child: Child) -> std::process::Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Sends `signal` to a child.
+pub fn signal(child: &Child, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+}
+
+/// Runs curl with `args` and a URL path on localhost; returns the HTTP
+/// status (0 when no response came) and the body.
+pub fn curl(args: &[&str], url_path: &str) -> (u16, String) {
+    curl_as(None, args, url_path)
+}
+
+/// [`curl`], as `uid` if given.
+pub fn curl_as(uid: Option<u32>, args: &[&str], url_path: &str) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "--max-time", "30", "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(format!("http://localhost{url_path}"))
+        .current_dir("/");
+    if let Some(uid) = uid {
+        cmd.uid(uid).gid(uid);
+    }
+    let out = cmd.output().expect("curl is installed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}

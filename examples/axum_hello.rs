@@ -1,0 +1,60 @@
+//! axum over a Unix socket.
+//!
+//! ```text
+//! cargo run --example axum_hello --features axum -- [ADDR]
+//! curl --unix-socket "$XDG_RUNTIME_DIR/safe-unix-listener-demo.sock" http://localhost/
+//! ```
+//!
+//! ADDR is a path, `unix:/path` or `@abstract`; by default
+//! `$XDG_RUNTIME_DIR/safe-unix-listener-demo.sock`, or the same name in the
+//! temporary directory. `GET /` names the caller's uid; `GET /slow` answers
+//! after 2 s, to watch a graceful stop. SIGINT or SIGTERM stops accepting,
+//! removes the socket file, lets requests in flight finish, and exits 0. A
+//! bind error is printed and exits with 1.
+
+mod common;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::routing::get;
+use safe_unix_listener::PeerInfo;
+
+async fn hello(ConnectInfo(peer): ConnectInfo<PeerInfo>) -> String {
+    match peer.uid() {
+        Some(uid) => format!("hello from axum over a Unix socket, uid {uid}\n"),
+        None => "hello from axum over a Unix socket, uid unknown\n".to_owned(),
+    }
+}
+
+async fn slow() -> &'static str {
+    tracing::info!("slow request started");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    "slow response done\n"
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let (listener, stop) = match common::start("axum_hello", "safe-unix-listener-demo.sock") {
+        Ok(started) => started,
+        Err(code) => return code,
+    };
+    println!("axum_hello listening on {}", listener.local_addr());
+    println!("try: {}", common::curl_command(listener.local_addr(), "/"));
+
+    let app = Router::new()
+        .route("/", get(hello))
+        .route("/slow", get(slow));
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<PeerInfo>(),
+    )
+    .with_graceful_shutdown(stop)
+    .await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => common::fail("axum_hello", e),
+    }
+}

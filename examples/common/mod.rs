@@ -1,0 +1,68 @@
+//! What the examples share: logging, the ADDR argument, what they print,
+//! and how they fail. Each example uses a part.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use safe_unix_listener::{BindError, SafeUnixListener, ShutdownSignal, UnixAddr, shutdown_signal};
+
+/// Logs to stderr at `RUST_LOG`, `info` by default.
+fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Sets up logging, installs the SIGINT/SIGTERM handler, and binds the
+/// ADDR argument (see [`addr_from_args`]). On failure, the message has been
+/// printed and the exit code is 1.
+pub fn start(
+    program: &str,
+    default_file: &str,
+) -> Result<(SafeUnixListener, ShutdownSignal), ExitCode> {
+    init_tracing();
+    let stop = shutdown_signal().map_err(|e| fail(program, e))?;
+    let addr = addr_from_args(default_file).map_err(|e| fail(program, e))?;
+    let listener = SafeUnixListener::builder(addr)
+        .bind()
+        .map_err(|e| fail(program, e))?;
+    Ok((listener, stop))
+}
+
+/// The ADDR argument (a path, `unix:/path` or `@name`), or
+/// `$XDG_RUNTIME_DIR/<file>`, or `<temp dir>/<file>` without that variable.
+fn addr_from_args(file: &str) -> Result<UnixAddr, BindError> {
+    if let Some(arg) = std::env::args().nth(1) {
+        return arg.parse();
+    }
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    UnixAddr::from_path(dir.join(file))
+}
+
+/// `curl --unix-socket …` or `curl --abstract-unix-socket …` for `addr`.
+pub fn curl_command(addr: &UnixAddr, url_path: &str) -> String {
+    match (addr.as_path(), addr.as_abstract_name()) {
+        (Some(p), _) => format!(
+            "curl --unix-socket {} http://localhost{url_path}",
+            p.display()
+        ),
+        (_, Some(n)) => format!(
+            "curl --abstract-unix-socket {} http://localhost{url_path}",
+            String::from_utf8_lossy(n)
+        ),
+        _ => unreachable!("an address is a path or a name"),
+    }
+}
+
+/// Prints the whole message to stderr; exit code 1.
+pub fn fail(program: &str, e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{program}: {e}");
+    ExitCode::from(1)
+}

@@ -1,0 +1,49 @@
+//! hyper over a Unix socket, HTTP/1 and HTTP/2.
+//!
+//! ```text
+//! cargo run --example hyper_hello --features hyper -- [ADDR]
+//! curl --unix-socket "$XDG_RUNTIME_DIR/safe-unix-listener-demo.sock" http://localhost/
+//! ```
+//!
+//! ADDR is a path, `unix:/path` or `@abstract`; by default
+//! `$XDG_RUNTIME_DIR/safe-unix-listener-demo.sock`, or the same name in the
+//! temporary directory. `GET /` names the caller's uid. SIGINT or SIGTERM
+//! stops accepting, removes the socket file, lets requests in flight
+//! finish, and exits 0. A bind error is printed and exits with 1.
+
+mod common;
+
+use std::convert::Infallible;
+use std::process::ExitCode;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use safe_unix_listener::{HyperServer, PeerInfo};
+
+async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = match req.extensions().get::<PeerInfo>().and_then(PeerInfo::uid) {
+        Some(uid) => format!(
+            "hello from hyper over a Unix socket ({:?}), uid {uid}\n",
+            req.version()
+        ),
+        None => "hello from hyper over a Unix socket, uid unknown\n".to_owned(),
+    };
+    Ok(Response::new(Full::new(Bytes::from(body))))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let (listener, stop) = match common::start("hyper_hello", "safe-unix-listener-demo.sock") {
+        Ok(started) => started,
+        Err(code) => return code,
+    };
+    println!("hyper_hello listening on {}", listener.local_addr());
+    println!("try: {}", common::curl_command(listener.local_addr(), "/"));
+
+    HyperServer::new(listener)
+        .serve(service_fn(hello), stop)
+        .await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,181 @@
+//! The `axum` feature and the `axum_hello` example, with curl as the client.
+#![cfg(feature = "axum")]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::routing::get;
+use nix::sys::signal::Signal;
+use safe_unix_listener::{PeerInfo, SafeUnixListener};
+use support::{
+    NOBODY, curl, curl_as, exists, finish, signal, skip_unless_root, spawn_example, tempdir,
+    wait_listening,
+};
+
+#[test]
+fn axum_hello_answers_curl_and_stops_gracefully_on_sigterm() {
+    let dir = tempdir();
+    let path = dir.path().join("demo.sock");
+    let shown = path.display().to_string();
+    let mut server = spawn_example("axum_hello", &[&shown]);
+    let first = wait_listening(&mut server);
+    assert!(first.contains(&shown), "{first}");
+
+    let (code, body) = curl(&["--unix-socket", &shown], "/");
+    assert_eq!(code, 200);
+    assert_eq!(body, "hello from axum over a Unix socket, uid 0\n");
+
+    // A /slow request in flight when SIGTERM arrives still completes.
+    let slow = Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "30",
+            "--unix-socket",
+            &shown,
+            "http://localhost/slow",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
+    log.by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("slow request started"))
+        .expect("the server logs the slow request");
+    signal(&server, Signal::SIGTERM);
+
+    let slow = slow.wait_with_output().unwrap();
+    assert!(slow.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&slow.stdout),
+        "slow response done\n"
+    );
+    let out = finish(server);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!exists(&path), "the socket file is gone");
+    assert_eq!(
+        curl(&["--unix-socket", &shown], "/").0,
+        0,
+        "new connections are refused"
+    );
+}
+
+#[test]
+fn a_second_axum_hello_exits_1_and_the_first_keeps_serving() {
+    let dir = tempdir();
+    let path = dir.path().join("demo.sock");
+    let shown = path.display().to_string();
+    let mut first = spawn_example("axum_hello", &[&shown]);
+    wait_listening(&mut first);
+
+    let second = Command::new(support::example_bin("axum_hello"))
+        .arg(&shown)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains(&format!(
+            "axum_hello: cannot bind {shown}: a server (pid {}) is listening on it",
+            first.id()
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+
+    assert_eq!(
+        curl(&["--unix-socket", &shown], "/").0,
+        200,
+        "the first keeps serving"
+    );
+    signal(&first, Signal::SIGINT);
+    assert_eq!(finish(first).status.code(), Some(0));
+    assert!(!exists(&path));
+}
+
+#[test]
+fn axum_hello_serves_an_abstract_name() {
+    let name = format!("safe-unix-listener-axum-test-{}", std::process::id());
+    let mut server = spawn_example("axum_hello", &[&format!("@{name}")]);
+    let first = wait_listening(&mut server);
+    assert!(first.contains(&format!("@{name}")), "{first}");
+    let (code, body) = curl(&["--abstract-unix-socket", &name], "/");
+    assert_eq!(
+        (code, body.as_str()),
+        (200, "hello from axum over a Unix socket, uid 0\n")
+    );
+    signal(&server, Signal::SIGTERM);
+    assert_eq!(finish(server).status.code(), Some(0));
+}
+
+#[test]
+fn a_bind_error_is_one_message_and_exit_code_1() {
+    let dir = tempdir();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, b"keep").unwrap();
+    let out = Command::new(support::example_bin("axum_hello"))
+        .arg(&file)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("a regular file is in the way"), "{err}");
+    assert!(err.contains("choose another path"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+}
+
+#[tokio::test]
+async fn connect_info_carries_the_clients_uid() {
+    let dir = tempdir();
+    let path = dir.path().join("ci.sock");
+    let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
+        .mode(0o666) // so that uid 65534 may connect
+        .bind()
+        .unwrap();
+    let app = Router::new().route(
+        "/",
+        get(|ConnectInfo(peer): ConnectInfo<PeerInfo>| async move {
+            format!("{} {}", peer.uid().unwrap(), peer.pid().unwrap())
+        }),
+    );
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<PeerInfo>(),
+        )
+        .await
+    });
+
+    let shown = path.display().to_string();
+    let as_root = tokio::task::spawn_blocking({
+        let shown = shown.clone();
+        move || curl(&["--unix-socket", &shown], "/")
+    });
+    let (code, body) = as_root.await.unwrap();
+    assert_eq!(code, 200);
+    assert!(
+        body.starts_with(&format!("{} ", nix::unistd::geteuid())),
+        "{body}"
+    );
+
+    if !skip_unless_root("a curl client as uid 65534") {
+        let as_nobody = tokio::task::spawn_blocking(move || {
+            curl_as(Some(NOBODY), &["--unix-socket", &shown], "/")
+        });
+        let (code, body) = as_nobody.await.unwrap();
+        assert_eq!(code, 200);
+        assert!(body.starts_with("65534 "), "{body}");
+    }
+    server.abort();
+}

@@ -1,0 +1,196 @@
+//! The `hyper` feature and the `hyper_hello` example: curl and a hyper
+//! client, HTTP/1 and HTTP/2, and graceful shutdown.
+#![cfg(feature = "hyper")]
+
+mod support;
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use nix::sys::signal::Signal;
+use safe_unix_listener::{HyperServer, PeerInfo, SafeUnixListener};
+use support::{curl, exists, finish, signal, spawn_example, tempdir, wait_listening};
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, oneshot};
+
+#[test]
+fn hyper_hello_answers_curl_over_http1_and_http2() {
+    let dir = tempdir();
+    let path = dir.path().join("demo.sock");
+    let shown = path.display().to_string();
+    let mut server = spawn_example("hyper_hello", &[&shown]);
+    wait_listening(&mut server);
+
+    let (code, body) = curl(&["--unix-socket", &shown], "/");
+    assert_eq!(
+        (code, body.as_str()),
+        (
+            200,
+            "hello from hyper over a Unix socket (HTTP/1.1), uid 0\n"
+        )
+    );
+    let (code, body) = curl(&["--http2-prior-knowledge", "--unix-socket", &shown], "/");
+    assert_eq!(
+        (code, body.as_str()),
+        (
+            200,
+            "hello from hyper over a Unix socket (HTTP/2.0), uid 0\n"
+        )
+    );
+
+    signal(&server, Signal::SIGTERM);
+    assert_eq!(finish(server).status.code(), Some(0));
+    assert!(!exists(&path), "the socket file is gone");
+}
+
+#[test]
+fn hyper_hello_serves_an_abstract_name() {
+    let name = format!("safe-unix-listener-hyper-test-{}", std::process::id());
+    let mut server = spawn_example("hyper_hello", &[&format!("@{name}")]);
+    wait_listening(&mut server);
+    let (code, body) = curl(&["--abstract-unix-socket", &name], "/");
+    assert_eq!(code, 200);
+    assert!(body.ends_with("uid 0\n"), "{body}");
+    signal(&server, Signal::SIGINT);
+    assert_eq!(finish(server).status.code(), Some(0));
+}
+
+/// GET / over HTTP/1 or HTTP/2 with a hyper client on a tokio UnixStream.
+async fn get(path: &Path, http2: bool) -> (u16, String) {
+    let io = TokioIo::new(UnixStream::connect(path).await.unwrap());
+    let req = Request::get("http://localhost/")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let res = if http2 {
+        let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        send.send_request(req).await.unwrap()
+    } else {
+        let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        send.send_request(req).await.unwrap()
+    };
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn whoami(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let peer = req.extensions().get::<PeerInfo>().cloned().unwrap();
+    let body = format!(
+        "{:?} uid {} pid {}",
+        req.version(),
+        peer.uid().unwrap(),
+        peer.pid().unwrap()
+    );
+    Ok(Response::new(Full::new(Bytes::from(body))))
+}
+
+#[tokio::test]
+async fn a_hyper_client_gets_answers_over_http1_and_http2() {
+    let dir = tempdir();
+    let path = dir.path().join("h.sock");
+    let listener = SafeUnixListener::bind(&path).unwrap();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(HyperServer::new(listener).serve(service_fn(whoami), async {
+        let _ = stop_rx.await;
+    }));
+
+    let me = format!("uid {} pid {}", nix::unistd::geteuid(), std::process::id());
+    assert_eq!(get(&path, false).await, (200, format!("HTTP/1.1 {me}")));
+    assert_eq!(get(&path, true).await, (200, format!("HTTP/2.0 {me}")));
+
+    stop_tx.send(()).unwrap();
+    server.await.unwrap();
+    assert!(!exists(&path));
+}
+
+#[tokio::test]
+async fn shutdown_removes_the_socket_first_then_lets_requests_finish() {
+    let dir = tempdir();
+    let path = dir.path().join("g.sock");
+    let listener = SafeUnixListener::bind(&path).unwrap();
+    // The handler says when a request arrives, and answers when released.
+    let (arrived_tx, mut arrived) = mpsc::channel::<oneshot::Sender<()>>(1);
+    let service = service_fn(move |_req: Request<Incoming>| {
+        let arrived_tx = arrived_tx.clone();
+        async move {
+            let (release_tx, release) = oneshot::channel();
+            arrived_tx.send(release_tx).await.unwrap();
+            let _ = release.await;
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("finished"))))
+        }
+    });
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(HyperServer::new(listener).serve(service, async {
+        let _ = stop_rx.await;
+    }));
+
+    let in_flight = tokio::spawn({
+        let path = path.clone();
+        async move { get(&path, false).await }
+    });
+    let release = arrived.recv().await.unwrap();
+
+    stop_tx.send(()).unwrap();
+    while exists(&path) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        UnixStream::connect(&path).await.is_err(),
+        "new clients are refused"
+    );
+    assert!(
+        !server.is_finished(),
+        "the server waits for the request in flight"
+    );
+
+    release.send(()).unwrap();
+    assert_eq!(in_flight.await.unwrap(), (200, "finished".to_owned()));
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_grace_period_bounds_the_wait() {
+    let dir = tempdir();
+    let path = dir.path().join("slow.sock");
+    let listener = SafeUnixListener::bind(&path).unwrap();
+    let (arrived_tx, mut arrived) = mpsc::channel::<()>(1);
+    let service = service_fn(move |_req: Request<Incoming>| {
+        let arrived_tx = arrived_tx.clone();
+        async move {
+            arrived_tx.send(()).await.unwrap();
+            std::future::pending::<()>().await;
+            Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+        }
+    });
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(
+        HyperServer::new(listener)
+            .grace_period(Duration::from_millis(100))
+            .serve(service, async {
+                let _ = stop_rx.await;
+            }),
+    );
+    let _stuck = tokio::spawn({
+        let path = path.clone();
+        async move { get(&path, false).await }
+    });
+    arrived.recv().await.unwrap();
+    stop_tx.send(()).unwrap();
+    // Returns although the request never finishes; the bound only keeps a
+    // broken build from hanging the suite.
+    tokio::time::timeout(Duration::from_secs(60), server)
+        .await
+        .expect("serve returned")
+        .unwrap();
+    assert!(!exists(&path));
+}
