@@ -1,10 +1,13 @@
 //! A line echo server on a Unix socket.
 //!
 //! ```text
-//! cargo run --example echo -- [ADDR]
+//! cargo run --example echo -- [--takeover] [ADDR]
 //! ```
 //!
-//! ADDR is a path, `unix:/path` or `@abstract`; by default
+//! Under systemd socket activation (or `systemd-socket-activate -l PATH`)
+//! it serves the passed socket. Otherwise it binds ADDR, a path,
+//! `unix:/path` or `@abstract`; with `--takeover`, it replaces a running
+//! instance's socket without a gap (then stop the old one). By default
 //! `$XDG_RUNTIME_DIR/safe-unix-listener-echo.sock`, or the same name in the
 //! temporary directory. SIGINT or SIGTERM stops it with exit code 0, after
 //! its socket file is removed. A bind error is printed and exits with 1.

@@ -1,11 +1,14 @@
 //! hyper over a Unix socket, HTTP/1 and HTTP/2.
 //!
 //! ```text
-//! cargo run --example hyper_hello --features hyper -- [ADDR]
+//! cargo run --example hyper_hello --features hyper -- [--takeover] [ADDR]
 //! curl --unix-socket "$XDG_RUNTIME_DIR/safe-unix-listener-demo.sock" http://localhost/
 //! ```
 //!
-//! ADDR is a path, `unix:/path` or `@abstract`; by default
+//! Under systemd socket activation (or `systemd-socket-activate -l PATH`)
+//! it serves the passed socket. Otherwise it binds ADDR, a path,
+//! `unix:/path` or `@abstract`; with `--takeover`, it replaces a running
+//! instance's socket without a gap (then stop the old one). By default
 //! `$XDG_RUNTIME_DIR/safe-unix-listener-demo.sock`, or the same name in the
 //! temporary directory. `GET /` names the caller's uid. SIGINT or SIGTERM
 //! stops accepting, removes the socket file, lets requests in flight

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use nix::sys::socket::{self, Backlog};
 
+use crate::access::PeerFilter;
 use crate::addr::UnixAddr;
 use crate::error::{BindError, Facts, errno_of};
 use crate::guard::UnlinkGuard;
@@ -38,6 +39,15 @@ pub enum OnExisting {
     /// Remove nothing: fail with [`InUse`](crate::BindErrorKind::InUse) when
     /// any socket is at the path, stale or not.
     Fail,
+    /// Zero-downtime restart: bind and listen under a temporary name in the
+    /// same directory (with mode and owner applied), then `rename(2)` it
+    /// over the path, live or not. The path never goes missing, so clients
+    /// connecting in a loop are never refused; the old server keeps the
+    /// connections it has, and its drop leaves the new socket alone (it is
+    /// another inode). Then send the old server SIGTERM.
+    ///
+    /// Anything at the path that is not a socket is still refused.
+    TakeOver,
 }
 
 /// Options for binding a [`SafeUnixListener`], from
@@ -64,6 +74,8 @@ pub struct Builder {
     create_parents: Option<u32>,
     unlink_on_drop: bool,
     on_existing: OnExisting,
+    check_parent: bool,
+    access: PeerFilter,
 }
 
 impl Builder {
@@ -85,6 +97,8 @@ impl Builder {
             create_parents: None,
             unlink_on_drop: true,
             on_existing: OnExisting::RemoveStale,
+            check_parent: false,
+            access: PeerFilter::default(),
         }
     }
 
@@ -171,6 +185,75 @@ impl Builder {
         self
     }
 
+    /// Refuses to bind in a directory that others could use to replace the
+    /// socket: one that is writable by every user without the sticky bit,
+    /// or one owned by another user than us or root (tmux's rule). Off by
+    /// default. Fails with
+    /// [`InsecureParent`](crate::BindErrorKind::InsecureParent).
+    ///
+    /// ```
+    /// # use safe_unix_listener::Builder;
+    /// let _builder = Builder::new("/run/app/app.sock".parse()?).check_parent(true);
+    /// # Ok::<(), safe_unix_listener::BindError>(())
+    /// ```
+    pub fn check_parent(mut self, check: bool) -> Self {
+        self.check_parent = check;
+        self
+    }
+
+    /// Accepts connections only from peers with one of these uids (or one of
+    /// the gids given to [`allow_gids`](Self::allow_gids)). Others are
+    /// closed at once, logged at `warn` with their pid and uid, and never
+    /// reach `accept`, the `Stream` or the adapters. May be called again to
+    /// add more.
+    ///
+    /// ```
+    /// # use safe_unix_listener::Builder;
+    /// // root and the service's own user
+    /// let _builder = Builder::new("@app".parse()?).allow_uids([0, 1000]);
+    /// # Ok::<(), safe_unix_listener::BindError>(())
+    /// ```
+    pub fn allow_uids(mut self, uids: impl IntoIterator<Item = u32>) -> Self {
+        self.access.allow_uids(uids);
+        self
+    }
+
+    /// Accepts connections only from peers whose primary gid is one of
+    /// these (or whose uid was given to [`allow_uids`](Self::allow_uids)).
+    ///
+    /// ```
+    /// # use safe_unix_listener::Builder;
+    /// let _builder = Builder::new("@app".parse()?).allow_gids([33]);
+    /// # Ok::<(), safe_unix_listener::BindError>(())
+    /// ```
+    pub fn allow_gids(mut self, gids: impl IntoIterator<Item = u32>) -> Self {
+        self.access.allow_gids(gids);
+        self
+    }
+
+    /// Uses the socket passed by the service manager if there is one
+    /// ([`SafeUnixListener::from_activation`]), and binds this address
+    /// otherwise. The allowed uids and gids apply either way; mode, owner
+    /// and the existing-file policy only to a bind.
+    ///
+    /// ```no_run
+    /// # use safe_unix_listener::Builder;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// // Works under `systemd-socket-activate -l /run/app.sock ./app` and alone.
+    /// let _listener = Builder::new("/run/app.sock".parse()?).activation_or_bind()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn activation_or_bind(self) -> Result<SafeUnixListener, BindError> {
+        match SafeUnixListener::from_activation()? {
+            Some(mut passed) => {
+                passed.set_access(self.access);
+                Ok(passed)
+            }
+            None => self.bind(),
+        }
+    }
+
     /// Binds and listens. Must be called inside a Tokio runtime.
     ///
     /// ```no_run
@@ -193,37 +276,60 @@ impl Builder {
     }
 
     fn bind_path(self, path: &Path) -> Result<SafeUnixListener, BindError> {
-        let facts = || Facts::about(path);
-        let lock = prebind::prepare(path, self.create_parents, self.on_existing)?;
+        let options = prebind::Options {
+            create_parents: self.create_parents,
+            on_existing: self.on_existing,
+            check_parent: self.check_parent,
+        };
+        let lock = prebind::prepare(path, &options)?;
+        // A takeover binds beside the path and renames over it at the end.
+        let at = match self.on_existing {
+            OnExisting::TakeOver => prebind::takeover_name(path)?,
+            _ => path.to_owned(),
+        };
+        let fail = |operation, errno| BindError::os(operation, &at, errno, &Facts::about(&at));
 
-        let fd = sys::stream_socket()
-            .map_err(|e| BindError::os("create socket for", path, e, &facts()))?;
-        let sockaddr =
-            socket::UnixAddr::new(path).map_err(|e| BindError::os("bind", path, e, &facts()))?;
-        socket::bind(fd.as_raw_fd(), &sockaddr)
-            .map_err(|e| BindError::os("bind", path, e, &facts()))?;
-        // From here on the file is ours: the guard removes it on any failure.
-        let mut guard = UnlinkGuard::new(path)
-            .map_err(|e| BindError::os("look up", path, errno_of(&e), &facts()))?;
-
-        if let Some(mode) = self.mode {
-            fs::set_permissions(path, Permissions::from_mode(mode))
-                .map_err(|e| BindError::os("set mode of", path, errno_of(&e), &facts()))?;
+        let fd = sys::stream_socket().map_err(|e| fail("create socket for", e))?;
+        let sockaddr = socket::UnixAddr::new(&at).map_err(|e| fail("bind", e))?;
+        socket::bind(fd.as_raw_fd(), &sockaddr).map_err(|e| fail("bind", e))?;
+        // From here on the file is ours: it is removed again on any failure.
+        let mut guard = UnlinkGuard::new(&at).map_err(|e| fail("look up", errno_of(&e)))?;
+        if let Err(e) = self.finish_socket(&fd, &at, path) {
+            guard.remove_now(); // the bind lock is held: no need to take it
+            return Err(e);
         }
-        if self.owner.is_some() || self.group.is_some() {
-            std::os::unix::fs::lchown(path, self.owner, self.group)
-                .map_err(|e| BindError::os("change owner of", path, errno_of(&e), &facts()))?;
-        }
-        socket::listen(&fd, Backlog::MAXCONN)
-            .map_err(|e| BindError::os("listen on", path, e, &facts()))?;
+        guard.moved_to(path);
         // Only now may another starter probe the path and find it live.
         drop(lock);
 
         guard.set_armed(self.unlink_on_drop);
-        let listener =
-            into_tokio(fd).map_err(|e| BindError::os("register", path, errno_of(&e), &facts()))?;
+        let listener = into_tokio(fd).map_err(|e| fail("register", errno_of(&e)))?;
         tracing::debug!(path = %path.display(), "listening");
-        Ok(SafeUnixListener::new(listener, self.addr, Some(guard)))
+        let mut bound = SafeUnixListener::new(listener, self.addr, Some(guard));
+        bound.set_access(self.access);
+        Ok(bound)
+    }
+
+    /// Between bind and listen: the mode and owner; then listen, and for a
+    /// takeover the rename from `at` over `path`.
+    fn finish_socket(&self, fd: &OwnedFd, at: &Path, path: &Path) -> Result<(), BindError> {
+        let fail = |operation, errno| BindError::os(operation, at, errno, &Facts::about(at));
+        if let Some(mode) = self.mode {
+            fs::set_permissions(at, Permissions::from_mode(mode))
+                .map_err(|e| fail("set mode of", errno_of(&e)))?;
+        }
+        if self.owner.is_some() || self.group.is_some() {
+            std::os::unix::fs::lchown(at, self.owner, self.group)
+                .map_err(|e| fail("change owner of", errno_of(&e)))?;
+        }
+        socket::listen(fd, Backlog::MAXCONN).map_err(|e| fail("listen on", e))?;
+        if at != path {
+            fs::rename(at, path).map_err(|e| {
+                BindError::os("rename over", path, errno_of(&e), &Facts::about(path))
+            })?;
+            tracing::info!(path = %path.display(), "took over the socket path");
+        }
+        Ok(())
     }
 
     fn bind_abstract(self) -> Result<SafeUnixListener, BindError> {
@@ -237,7 +343,9 @@ impl Builder {
         socket::listen(&fd, Backlog::MAXCONN).map_err(fail)?;
         let listener = into_tokio(fd).map_err(|e| fail(errno_of(&e)))?;
         tracing::debug!(addr = %self.addr, "listening");
-        Ok(SafeUnixListener::new(listener, self.addr, None))
+        let mut bound = SafeUnixListener::new(listener, self.addr, None);
+        bound.set_access(self.access);
+        Ok(bound)
     }
 }
 

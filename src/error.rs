@@ -49,6 +49,14 @@ pub enum BindErrorKind {
     /// The process or system ran out of file descriptors or memory
     /// (EMFILE, ENFILE, ENOBUFS, ENOMEM). (the OS error's own kind)
     ResourceExhausted,
+    /// The parent directory would let another user replace the socket
+    /// (with [`Builder::check_parent`](crate::Builder::check_parent)).
+    /// ([`io::ErrorKind::PermissionDenied`])
+    InsecureParent,
+    /// The socket passed by the service manager cannot be used: malformed
+    /// `LISTEN_*` variables, or not one listening Unix stream socket.
+    /// ([`io::ErrorKind::InvalidInput`])
+    InvalidActivation,
     /// Anything else; [`Error::source`] holds the OS error.
     /// (the OS error's own kind)
     Other,
@@ -324,6 +332,39 @@ impl BindError {
             .caused_by(Errno::ENOENT)
     }
 
+    pub(crate) fn insecure_parent(path: &Path, dir: &Path, why: impl fmt::Display) -> Self {
+        Self::new(BindErrorKind::InsecureParent, "bind", path.display())
+            .at(path)
+            .why(format_args!("directory {} {why}", dir.display()))
+            .fix_with(format_args!(
+                "{OWN_DIR_FIX}, or make {} ours and not writable by others",
+                dir.display()
+            ))
+    }
+
+    pub(crate) fn takeover_too_long(path: &Path, temp: &Path, max: usize) -> Self {
+        Self::new(BindErrorKind::PathTooLong, "take over", path.display())
+            .at(path)
+            .why(format_args!(
+                "the temporary name {} is {} bytes, over the limit of {max}",
+                temp.display(),
+                temp.as_os_str().len()
+            ))
+            .fix_with("use a directory with a shorter path")
+    }
+
+    pub(crate) fn activation(why: String) -> Self {
+        Self::new(
+            BindErrorKind::InvalidActivation,
+            "use the socket passed by",
+            "the service manager",
+        )
+        .why(why)
+        .fix_with(
+            "check the .socket unit (ListenStream=, FileDescriptorName=) or the LISTEN_* variables",
+        )
+    }
+
     // ---- the operating system said no -----------------------------------
 
     /// A failed system call `operation` on `path`, explained with `facts`.
@@ -513,7 +554,10 @@ impl From<BindError> for io::Error {
     fn from(e: BindError) -> Self {
         let kind = match e.0.kind {
             BindErrorKind::InUse => io::ErrorKind::AddrInUse,
-            BindErrorKind::PermissionDenied => io::ErrorKind::PermissionDenied,
+            BindErrorKind::PermissionDenied | BindErrorKind::InsecureParent => {
+                io::ErrorKind::PermissionDenied
+            }
+            BindErrorKind::InvalidActivation => io::ErrorKind::InvalidInput,
             BindErrorKind::NotASocket => io::ErrorKind::AlreadyExists,
             BindErrorKind::PathTooLong | BindErrorKind::InvalidAddress => {
                 io::ErrorKind::InvalidInput

@@ -4,7 +4,8 @@
 //! file it bound, and the pid that bound it. When it drops, it removes the
 //! path only if the path still names that same socket inode, and only in
 //! that same process: never in a forked child, never a successor's socket,
-//! and never a file someone put there since.
+//! and never a file someone put there since. The check and the unlink run
+//! under the bind lock, like a bind.
 
 use std::fs;
 use std::io;
@@ -35,6 +36,13 @@ impl UnlinkGuard {
         })
     }
 
+    /// The socket was renamed to `path` (a takeover): same inode, new name.
+    pub(crate) fn moved_to(&mut self, path: &Path) {
+        if let Ok(path) = std::path::absolute(path) {
+            self.path = path;
+        }
+    }
+
     pub(crate) fn set_armed(&mut self, armed: bool) {
         self.armed = armed;
     }
@@ -43,8 +51,9 @@ impl UnlinkGuard {
         self.armed
     }
 
-    /// Removes the socket file if it is still ours. Runs at most once.
-    fn unlink_if_ours(&mut self) {
+    /// Removes the socket file now, if it is still ours, for a caller that
+    /// already holds the bind lock. Runs at most once.
+    pub(crate) fn remove_now(&mut self) {
         if !std::mem::take(&mut self.armed) {
             return;
         }
@@ -71,6 +80,10 @@ impl UnlinkGuard {
 
 impl Drop for UnlinkGuard {
     fn drop(&mut self) {
-        self.unlink_if_ours();
+        // Under the bind lock, so that a successor's takeover cannot rename
+        // its socket over the path between the check and the unlink.
+        let _lock = (self.armed && std::process::id() == self.pid)
+            .then(|| crate::lock::acquire(&self.path).ok().flatten());
+        self.remove_now();
     }
 }

@@ -98,6 +98,8 @@
 compile_error!("safe-unix-listener supports Unix platforms only");
 
 mod accept;
+mod access;
+mod activation;
 mod addr;
 #[cfg(feature = "axum")]
 mod axum08;

@@ -14,6 +14,7 @@ use tokio::net::unix::SocketAddr;
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::accept::{Backoff, is_connection_error};
+use crate::access::PeerFilter;
 use crate::addr::UnixAddr;
 use crate::builder::Builder;
 use crate::error::BindError;
@@ -81,6 +82,7 @@ pub struct SafeUnixListener {
     guard: Option<UnlinkGuard>,
     listener: UnixListener,
     addr: UnixAddr,
+    access: PeerFilter,
     backoff: Mutex<Backoff>,
 }
 
@@ -90,8 +92,13 @@ impl SafeUnixListener {
             guard,
             listener,
             addr,
+            access: PeerFilter::default(),
             backoff: Mutex::new(Backoff::new()),
         }
+    }
+
+    pub(crate) fn set_access(&mut self, access: PeerFilter) {
+        self.access = access;
     }
 
     /// Binds a filesystem path with the default options: a stale socket is
@@ -139,6 +146,60 @@ impl SafeUnixListener {
     /// ```
     pub fn bind_abstract(name: impl AsRef<[u8]>) -> Result<Self, BindError> {
         Builder::new(UnixAddr::from_abstract_name(name)?).bind()
+    }
+
+    /// The Unix listening socket passed by systemd (or anything speaking its
+    /// socket-activation protocol), if exactly one was passed; `Ok(None)` if
+    /// none was.
+    ///
+    /// The descriptor is checked to be a listening `AF_UNIX` stream socket,
+    /// made non-blocking and close-on-exec, and `LISTEN_PID`, `LISTEN_FDS`
+    /// and `LISTEN_FDNAMES` are removed from the environment so children do
+    /// not inherit them. Call it early, before other threads read the
+    /// environment. Each passed descriptor is handed out once.
+    ///
+    /// A passed socket belongs to the service manager: **it is never
+    /// unlinked**, whatever [`set_unlink_on_drop`](Self::set_unlink_on_drop)
+    /// says. Mode and owner are the `.socket` unit's business
+    /// (`SocketMode=`, `SocketUser=`).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidActivation`](crate::BindErrorKind::InvalidActivation) when
+    /// the variables are malformed, or the descriptors passed are not one
+    /// listening Unix stream socket.
+    ///
+    /// ```no_run
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let _listener = match SafeUnixListener::from_activation()? {
+    ///     Some(passed) => passed,
+    ///     None => SafeUnixListener::bind("/run/app/app.sock")?,
+    /// };
+    /// # Ok(()) }
+    /// ```
+    pub fn from_activation() -> Result<Option<Self>, BindError> {
+        crate::activation::take(None)
+    }
+
+    /// Like [`from_activation`](Self::from_activation), but takes the
+    /// socket named `name` (systemd's `FileDescriptorName=`, or
+    /// `systemd-socket-activate --fdname`); `Ok(None)` if no passed socket
+    /// has that name.
+    ///
+    /// ```no_run
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let _api = SafeUnixListener::from_activation_named("api")?;
+    /// let _admin = SafeUnixListener::from_activation_named("admin")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_activation_named(name: &str) -> Result<Option<Self>, BindError> {
+        crate::activation::take(Some(name))
     }
 
     /// Options for binding `addr`: mode, owner, parent directories, unlink
@@ -196,7 +257,10 @@ impl SafeUnixListener {
             match ready!(self.listener.poll_accept(cx)) {
                 Ok(conn) => {
                     backoff.succeeded();
-                    return Poll::Ready(Ok(conn));
+                    if self.access.admits(&conn.0) {
+                        return Poll::Ready(Ok(conn));
+                    }
+                    // Rejected: dropped (closed) here, never seen by the caller.
                 }
                 Err(e) if is_connection_error(&e) => {
                     tracing::debug!(addr = %self.addr, error = %e, "skipped a failed connection");

@@ -1,6 +1,7 @@
 //! What happens before `bind(2)`, read top to bottom:
 //!
-//! 1. the parent directory must exist (or is created, when asked);
+//! 1. the parent directory must exist (or is created, when asked), and,
+//!    when asked, must not let other users replace the socket;
 //! 2. the bind lock is taken ([`crate::lock`]);
 //! 3. the path is looked at with `lstat`, never following a link: nothing,
 //!    or a socket, may be there; anything else is refused;
@@ -9,13 +10,18 @@
 //! 5. only a socket that refused the connection is stale, and it is removed
 //!    after checking that the path still names the same inode.
 //!
+//! A takeover ([`OnExisting::TakeOver`]) skips 4 and 5: any socket at the
+//! path will be replaced by a `rename(2)`, and [`takeover_name`] gives the
+//! temporary name to bind first.
+//!
 //! The lock is returned and must be held until the new socket listens.
 
 use std::fs::{self, DirBuilder, FileType, Metadata, Permissions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::errno::Errno;
 use nix::sys::socket;
@@ -25,17 +31,63 @@ use crate::error::{BindError, Facts, errno_of, parent_dir};
 use crate::lock::{self, BindLock};
 use crate::sys;
 
+/// The builder's options that matter before bind.
+#[derive(Debug)]
+pub(crate) struct Options {
+    pub(crate) create_parents: Option<u32>,
+    pub(crate) on_existing: OnExisting,
+    pub(crate) check_parent: bool,
+}
+
 /// Makes `path` free to bind, or says why it cannot be. Returns the bind
 /// lock, if one could be taken.
-pub(crate) fn prepare(
-    path: &Path,
-    create_parents: Option<u32>,
-    on_existing: OnExisting,
-) -> Result<Option<BindLock>, BindError> {
-    ensure_parent(path, create_parents)?;
+pub(crate) fn prepare(path: &Path, options: &Options) -> Result<Option<BindLock>, BindError> {
+    ensure_parent(path, options.create_parents)?;
+    if options.check_parent {
+        check_parent(path)?;
+    }
     let lock = lock::acquire(path)?;
-    clear(path, on_existing)?;
+    clear(path, options.on_existing)?;
     Ok(lock)
+}
+
+/// A fresh name beside `path` to bind before renaming over it.
+pub(crate) fn takeover_name(path: &Path) -> Result<PathBuf, BindError> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = format!(".sul-{}-{n}", std::process::id());
+    let temp = parent_dir(path).join(name);
+    let len = temp.as_os_str().len();
+    if len > sys::MAX_PATH_LEN {
+        return Err(BindError::takeover_too_long(path, &temp, sys::MAX_PATH_LEN));
+    }
+    Ok(temp)
+}
+
+/// tmux's rule: nobody but us or root may be able to swap the socket.
+fn check_parent(path: &Path) -> Result<(), BindError> {
+    let dir = parent_dir(path);
+    let m = fs::metadata(dir)
+        .map_err(|e| BindError::os("look up directory", dir, errno_of(&e), &Facts::about(dir)))?;
+    let euid = nix::unistd::geteuid().as_raw();
+    let (mode, owner) = (m.mode() & 0o7777, m.uid());
+    if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+        return Err(BindError::insecure_parent(
+            path,
+            dir,
+            format_args!(
+                "is writable by every user and not sticky (mode {mode:04o}), so anyone could replace the socket"
+            ),
+        ));
+    }
+    if owner != euid && owner != 0 {
+        return Err(BindError::insecure_parent(
+            path,
+            dir,
+            format_args!("is owned by uid {owner}, and we run as uid {euid}"),
+        ));
+    }
+    Ok(())
 }
 
 fn ensure_parent(path: &Path, create_mode: Option<u32>) -> Result<(), BindError> {
@@ -101,6 +153,9 @@ fn clear(path: &Path, on_existing: OnExisting) -> Result<(), BindError> {
     };
     if !found.file_type().is_socket() {
         return Err(BindError::not_a_socket(path, describe(found.file_type())));
+    }
+    if on_existing == OnExisting::TakeOver {
+        return Ok(());
     }
     match probe(path)? {
         Probe::Gone => Ok(()),

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use safe_unix_listener::{BindError, SafeUnixListener, ShutdownSignal, UnixAddr, shutdown_signal};
+use safe_unix_listener::{
+    BindError, OnExisting, SafeUnixListener, ShutdownSignal, UnixAddr, shutdown_signal,
+};
 
 /// Logs to stderr at `RUST_LOG`, `info` by default.
 fn init_tracing() {
@@ -18,8 +20,9 @@ fn init_tracing() {
         .init();
 }
 
-/// Sets up logging, installs the SIGINT/SIGTERM handler, and binds the
-/// ADDR argument (see [`addr_from_args`]). On failure, the message has been
+/// Sets up logging, installs the SIGINT/SIGTERM handler, and gets the
+/// listener: the one systemd (or `systemd-socket-activate`) passed, or a
+/// safe bind of `[--takeover] [ADDR]`. On failure, the message has been
 /// printed and the exit code is 1.
 pub fn start(
     program: &str,
@@ -27,17 +30,21 @@ pub fn start(
 ) -> Result<(SafeUnixListener, ShutdownSignal), ExitCode> {
     init_tracing();
     let stop = shutdown_signal().map_err(|e| fail(program, e))?;
-    let addr = addr_from_args(default_file).map_err(|e| fail(program, e))?;
-    let listener = SafeUnixListener::builder(addr)
-        .bind()
-        .map_err(|e| fail(program, e))?;
+    let mut args = std::env::args().skip(1).peekable();
+    let takeover = args.next_if(|a| a == "--takeover").is_some();
+    let addr = addr_or_default(args.next(), default_file).map_err(|e| fail(program, e))?;
+    let mut builder = SafeUnixListener::builder(addr);
+    if takeover {
+        builder = builder.on_existing(OnExisting::TakeOver);
+    }
+    let listener = builder.activation_or_bind().map_err(|e| fail(program, e))?;
     Ok((listener, stop))
 }
 
-/// The ADDR argument (a path, `unix:/path` or `@name`), or
-/// `$XDG_RUNTIME_DIR/<file>`, or `<temp dir>/<file>` without that variable.
-fn addr_from_args(file: &str) -> Result<UnixAddr, BindError> {
-    if let Some(arg) = std::env::args().nth(1) {
+/// ADDR (a path, `unix:/path` or `@name`), or `$XDG_RUNTIME_DIR/<file>`,
+/// or `<temp dir>/<file>` without that variable.
+fn addr_or_default(arg: Option<String>, file: &str) -> Result<UnixAddr, BindError> {
+    if let Some(arg) = arg {
         return arg.parse();
     }
     let dir = std::env::var_os("XDG_RUNTIME_DIR")

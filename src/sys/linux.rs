@@ -32,3 +32,12 @@ pub(crate) fn peer_pid(fd: &OwnedFd) -> Option<i32> {
         .map(|cred| cred.pid())
         .filter(|&pid| pid > 0)
 }
+
+/// Our address for a bound socket's name: a path or an abstract name.
+pub(crate) fn unix_addr_of(name: &socket::UnixAddr) -> Option<crate::UnixAddr> {
+    match (name.path(), name.as_abstract()) {
+        (Some(path), _) => crate::UnixAddr::from_path(path).ok(),
+        (_, Some(abstract_name)) => crate::UnixAddr::from_abstract_name(abstract_name).ok(),
+        _ => None,
+    }
+}

@@ -10,4 +10,6 @@
 )]
 mod imp;
 
-pub(crate) use imp::{MAX_ABSTRACT_LEN, MAX_PATH_LEN, abstract_sockaddr, peer_pid, stream_socket};
+pub(crate) use imp::{
+    MAX_ABSTRACT_LEN, MAX_PATH_LEN, abstract_sockaddr, peer_pid, stream_socket, unix_addr_of,
+};

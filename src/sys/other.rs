@@ -32,3 +32,8 @@ pub(crate) fn abstract_sockaddr(_name: &[u8]) -> Option<socket::UnixAddr> {
 pub(crate) fn peer_pid(_fd: &OwnedFd) -> Option<i32> {
     None
 }
+
+/// Our address for a bound socket's name: a path.
+pub(crate) fn unix_addr_of(name: &socket::UnixAddr) -> Option<crate::UnixAddr> {
+    name.path().and_then(|p| crate::UnixAddr::from_path(p).ok())
+}
