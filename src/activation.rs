@@ -99,11 +99,14 @@ pub(crate) fn take(name: Option<&str>) -> Result<Option<SafeUnixListener>, BindE
 /// Reads and removes the activation variables.
 fn read_environment() -> Result<Vec<Passed>, String> {
     let values = VARS.map(|v| std::env::var(v).ok());
-    for var in VARS {
-        // SAFETY: `remove_var` races with environment access on other
-        // threads. The variables are removed once, under `PASSED`'s lock,
-        // and from_activation is documented to be called at start-up.
-        unsafe { std::env::remove_var(var) };
+    for (var, value) in VARS.iter().zip(&values) {
+        if value.is_some() {
+            // SAFETY: `remove_var` races with C code reading the environment
+            // on other threads. It runs once per process, only when the
+            // variables are set, and from_activation is documented to be
+            // called at start-up.
+            unsafe { std::env::remove_var(var) };
+        }
     }
     let [pid, fds, names] = values;
     let Some(pid) = pid else {

@@ -1,0 +1,158 @@
+//! Zero-downtime takeover: a new instance renames its socket over the path,
+//! clients never see a refused connection, and the old instance's drop
+//! leaves the new socket alone.
+
+mod support;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+
+use nix::sys::signal::Signal;
+use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
+use support::{exists, finish, ino, runtime, signal, spawn_example, tempdir, wait_listening};
+
+fn take_over(path: &Path) -> safe_unix_listener::Builder {
+    SafeUnixListener::builder(path.to_owned().try_into().unwrap()).on_existing(OnExisting::TakeOver)
+}
+
+fn echo_once(path: &Path) -> String {
+    let mut c = UnixStream::connect(path).unwrap();
+    c.write_all(b"ping\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(c).read_line(&mut line).unwrap();
+    line
+}
+
+#[test]
+fn a_hammering_client_is_never_refused_during_a_takeover() {
+    let dir = tempdir();
+    let path = dir.path().join("echo.sock");
+    let shown = path.display().to_string();
+    let mut old = spawn_example("echo", &[&shown]);
+    wait_listening(&mut old);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let hammer = thread::spawn({
+        let (path, stop, ok, refused) = (path.clone(), stop.clone(), ok.clone(), refused.clone());
+        move || {
+            let mut first_error = None;
+            while !stop.load(Ordering::Relaxed) {
+                match UnixStream::connect(&path) {
+                    Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        refused.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+            }
+            first_error
+        }
+    });
+    let connects = || ok.load(Ordering::Relaxed);
+    let wait_for_more = |n: u64| {
+        let target = connects() + n;
+        while connects() < target {
+            thread::yield_now();
+        }
+    };
+
+    wait_for_more(200);
+    let mut new = spawn_example("echo", &["--takeover", &shown]);
+    wait_listening(&mut new);
+    wait_for_more(200);
+    signal(&old, Signal::SIGTERM);
+    let old_exit = finish(old);
+    wait_for_more(200);
+    stop.store(true, Ordering::Relaxed);
+    let first_error = hammer.join().unwrap();
+
+    assert_eq!(
+        refused.load(Ordering::Relaxed),
+        0,
+        "first failure: {first_error:?}"
+    );
+    assert_eq!(old_exit.status.code(), Some(0));
+    assert!(
+        exists(&path),
+        "the old instance left the new socket in place"
+    );
+    assert_eq!(echo_once(&path), "ping\n", "the new instance serves");
+    let leftovers: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        ["echo.sock"],
+        "no temporary name or lock file is left"
+    );
+
+    signal(&new, Signal::SIGTERM);
+    assert_eq!(finish(new).status.code(), Some(0));
+    assert!(!exists(&path));
+}
+
+#[test]
+fn takeover_in_process_keeps_old_connections_and_reports_the_real_path() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let rt = runtime();
+    let _enter = rt.enter();
+    let old = SafeUnixListener::bind(&path).unwrap();
+    let mut old_client = UnixStream::connect(&path).unwrap();
+    let (mut old_conn, _) = rt.block_on(old.accept()).unwrap();
+
+    let new = take_over(&path).mode(0o600).bind().unwrap();
+    assert_eq!(new.local_addr().to_string(), path.display().to_string());
+    let new_ino = ino(&path);
+    assert_eq!(
+        fs::symlink_metadata(&path).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
+
+    // The old connection still works.
+    old_client.write_all(b"x").unwrap();
+    let mut b = [0];
+    rt.block_on(tokio::io::AsyncReadExt::read_exact(&mut old_conn, &mut b))
+        .unwrap();
+    assert_eq!(&b, b"x");
+
+    // New clients reach the new listener.
+    let _c = UnixStream::connect(&path).unwrap();
+    rt.block_on(new.accept()).unwrap();
+
+    drop(old);
+    assert_eq!(ino(&path), new_ino, "the old drop left the new socket");
+    drop(new);
+    assert!(!exists(&path));
+}
+
+#[test]
+fn takeover_refuses_a_regular_file_and_binds_a_free_path() {
+    let dir = tempdir();
+    let rt = runtime();
+    let _enter = rt.enter();
+
+    let file = dir.path().join("notes.sock");
+    fs::write(&file, b"precious").unwrap();
+    let err = take_over(&file).bind().unwrap_err();
+    assert_eq!(err.kind(), BindErrorKind::NotASocket);
+    assert_eq!(fs::read(&file).unwrap(), b"precious");
+
+    let free = dir.path().join("free.sock");
+    let l = take_over(&free).bind().unwrap();
+    assert!(exists(&free));
+    drop(l);
+    let leftovers: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["notes.sock"]);
+}
