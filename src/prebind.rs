@@ -139,17 +139,8 @@ fn create_dirs(dir: &Path, mode: u32) -> Result<(), BindError> {
 
 /// Steps 3 to 5: leaves the path empty, or fails without touching it.
 fn clear(path: &Path, on_existing: OnExisting) -> Result<(), BindError> {
-    let found = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(BindError::os(
-                "look up",
-                path,
-                errno_of(&e),
-                &Facts::about(path),
-            ));
-        }
+    let Some(found) = lstat(path)? else {
+        return Ok(());
     };
     if !found.file_type().is_socket() {
         return Err(BindError::not_a_socket(path, describe(found.file_type())));
@@ -200,17 +191,8 @@ fn probe(path: &Path) -> Result<Probe, BindError> {
 }
 
 fn remove_stale(path: &Path, probed: &Metadata) -> Result<(), BindError> {
-    let now = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(BindError::os(
-                "look up",
-                path,
-                errno_of(&e),
-                &Facts::about(path),
-            ));
-        }
+    let Some(now) = lstat(path)? else {
+        return Ok(());
     };
     if now.dev() != probed.dev() || now.ino() != probed.ino() {
         // Another process replaced it since the probe: not ours to judge.
@@ -224,6 +206,20 @@ fn remove_stale(path: &Path, probed: &Metadata) -> Result<(), BindError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(BindError::os(
             "remove stale socket",
+            path,
+            errno_of(&e),
+            &Facts::about(path),
+        )),
+    }
+}
+
+/// What is at `path`, without following a link; `None` for nothing.
+fn lstat(path: &Path) -> Result<Option<Metadata>, BindError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(BindError::os(
+            "look up",
             path,
             errno_of(&e),
             &Facts::about(path),

@@ -7,7 +7,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream as StdStream;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use std::os::linux::net::SocketAddrExt;
 
@@ -16,34 +16,6 @@ use safe_unix_listener::SafeUnixListener;
 use support::{NOBODY, helper, skip_unless_root, tempdir};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The global subscriber's output (see tests/stale.rs for why global).
-fn captured_log() -> String {
-    static LOG: OnceLock<Captured> = OnceLock::new();
-    let log = LOG.get_or_init(|| {
-        let log = Captured::default();
-        let writer = log.clone();
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .init();
-        log
-    });
-    String::from_utf8(log.0.lock().unwrap().clone()).unwrap()
-}
 
 #[test]
 #[ignore = "helper: run in a child process by the other tests"]
@@ -104,7 +76,7 @@ async fn a_peer_whose_uid_is_not_allowed_never_reaches_the_stream() {
     if skip_unless_root("a client as uid 65534") {
         return;
     }
-    captured_log();
+    support::captured_log();
     let name = format!("safe-unix-listener-access-{}", std::process::id());
     let listener = SafeUnixListener::builder(format!("@{name}").parse().unwrap())
         .allow_uids([0])
@@ -134,7 +106,7 @@ async fn a_peer_whose_uid_is_not_allowed_never_reaches_the_stream() {
         Some(std::process::id() as i32)
     );
 
-    let log = captured_log();
+    let log = support::captured_log();
     let line = log
         .lines()
         .find(|l| l.contains("rejected a connection") && l.contains(&format!("pid={rejected_pid}")))

@@ -183,12 +183,7 @@ fn systemd_socket_activate_runs_axum_hello_on_its_socket() {
         eprintln!("skipped: needs the axum feature for axum_hello");
         return;
     }
-    if Command::new("systemd-socket-activate")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: systemd-socket-activate is not installed");
+    if !support::have_socket_activate() {
         return;
     }
     let dir = tempdir();
@@ -203,14 +198,7 @@ fn systemd_socket_activate_runs_axum_hello_on_its_socket() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !exists(&path) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "systemd-socket-activate made no socket"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    support::wait_for_file(&path);
     let passed_ino = ino(&path);
 
     let (code, body) = curl(&["--unix-socket", &shown], "/");
@@ -239,12 +227,7 @@ fn systemd_socket_activate_runs_axum_hello_on_its_socket() {
 #[test]
 fn a_named_socket_is_found_by_its_name() {
     // from_activation_named through systemd-socket-activate --fdname.
-    if Command::new("systemd-socket-activate")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: systemd-socket-activate is not installed");
+    if !support::have_socket_activate() {
         return;
     }
     let dir = tempdir();
@@ -262,11 +245,7 @@ fn a_named_socket_is_found_by_its_name() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = activate.spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !exists(&path) {
-        assert!(std::time::Instant::now() < deadline, "no socket");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    support::wait_for_file(&path);
     // The first connection starts the helper.
     let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
     let out = finish(child);

@@ -73,24 +73,12 @@ fn a_second_axum_hello_exits_1_and_the_first_keeps_serving() {
     let mut first = spawn_example("axum_hello", &[&shown]);
     wait_listening(&mut first);
 
-    let second = Command::new(support::example_bin("axum_hello"))
-        .arg(&shown)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap();
-    assert_eq!(second.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&second.stderr);
-    assert!(
-        err.contains(&format!(
-            "axum_hello: cannot bind {shown}: a server (pid {}) is listening on it",
-            first.id()
-        )),
-        "{err}"
+    let err = support::expect_bind_failure("axum_hello", &[&shown]);
+    let live = format!(
+        "cannot bind {shown}: a server (pid {}) is listening on it",
+        first.id()
     );
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{err}"
-    );
+    assert!(err.contains(&live), "{err}");
 
     assert_eq!(
         curl(&["--unix-socket", &shown], "/").0,
@@ -122,14 +110,7 @@ fn a_bind_error_is_one_message_and_exit_code_1() {
     let dir = tempdir();
     let file = dir.path().join("notes.txt");
     std::fs::write(&file, b"keep").unwrap();
-    let out = Command::new(support::example_bin("axum_hello"))
-        .arg(&file)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = support::expect_bind_failure("axum_hello", &[&file.display().to_string()]);
     assert!(err.contains("a regular file is in the way"), "{err}");
     assert!(err.contains("choose another path"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), b"keep");

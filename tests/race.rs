@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
-use support::{Holder, Outcome, exists, helper, ino, make_stale, runtime, tempdir};
+use support::{Holder, Outcome, exists, ino, make_stale, runtime, tempdir};
 
 #[test]
 #[ignore = "helper: run in a child process by the other tests"]
@@ -71,20 +71,7 @@ fn six_processes_race_on_a_stale_socket() {
     let path = dir.path().join("app.sock");
     make_stale(&path);
 
-    let starters: Vec<Holder> = (0..6)
-        .map(|_| {
-            helper("helper_bind", None)
-                .env("SUL_ADDR", &path)
-                .env("SUL_HOLD", "1")
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(Holder::adopt)
-        .collect();
+    let starters = Holder::race(6, &path);
 
     let winners: Vec<&Holder> = starters
         .iter()

@@ -3,43 +3,11 @@
 
 mod support;
 
-use std::io::Write;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex, OnceLock};
 
 use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
 use support::{exists, ino, make_stale, runtime, tempdir};
-
-/// Collects what tracing writes, to assert on the log line. Installed as
-/// the global subscriber once: a subscriber scoped to one thread can miss
-/// events whose callsite another test thread registered first.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn captured_log() -> &'static Captured {
-    static LOG: OnceLock<Captured> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Captured::default();
-        let writer = log.clone();
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .init();
-        log
-    })
-}
 
 #[test]
 fn stale_socket_is_replaced_and_the_removal_logged() {
@@ -54,7 +22,7 @@ fn stale_socket_is_replaced_and_the_removal_logged() {
         "the stale socket refuses connections"
     );
 
-    let log = captured_log();
+    support::captured_log();
     let rt = runtime();
     let _enter = rt.enter();
     let listener = SafeUnixListener::bind(&path).expect("a stale socket must not block the bind");
@@ -75,7 +43,7 @@ fn stale_socket_is_replaced_and_the_removal_logged() {
     );
     drop(client);
 
-    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let log = support::captured_log();
     let line = log
         .lines()
         .find(|l| l.contains("removed stale socket") && l.contains(&path.display().to_string()))

@@ -3,6 +3,8 @@
 //! (optionally as another user) to bind in a process of their own.
 #![allow(dead_code, unreachable_pub)] // each test file uses a part
 
+pub mod props;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -186,6 +188,23 @@ impl Holder {
         }
     }
 
+    /// Starts `n` helpers binding `path` at once, then waits for each
+    /// outcome: a race.
+    pub fn race(n: usize, path: &Path) -> Vec<Self> {
+        let children: Vec<Child> = (0..n)
+            .map(|_| {
+                helper("helper_bind", None)
+                    .env("SUL_ADDR", path)
+                    .env("SUL_HOLD", "1")
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children.into_iter().map(Self::adopt).collect()
+    }
+
     /// Closes stdin, so the helper drops its listener and exits; returns
     /// whether it exited with 0.
     pub fn release(mut self) -> bool {
@@ -280,6 +299,26 @@ pub fn spawn_example(name: &str, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// Runs an example that must fail to bind: exit code 1, one line on
+/// stderr, no panic or backtrace (even with `RUST_BACKTRACE=1`). Returns
+/// that line.
+pub fn expect_bind_failure(name: &str, args: &[&str]) -> String {
+    let out = Command::new(example_bin(name))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "one sentence: {err}");
+    assert!(err.starts_with(&format!("{name}: cannot ")), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    err
+}
+
 /// Waits until the server prints its address (it listens by then), and
 /// returns that line.
 pub fn wait_listening(child: &mut Child) -> String {
@@ -330,4 +369,64 @@ pub fn curl_as(uid: Option<u32>, args: &[&str], url_path: &str) -> (u16, String)
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
     (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+/// Whether `systemd-socket-activate` is installed (after printing why the
+/// test skips, when it is not).
+pub fn have_socket_activate() -> bool {
+    let found = Command::new("systemd-socket-activate")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        eprintln!("skipped: systemd-socket-activate is not installed");
+    }
+    found
+}
+
+/// Waits for `path` to appear (a server creating its socket); fails the
+/// test after 20 s rather than hanging.
+pub fn wait_for_file(path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !exists(path) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+// ---- log capture -----------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything logged in this test process so far, at `info` and above.
+/// The first call installs a global subscriber: one scoped to a thread can
+/// miss events whose callsite another test thread registered first.
+pub fn captured_log() -> String {
+    static LOG: OnceLock<Captured> = OnceLock::new();
+    let log = LOG.get_or_init(|| {
+        let log = Captured::default();
+        let writer = log.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .init();
+        log
+    });
+    String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned()
 }

@@ -1,0 +1,228 @@
+//! Accept rate and bind latency, side by side.
+//!
+//! ```text
+//! cargo bench --bench listener        # BENCH_ROUNDS=N to change the rounds
+//! ```
+//!
+//! Accept rate: 8 concurrent clients each connect, read one byte and close;
+//! the server accepts, writes the byte and closes. Bind latency: a stale
+//! socket is at the path each time.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Variant, interleave, per_second, rounds, table};
+use futures_util::StreamExt;
+use safe_unix_listener::SafeUnixListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CLIENTS: usize = 8;
+const CONNECTIONS: usize = 16_000;
+const BINDS: usize = 300;
+
+/// Times CONNECTIONS client round trips against a server already running.
+fn clients(rt: &tokio::runtime::Runtime, path: &Path) -> Duration {
+    rt.block_on(async {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let path = path.to_owned();
+                tokio::spawn(async move {
+                    let mut b = [0u8; 1];
+                    for _ in 0..CONNECTIONS / CLIENTS {
+                        let mut c = tokio::net::UnixStream::connect(&path).await.unwrap();
+                        c.read_exact(&mut b).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        start.elapsed()
+    })
+}
+
+/// Starts `serve` on the runtime, times the clients, stops the server.
+fn accept_rate<F>(rt: &tokio::runtime::Runtime, path: &Path, serve: F) -> f64
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let server = rt.spawn(serve);
+    let elapsed = clients(rt, path);
+    server.abort();
+    let _ = rt.block_on(server);
+    let _ = std::fs::remove_file(path);
+    per_second(CONNECTIONS, elapsed)
+}
+
+fn fresh(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn main() {
+    let rt = common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let rounds = rounds(15);
+
+    let mut variants = vec![
+        Variant {
+            name: "raw tokio UnixListener::accept",
+            run: Box::new(|| {
+                let path = fresh(dir, "raw.sock");
+                let l = rt.block_on(async { tokio::net::UnixListener::bind(&path).unwrap() });
+                accept_rate(&rt, &path, async move {
+                    loop {
+                        let (mut s, _) = l.accept().await.unwrap();
+                        s.write_all(b"x").await.unwrap();
+                    }
+                })
+            }),
+        },
+        Variant {
+            name: "SafeUnixListener::accept",
+            run: Box::new(|| {
+                let path = fresh(dir, "safe.sock");
+                let l = rt.block_on(async { SafeUnixListener::bind(&path).unwrap() });
+                accept_rate(&rt, &path, async move {
+                    loop {
+                        let (mut s, _) = l.accept().await.unwrap();
+                        s.write_all(b"x").await.unwrap();
+                    }
+                })
+            }),
+        },
+        Variant {
+            name: "SafeUnixListener as Stream",
+            run: Box::new(|| {
+                let path = fresh(dir, "stream.sock");
+                let mut l = rt.block_on(async { SafeUnixListener::bind(&path).unwrap() });
+                accept_rate(&rt, &path, async move {
+                    while let Some(s) = l.next().await {
+                        s.unwrap().write_all(b"x").await.unwrap();
+                    }
+                })
+            }),
+        },
+        Variant {
+            name: "tokio-listener 0.5",
+            run: Box::new(|| {
+                let path = fresh(dir, "tl.sock");
+                let addr = tokio_listener::ListenerAddress::Path(path.clone());
+                let mut l = rt.block_on(async {
+                    let (sys, usr) = (Default::default(), Default::default());
+                    tokio_listener::Listener::bind(&addr, &sys, &usr)
+                        .await
+                        .unwrap()
+                });
+                accept_rate(&rt, &path, async move {
+                    loop {
+                        let (mut s, _) = l.accept().await.unwrap();
+                        s.write_all(b"x").await.unwrap();
+                    }
+                })
+            }),
+        },
+        Variant {
+            name: "std blocking accept, threads (no runtime)",
+            run: Box::new(|| {
+                let path = fresh(dir, "std.sock");
+                let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+                let server = std::thread::spawn(move || {
+                    for s in l.incoming().take(CONNECTIONS) {
+                        s.unwrap().write_all(b"x").unwrap();
+                    }
+                });
+                let start = Instant::now();
+                let threads: Vec<_> = (0..CLIENTS)
+                    .map(|_| {
+                        let path = path.clone();
+                        std::thread::spawn(move || {
+                            let mut b = [0u8; 1];
+                            for _ in 0..CONNECTIONS / CLIENTS {
+                                let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+                                c.read_exact(&mut b).unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for t in threads {
+                    t.join().unwrap();
+                }
+                let elapsed = start.elapsed();
+                server.join().unwrap();
+                per_second(CONNECTIONS, elapsed)
+            }),
+        },
+    ];
+    let names: Vec<&str> = variants.iter().map(|v| v.name).collect();
+    let samples = interleave(rounds, &mut variants);
+    drop(variants);
+    table(
+        &format!(
+            "Accept rate: {CLIENTS} clients, {CONNECTIONS} connections a sample, {rounds} rounds"
+        ),
+        "conn/s",
+        &names,
+        &samples,
+        0,
+    );
+
+    // ---- bind latency with a stale socket at the path ------------------
+    let _enter = rt.enter();
+    let stale = dir.join("bind.sock");
+    let make_stale = || {
+        let _ = std::fs::remove_file(&stale);
+        drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    };
+    let time_binds = |bind: &mut dyn FnMut()| {
+        let mut total = Duration::ZERO;
+        for _ in 0..BINDS {
+            make_stale();
+            let start = Instant::now();
+            bind();
+            total += start.elapsed();
+        }
+        total.as_secs_f64() * 1e6 / BINDS as f64
+    };
+    let mut plain = || {
+        let _ = std::fs::remove_file(&stale);
+        drop(tokio::net::UnixListener::bind(&stale).unwrap());
+    };
+    let mut safe = || {
+        let l = SafeUnixListener::builder(stale.clone().try_into().unwrap())
+            .mode(0o660)
+            .bind()
+            .unwrap();
+        // Leave the file as the plain variant does; the next round makes
+        // a fresh stale socket anyway.
+        drop(l.into_inner());
+    };
+    let mut bind_samples = vec![Vec::new(), Vec::new()];
+    for round in 0..=rounds {
+        let p = time_binds(&mut plain);
+        let s = time_binds(&mut safe);
+        if round > 0 {
+            bind_samples[0].push(p);
+            bind_samples[1].push(s);
+        }
+    }
+    table(
+        &format!(
+            "Bind latency with a stale socket present: {BINDS} binds a sample, {rounds} rounds"
+        ),
+        "µs/bind",
+        &[
+            "plain remove_file + tokio bind",
+            "SafeUnixListener: lock, probe, remove, bind, chmod, listen",
+        ],
+        &bind_samples,
+        0,
+    );
+}
