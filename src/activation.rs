@@ -38,6 +38,9 @@ static PASSED: Mutex<Option<Result<Vec<Passed>, String>>> = Mutex::new(None);
 /// Takes the passed Unix listener: the one named `name`, or, without a
 /// name, the only passed descriptor that is a listening Unix stream socket.
 pub(crate) fn take(name: Option<&str>) -> Result<Option<SafeUnixListener>, BindError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(BindError::no_runtime("the passed socket"));
+    }
     let mut guard = PASSED.lock().unwrap_or_else(PoisonError::into_inner);
     let passed = match guard.get_or_insert_with(read_environment) {
         Ok(passed) => passed,
@@ -138,11 +141,12 @@ fn read_environment() -> Result<Vec<Passed>, String> {
 
 /// The bound address, if `fd` is a listening Unix stream socket.
 fn check(fd: RawFd) -> Result<UnixAddr, String> {
-    // SAFETY: only borrowed for the queries below, while PASSED's lock is
-    // held and before anything takes ownership of the descriptor.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
     let name: SockaddrStorage =
         socket::getsockname(fd).map_err(|e| format!("is not a socket ({e})"))?;
+    // SAFETY: getsockname just succeeded, so the descriptor is open; it is
+    // only borrowed for the queries below, while PASSED's lock is held and
+    // before anything takes ownership of it.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
     if name.family() != Some(AddressFamily::Unix) {
         return Err(format!("is not a Unix socket ({:?})", name.family()));
     }

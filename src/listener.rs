@@ -44,11 +44,17 @@ use crate::guard::UnlinkGuard;
 /// async fn main() -> std::io::Result<()> {
 ///     let listener = SafeUnixListener::bind("/run/app/app.sock")?;
 ///     loop {
-///         let (mut stream, _peer) = listener.accept().await?;
-///         let cred = stream.peer_cred()?;
+///         let (mut stream, _peer) = match listener.accept().await {
+///             Ok(conn) => conn,
+///             // EMFILE and the like: log it; the next accept backs off.
+///             Err(e) => {
+///                 eprintln!("accept failed: {e}");
+///                 continue;
+///             }
+///         };
 ///         tokio::spawn(async move {
-///             let hello = format!("hello, uid {}\n", cred.uid());
-///             let _ = stream.write_all(hello.as_bytes()).await;
+///             let uid = stream.peer_cred().map(|c| c.uid());
+///             let _ = stream.write_all(format!("hello, uid {uid:?}\n").as_bytes()).await;
 ///         });
 ///     }
 /// }
