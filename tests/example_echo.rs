@@ -4,9 +4,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use nix::sys::signal::Signal;
@@ -16,14 +14,6 @@ fn start(addr: &str) -> Child {
     support::spawn_example("echo", &[addr])
 }
 
-fn echo_once(path: &Path) -> String {
-    let mut c = UnixStream::connect(path).unwrap();
-    c.write_all(b"hello there\n").unwrap();
-    let mut line = String::new();
-    BufReader::new(c).read_line(&mut line).unwrap();
-    line
-}
-
 #[test]
 fn serves_refuses_a_second_instance_and_stops_on_sigterm() {
     let dir = tempdir();
@@ -31,7 +21,7 @@ fn serves_refuses_a_second_instance_and_stops_on_sigterm() {
     let shown = path.display().to_string();
     let mut first = start(&shown);
     support::wait_listening(&mut first);
-    assert_eq!(echo_once(&path), "hello there\n");
+    assert_eq!(support::echo_line(&path, "hello there"), "hello there\n");
 
     let err = support::expect_bind_failure("echo", &[&shown]);
     let live = format!(
@@ -39,7 +29,11 @@ fn serves_refuses_a_second_instance_and_stops_on_sigterm() {
         first.id()
     );
     assert!(err.contains(&live), "{err}");
-    assert_eq!(echo_once(&path), "hello there\n", "the first keeps serving");
+    assert_eq!(
+        support::echo_line(&path, "hello there"),
+        "hello there\n",
+        "the first keeps serving"
+    );
 
     signal(&first, Signal::SIGTERM);
     let out = support::finish(first);
@@ -70,7 +64,7 @@ fn a_stale_socket_is_replaced_and_a_regular_file_is_kept() {
     support::make_stale(&stale);
     let mut child = start(&stale.display().to_string());
     support::wait_listening(&mut child);
-    assert_eq!(echo_once(&stale), "hello there\n");
+    assert_eq!(support::echo_line(&stale, "hello there"), "hello there\n");
     signal(&child, Signal::SIGTERM);
     let out = support::finish(child);
     assert_eq!(out.status.code(), Some(0));
@@ -95,7 +89,7 @@ fn the_default_address_is_under_xdg_runtime_dir() {
     let first = support::wait_listening(&mut child);
     let path = dir.path().join("safe-unix-listener-echo.sock");
     assert!(first.contains(&path.display().to_string()), "{first}");
-    assert_eq!(echo_once(&path), "hello there\n");
+    assert_eq!(support::echo_line(&path, "hello there"), "hello there\n");
     signal(&child, Signal::SIGTERM);
     assert_eq!(support::finish(child).status.code(), Some(0));
     assert!(!exists(&path));

@@ -5,7 +5,7 @@
 mod support;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -19,14 +19,6 @@ use support::{exists, finish, ino, runtime, signal, spawn_example, tempdir, wait
 
 fn take_over(path: &Path) -> safe_unix_listener::Builder {
     SafeUnixListener::builder(path.to_owned().try_into().unwrap()).on_existing(OnExisting::TakeOver)
-}
-
-fn echo_once(path: &Path) -> String {
-    let mut c = UnixStream::connect(path).unwrap();
-    c.write_all(b"ping\n").unwrap();
-    let mut line = String::new();
-    BufReader::new(c).read_line(&mut line).unwrap();
-    line
 }
 
 #[test]
@@ -83,7 +75,11 @@ fn a_hammering_client_is_never_refused_during_a_takeover() {
         exists(&path),
         "the old instance left the new socket in place"
     );
-    assert_eq!(echo_once(&path), "ping\n", "the new instance serves");
+    assert_eq!(
+        support::echo_line(&path, "ping"),
+        "ping\n",
+        "the new instance serves"
+    );
     let leftovers: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())

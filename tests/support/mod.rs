@@ -319,6 +319,15 @@ pub fn expect_bind_failure(name: &str, args: &[&str]) -> String {
     err
 }
 
+/// Sends one line to an echo server at `path` and returns its answer.
+pub fn echo_line(path: &Path, line: &str) -> String {
+    let mut c = std::os::unix::net::UnixStream::connect(path).unwrap();
+    std::io::Write::write_all(&mut c, format!("{line}\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    BufReader::new(c).read_line(&mut answer).unwrap();
+    answer
+}
+
 /// Waits until the server prints its address (it listens by then), and
 /// returns that line.
 pub fn wait_listening(child: &mut Child) -> String {
