@@ -198,6 +198,7 @@ fn systemd_socket_activate_runs_axum_hello_on_its_socket() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let server = support::Running::from(server);
     support::wait_for_file(&path);
     let passed_ino = ino(&path);
 
@@ -244,7 +245,7 @@ fn a_named_socket_is_found_by_its_name() {
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let child = activate.spawn().unwrap();
+    let child = support::Running::from(activate.spawn().unwrap());
     support::wait_for_file(&path);
     // The first connection starts the helper.
     let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();

@@ -5,12 +5,12 @@
 mod support;
 
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use nix::sys::signal::Signal;
 use support::{exists, signal, tempdir};
 
-fn start(addr: &str) -> Child {
+fn start(addr: &str) -> support::Running {
     support::spawn_example("echo", &[addr])
 }
 
@@ -80,12 +80,13 @@ fn a_stale_socket_is_replaced_and_a_regular_file_is_kept() {
 #[test]
 fn the_default_address_is_under_xdg_runtime_dir() {
     let dir = tempdir();
-    let mut child = Command::new(support::example_bin("echo"))
+    let mut child: support::Running = Command::new(support::example_bin("echo"))
         .env("XDG_RUNTIME_DIR", dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+        .into();
     let first = support::wait_listening(&mut child);
     let path = dir.path().join("safe-unix-listener-echo.sock");
     assert!(first.contains(&path.display().to_string()), "{first}");

@@ -64,17 +64,35 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 // ---- helper processes ----------------------------------------------------
 
-/// This test binary, copied once to a place every user may execute.
+/// This test binary, where every user may execute it: in place when every
+/// directory above it is searchable by others, else copied once to a temp
+/// directory that is removed when this process exits.
 fn helper_exe() -> &'static Path {
-    static EXE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &EXE.get_or_init(|| {
-        let dir = tempdir();
-        let exe = dir.path().join("helper");
-        fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
-        fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
-        (dir, exe)
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    static COPY_DIR: OnceLock<PathBuf> = OnceLock::new();
+    extern "C" fn remove_copy() {
+        if let Some(dir) = COPY_DIR.get() {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+    EXE.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let others_may = |p: &Path, bits: u32| {
+            fs::metadata(p).is_ok_and(|m| m.permissions().mode() & bits == bits)
+        };
+        if others_may(&exe, 0o005) && exe.ancestors().skip(1).all(|d| others_may(d, 0o001)) {
+            return exe;
+        }
+        let dir = tempdir().keep();
+        let copy = dir.join("helper");
+        fs::copy(&exe, &copy).unwrap();
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+        COPY_DIR.set(dir).unwrap();
+        // SAFETY: registers a plain function to run at exit; it only
+        // removes the directory made above.
+        unsafe { nix::libc::atexit(remove_copy) };
+        copy
     })
-    .1
 }
 
 /// A command that runs the ignored test `name` of this binary in a child
@@ -289,14 +307,46 @@ pub fn example_bin(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A child process that is killed if the test ends (or fails) first.
+pub struct Running(Option<Child>);
+
+impl From<Child> for Running {
+    fn from(child: Child) -> Self {
+        Self(Some(child))
+    }
+}
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().unwrap()
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts an example with piped stdout and stderr.
-pub fn spawn_example(name: &str, args: &[&str]) -> Child {
+pub fn spawn_example(name: &str, args: &[&str]) -> Running {
     Command::new(example_bin(name))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+        .into()
 }
 
 /// Runs an example that must fail to bind: exit code 1, one line on
@@ -341,7 +391,8 @@ pub fn wait_listening(child: &mut Child) -> String {
 
 /// Waits for the child to exit; kills it if it hangs, so the test fails
 /// instead of blocking.
-pub fn finish(mut child: Child) -> std::process::Output {
+pub fn finish(child: impl Into<Running>) -> std::process::Output {
+    let mut child = child.into().0.take().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() {
         if std::time::Instant::now() > deadline {
