@@ -17,7 +17,6 @@ use nix::sys::socket::{self, AddressFamily, SockType, SockaddrLike, SockaddrStor
 
 use crate::addr::UnixAddr;
 use crate::error::BindError;
-use crate::listener::SafeUnixListener;
 use crate::sys;
 
 /// The first passed descriptor, by the protocol.
@@ -37,7 +36,9 @@ static PASSED: Mutex<Option<Result<Vec<Passed>, String>>> = Mutex::new(None);
 
 /// Takes the passed Unix listener: the one named `name`, or, without a
 /// name, the only passed descriptor that is a listening Unix stream socket.
-pub(crate) fn take(name: Option<&str>) -> Result<Option<SafeUnixListener>, BindError> {
+pub(crate) fn take(
+    name: Option<&str>,
+) -> Result<Option<(tokio::net::UnixListener, UnixAddr)>, BindError> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(BindError::no_runtime("the passed socket"));
     }
@@ -96,7 +97,7 @@ pub(crate) fn take(name: Option<&str>) -> Result<Option<SafeUnixListener>, BindE
         tokio::net::UnixListener::from_std(std::os::unix::net::UnixListener::from(fd))
             .map_err(|e| BindError::activation(format!("cannot register it with Tokio: {e}")))?;
     tracing::info!(%addr, name = chosen.name.as_deref().unwrap_or(""), "using the socket passed by the service manager");
-    Ok(Some(SafeUnixListener::new(listener, addr, None)))
+    Ok(Some((listener, addr)))
 }
 
 /// Reads and removes the activation variables.

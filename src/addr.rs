@@ -30,7 +30,10 @@ use crate::sys;
 /// | `unix:@odd`       | path `@odd` (the prefix forces a path)    |
 ///
 /// [`Display`](fmt::Display) prints a string that parses back to the same
-/// address.
+/// address, for every address that is valid UTF-8 (every address parsed
+/// from a string is). Bytes that are not UTF-8, possible in a path or name
+/// given as bytes, are shown as U+FFFD, as [`Path::display`] does, and that
+/// string parses to another address.
 ///
 /// # Examples
 ///
@@ -63,9 +66,10 @@ const PATH_PREFIX: &str = "unix:";
 const ABSTRACT_PREFIX: char = '@';
 
 impl UnixAddr {
-    /// A filesystem path, checked for emptiness, NUL bytes and the platform
-    /// length limit (107 bytes on Linux, 103 on macOS and the BSDs: the
-    /// `sun_path` size less the terminating NUL).
+    /// A filesystem path, checked for emptiness, NUL bytes, a last
+    /// component that is a file name (not `/`, `.` or `..`), and the
+    /// platform length limit (107 bytes on Linux, 103 on macOS and the BSDs:
+    /// the `sun_path` size less the terminating NUL).
     ///
     /// ```
     /// use safe_unix_listener::{BindErrorKind, UnixAddr};
@@ -88,6 +92,13 @@ impl UnixAddr {
             return Err(BindError::invalid_address(
                 path.display(),
                 format_args!("the path contains a NUL byte at offset {at}"),
+            ));
+        }
+        let last = bytes.rsplit(|&b| b == b'/').next().unwrap_or_default();
+        if matches!(last, b"" | b"." | b"..") {
+            return Err(BindError::invalid_address(
+                path.display(),
+                "the path does not end in a file name (it ends in `/`, `.` or `..`)",
             ));
         }
         if bytes.len() > sys::MAX_PATH_LEN {
@@ -259,6 +270,35 @@ mod tests {
         assert_eq!(r.as_path(), Some(Path::new("rel/x.sock")));
         let odd: UnixAddr = "unix:@odd".parse().unwrap();
         assert_eq!(odd.as_path(), Some(Path::new("@odd")));
+    }
+
+    #[test]
+    fn non_utf8_displays_as_replacement_and_does_not_round_trip() {
+        let raw = UnixAddr::from_path(OsStr::from_bytes(b"/tmp/\xFF.sock")).unwrap();
+        assert_eq!(raw.to_string(), "/tmp/\u{FFFD}.sock");
+        let again: UnixAddr = raw.to_string().parse().unwrap();
+        assert_ne!(again, raw, "documented: only UTF-8 addresses round-trip");
+    }
+
+    #[test]
+    fn a_path_must_end_in_a_file_name() {
+        for s in [
+            "/tmp/d/sub/",
+            "app.sock/",
+            "/tmp/.",
+            "/tmp/..",
+            "/",
+            "unix:/",
+        ] {
+            let e = s.parse::<UnixAddr>().unwrap_err();
+            assert_eq!(e.kind(), BindErrorKind::InvalidAddress, "{s:?}");
+            assert!(
+                e.to_string().contains("does not end in a file name"),
+                "{s:?}: {e}"
+            );
+        }
+        assert!("/tmp/.hidden".parse::<UnixAddr>().is_ok());
+        assert!("/tmp/a..b".parse::<UnixAddr>().is_ok());
     }
 
     #[test]

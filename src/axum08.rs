@@ -51,8 +51,13 @@ impl Listener for SafeUnixListener {
         }
     }
 
+    /// The address the listener was bound to. (The kernel's own record,
+    /// `getsockname`, names the private directory the socket was made in.)
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.as_ref().local_addr()
+        match self.local_addr().as_path() {
+            Some(path) => Ok(std::os::unix::net::SocketAddr::from_pathname(path)?.into()),
+            None => self.as_ref().local_addr(),
+        }
     }
 }
 

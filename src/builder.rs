@@ -1,54 +1,16 @@
-//! [`Builder`]: the bind options, and the bind sequence itself.
+//! How a [`SafeUnixListener`] comes to be: [`Builder`] and its options, and
+//! the constructors on `SafeUnixListener` (bind, bind an abstract name,
+//! take a socket passed by the service manager). The bind sequence itself
+//! is in [`crate::bind`].
 
-use std::fs::{self, Permissions};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use nix::sys::socket::{self, Backlog};
-
-use crate::access::PeerFilter;
+use crate::activation;
 use crate::addr::UnixAddr;
-use crate::error::{BindError, Facts, errno_of};
-use crate::guard::UnlinkGuard;
+use crate::bind::{self, OnExisting};
+use crate::error::BindError;
 use crate::listener::SafeUnixListener;
-use crate::{prebind, sys};
-
-/// What to do when a file already exists at the socket path.
-///
-/// Whatever the policy, a live socket and anything that is not a socket
-/// are never touched.
-///
-/// ```no_run
-/// use safe_unix_listener::{OnExisting, SafeUnixListener};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-/// let _listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
-///     .on_existing(OnExisting::Fail)
-///     .bind()?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum OnExisting {
-    /// Remove a socket that nobody listens on (the connection is refused),
-    /// then bind. The default.
-    #[default]
-    RemoveStale,
-    /// Remove nothing: fail with [`InUse`](crate::BindErrorKind::InUse) when
-    /// any socket is at the path, stale or not.
-    Fail,
-    /// Zero-downtime restart: bind and listen under a temporary name in the
-    /// same directory (with mode and owner applied), then `rename(2)` it
-    /// over the path, live or not. The path never goes missing, so clients
-    /// connecting in a loop are never refused; the old server keeps the
-    /// connections it has, and its drop leaves the new socket alone (it is
-    /// another inode). Then send the old server SIGTERM.
-    ///
-    /// Anything at the path that is not a socket is still refused.
-    TakeOver,
-}
+use crate::peer::PeerFilter;
 
 /// Options for binding a [`SafeUnixListener`], from
 /// [`SafeUnixListener::builder`].
@@ -68,13 +30,8 @@ pub enum OnExisting {
 #[derive(Debug, Clone)]
 pub struct Builder {
     addr: UnixAddr,
-    mode: Option<u32>,
-    owner: Option<u32>,
-    group: Option<u32>,
-    create_parents: Option<u32>,
+    options: bind::Options,
     unlink_on_drop: bool,
-    on_existing: OnExisting,
-    check_parent: bool,
     access: PeerFilter,
 }
 
@@ -91,13 +48,8 @@ impl Builder {
     pub fn new(addr: UnixAddr) -> Self {
         Self {
             addr,
-            mode: None,
-            owner: None,
-            group: None,
-            create_parents: None,
+            options: bind::Options::default(),
             unlink_on_drop: true,
-            on_existing: OnExisting::RemoveStale,
-            check_parent: false,
             access: PeerFilter::default(),
         }
     }
@@ -116,7 +68,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = Some(mode & 0o7777);
+        self.options.mode = Some(mode & 0o7777);
         self
     }
 
@@ -129,7 +81,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn owner(mut self, uid: u32) -> Self {
-        self.owner = Some(uid);
+        self.options.owner = Some(uid);
         self
     }
 
@@ -142,7 +94,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn group(mut self, gid: u32) -> Self {
-        self.group = Some(gid);
+        self.options.group = Some(gid);
         self
     }
 
@@ -156,7 +108,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn create_parents(mut self, mode: u32) -> Self {
-        self.create_parents = Some(mode & 0o7777);
+        self.options.create_parents = Some(mode & 0o7777);
         self
     }
 
@@ -181,7 +133,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn on_existing(mut self, policy: OnExisting) -> Self {
-        self.on_existing = policy;
+        self.options.on_existing = policy;
         self
     }
 
@@ -197,7 +149,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn check_parent(mut self, check: bool) -> Self {
-        self.check_parent = check;
+        self.options.check_parent = check;
         self
     }
 
@@ -245,11 +197,8 @@ impl Builder {
     /// # Ok(()) }
     /// ```
     pub fn activation_or_bind(self) -> Result<SafeUnixListener, BindError> {
-        match SafeUnixListener::from_activation()? {
-            Some(mut passed) => {
-                passed.set_access(self.access);
-                Ok(passed)
-            }
+        match activation::take(None)? {
+            Some((listener, addr)) => Ok(SafeUnixListener::new(listener, addr, None, self.access)),
             None => self.bind(),
         }
     }
@@ -267,88 +216,148 @@ impl Builder {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(BindError::no_runtime(&self.addr));
         }
-        if let Some(path) = self.addr.as_path() {
-            let path = path.to_owned();
-            self.bind_path(&path)
-        } else {
-            self.bind_abstract()
-        }
-    }
-
-    fn bind_path(self, path: &Path) -> Result<SafeUnixListener, BindError> {
-        let options = prebind::Options {
-            create_parents: self.create_parents,
-            on_existing: self.on_existing,
-            check_parent: self.check_parent,
+        let (listener, guard) = match (self.addr.as_path(), self.addr.as_abstract_name()) {
+            (Some(path), _) => {
+                let (listener, mut guard) = bind::bind_path(path, &self.options)?;
+                guard.set_armed(self.unlink_on_drop);
+                tracing::debug!(path = %path.display(), "listening");
+                (listener, Some(guard))
+            }
+            (None, name) => {
+                let listener = bind::bind_abstract(name.unwrap_or_default(), &self.addr)?;
+                tracing::debug!(addr = %self.addr, "listening");
+                (listener, None)
+            }
         };
-        let lock = prebind::prepare(path, &options)?;
-        // A takeover binds beside the path and renames over it at the end.
-        let at = match self.on_existing {
-            OnExisting::TakeOver => prebind::takeover_name(path)?,
-            _ => path.to_owned(),
-        };
-        let fail = |operation, errno| BindError::os(operation, &at, errno, &Facts::about(&at));
-
-        let fd = sys::stream_socket().map_err(|e| fail("create socket for", e))?;
-        let sockaddr = socket::UnixAddr::new(&at).map_err(|e| fail("bind", e))?;
-        socket::bind(fd.as_raw_fd(), &sockaddr).map_err(|e| fail("bind", e))?;
-        // From here on the file is ours: it is removed again on any failure.
-        let mut guard = UnlinkGuard::new(&at).map_err(|e| fail("look up", errno_of(&e)))?;
-        if let Err(e) = self.finish_socket(&fd, &at, path) {
-            guard.remove_now(); // the bind lock is held: no need to take it
-            return Err(e);
-        }
-        guard.moved_to(path);
-        // Only now may another starter probe the path and find it live.
-        drop(lock);
-
-        guard.set_armed(self.unlink_on_drop);
-        let listener = into_tokio(fd).map_err(|e| fail("register", errno_of(&e)))?;
-        tracing::debug!(path = %path.display(), "listening");
-        let mut bound = SafeUnixListener::new(listener, self.addr, Some(guard));
-        bound.set_access(self.access);
-        Ok(bound)
-    }
-
-    /// Between bind and listen: the mode and owner; then listen, and for a
-    /// takeover the rename from `at` over `path`.
-    fn finish_socket(&self, fd: &OwnedFd, at: &Path, path: &Path) -> Result<(), BindError> {
-        let fail = |operation, errno| BindError::os(operation, at, errno, &Facts::about(at));
-        if let Some(mode) = self.mode {
-            fs::set_permissions(at, Permissions::from_mode(mode))
-                .map_err(|e| fail("set mode of", errno_of(&e)))?;
-        }
-        if self.owner.is_some() || self.group.is_some() {
-            std::os::unix::fs::lchown(at, self.owner, self.group)
-                .map_err(|e| fail("change owner of", errno_of(&e)))?;
-        }
-        socket::listen(fd, Backlog::MAXCONN).map_err(|e| fail("listen on", e))?;
-        if at != path {
-            fs::rename(at, path).map_err(|e| {
-                BindError::os("rename over", path, errno_of(&e), &Facts::about(path))
-            })?;
-            tracing::info!(path = %path.display(), "took over the socket path");
-        }
-        Ok(())
-    }
-
-    fn bind_abstract(self) -> Result<SafeUnixListener, BindError> {
-        let name = self.addr.as_abstract_name().unwrap_or_default();
-        let Some(sockaddr) = sys::abstract_sockaddr(name) else {
-            return Err(BindError::unsupported_abstract(&self.addr));
-        };
-        let fail = |e| BindError::abstract_failed(&self.addr, e);
-        let fd = sys::stream_socket().map_err(fail)?;
-        socket::bind(fd.as_raw_fd(), &sockaddr).map_err(fail)?;
-        socket::listen(&fd, Backlog::MAXCONN).map_err(fail)?;
-        let listener = into_tokio(fd).map_err(|e| fail(errno_of(&e)))?;
-        tracing::debug!(addr = %self.addr, "listening");
-        let mut bound = SafeUnixListener::new(listener, self.addr, None);
-        bound.set_access(self.access);
-        Ok(bound)
+        Ok(SafeUnixListener::new(
+            listener,
+            self.addr,
+            guard,
+            self.access,
+        ))
     }
 }
 
-fn into_tokio(fd: OwnedFd) -> std::io::Result<tokio::net::UnixListener> {
-    tokio::net::UnixListener::from_std(std::os::unix::net::UnixListener::from(fd))
+impl SafeUnixListener {
+    /// Binds a filesystem path with the default options: a stale socket is
+    /// removed, anything else at the path is an error, and the file is
+    /// removed again on drop. Call it inside a Tokio runtime, like
+    /// [`tokio::net::UnixListener::bind`].
+    ///
+    /// # Errors
+    ///
+    /// A [`BindError`] whose [kind](BindError::kind) says what went wrong
+    /// and whose message names the path, the cause and a fix.
+    ///
+    /// ```no_run
+    /// use safe_unix_listener::{BindErrorKind, SafeUnixListener};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// match SafeUnixListener::bind("/run/app/app.sock") {
+    ///     Ok(listener) => println!("listening on {}", listener.local_addr()),
+    ///     Err(e) if e.kind() == BindErrorKind::InUse => eprintln!("already running: {e}"),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn bind(path: impl AsRef<Path>) -> Result<Self, BindError> {
+        Builder::new(UnixAddr::from_path(path)?).bind()
+    }
+
+    /// Binds a name in the Linux abstract namespace (no file is created, so
+    /// nothing is ever removed). Elsewhere it fails with
+    /// [`Unsupported`](crate::BindErrorKind::Unsupported).
+    ///
+    /// An abstract socket has no permissions: any process in the same
+    /// network namespace can connect, so check
+    /// [`UnixStream::peer_cred`] on each connection.
+    ///
+    /// ```no_run
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let listener = SafeUnixListener::bind_abstract("app")?;
+    /// assert_eq!(listener.local_addr().to_string(), "@app");
+    /// # Ok(()) }
+    /// ```
+    pub fn bind_abstract(name: impl AsRef<[u8]>) -> Result<Self, BindError> {
+        Builder::new(UnixAddr::from_abstract_name(name)?).bind()
+    }
+
+    /// The Unix listening socket passed by systemd (or anything speaking its
+    /// socket-activation protocol), if exactly one was passed; `Ok(None)` if
+    /// none was.
+    ///
+    /// The descriptor is checked to be a listening `AF_UNIX` stream socket,
+    /// made non-blocking and close-on-exec, and `LISTEN_PID`, `LISTEN_FDS`
+    /// and `LISTEN_FDNAMES` are removed from the environment so children do
+    /// not inherit them. Call it early, before other threads read the
+    /// environment. Each passed descriptor is handed out once.
+    ///
+    /// A passed socket belongs to the service manager: **it is never
+    /// unlinked**, whatever [`set_unlink_on_drop`](Self::set_unlink_on_drop)
+    /// says. Mode and owner are the `.socket` unit's business
+    /// (`SocketMode=`, `SocketUser=`).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidActivation`](crate::BindErrorKind::InvalidActivation) when
+    /// the variables are malformed, or the descriptors passed are not one
+    /// listening Unix stream socket.
+    ///
+    /// ```no_run
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let _listener = match SafeUnixListener::from_activation()? {
+    ///     Some(passed) => passed,
+    ///     None => SafeUnixListener::bind("/run/app/app.sock")?,
+    /// };
+    /// # Ok(()) }
+    /// ```
+    pub fn from_activation() -> Result<Option<Self>, BindError> {
+        Ok(
+            activation::take(None)?
+                .map(|(l, addr)| Self::new(l, addr, None, PeerFilter::default())),
+        )
+    }
+
+    /// Like [`from_activation`](Self::from_activation), but takes the
+    /// socket named `name` (systemd's `FileDescriptorName=`, or
+    /// `systemd-socket-activate --fdname`); `Ok(None)` if no passed socket
+    /// has that name.
+    ///
+    /// ```no_run
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let _api = SafeUnixListener::from_activation_named("api")?;
+    /// let _admin = SafeUnixListener::from_activation_named("admin")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_activation_named(name: &str) -> Result<Option<Self>, BindError> {
+        Ok(activation::take(Some(name))?
+            .map(|(l, addr)| Self::new(l, addr, None, PeerFilter::default())))
+    }
+
+    /// Options for binding `addr`: mode, owner, parent directories, unlink
+    /// on drop, and the policy for an existing file.
+    ///
+    /// ```no_run
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let _listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
+    ///     .mode(0o660)
+    ///     .bind()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(addr: UnixAddr) -> Builder {
+        Builder::new(addr)
+    }
 }

@@ -16,6 +16,59 @@ use nix::errno::Errno;
 const OWN_DIR_FIX: &str = "bind under a directory this service owns, such as \
      $XDG_RUNTIME_DIR or a systemd RuntimeDirectory=";
 
+/// The operation a [`BindError`] reports, written into its message as
+/// "cannot <operation> <target>".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    UseAddress,
+    UsePath,
+    UseName,
+    Bind,
+    LookUp,
+    LookUpDir,
+    CreateDir,
+    CreatePrivateDir,
+    ProbeSocket,
+    RemoveStale,
+    Lock,
+    OpenLock,
+    CreateSocket,
+    SetMode,
+    ChangeOwner,
+    Listen,
+    Register,
+    MoveIntoPlace,
+    TakeOver,
+    UseActivation,
+}
+
+impl Op {
+    fn as_str(self) -> &'static str {
+        match self {
+            Op::UseAddress => "use address",
+            Op::UsePath => "use socket path",
+            Op::UseName => "use abstract name",
+            Op::Bind => "bind",
+            Op::LookUp => "look up",
+            Op::LookUpDir => "look up directory",
+            Op::CreateDir => "create directory",
+            Op::CreatePrivateDir => "create a private directory for",
+            Op::ProbeSocket => "probe socket",
+            Op::RemoveStale => "remove stale socket",
+            Op::Lock => "take bind lock",
+            Op::OpenLock => "open bind lock",
+            Op::CreateSocket => "create socket for",
+            Op::SetMode => "set mode of",
+            Op::ChangeOwner => "change owner of",
+            Op::Listen => "listen on",
+            Op::Register => "register with Tokio the socket at",
+            Op::MoveIntoPlace => "move the new socket to",
+            Op::TakeOver => "take over",
+            Op::UseActivation => "use the socket passed by",
+        }
+    }
+}
+
 /// What kind of failure a [`BindError`] is.
 ///
 /// Match on this, not on the message. It converts to
@@ -57,6 +110,10 @@ pub enum BindErrorKind {
     /// `LISTEN_*` variables, or not one listening Unix stream socket.
     /// ([`io::ErrorKind::InvalidInput`])
     InvalidActivation,
+    /// Something other than a regular file (a symbolic link, directory,
+    /// FIFO, device) is at the bind lock's path, `<path>.lock`. It was left
+    /// untouched. ([`io::ErrorKind::AlreadyExists`])
+    LockFile,
     /// Anything else; [`Error::source`] holds the OS error.
     /// (the OS error's own kind)
     Other,
@@ -94,7 +151,7 @@ pub struct BindError(Box<Repr>);
 /// Boxed, so that `Result<_, BindError>` stays one pointer wide.
 struct Repr {
     kind: BindErrorKind,
-    operation: &'static str,
+    operation: Op,
     target: String,
     path: Option<PathBuf>,
     why: String,
@@ -126,7 +183,7 @@ impl BindError {
     }
 
     /// The operation that failed, such as `"bind"` or
-    /// `"remove stale socket"`.
+    /// `Op::RemoveStale`.
     ///
     /// ```
     /// # use safe_unix_listener::UnixAddr;
@@ -134,7 +191,7 @@ impl BindError {
     /// assert_eq!(err.operation(), "use address");
     /// ```
     pub fn operation(&self) -> &str {
-        self.0.operation
+        self.0.operation.as_str()
     }
 
     /// What to do about it, when there is something to do.
@@ -148,7 +205,7 @@ impl BindError {
         self.0.fix.as_deref()
     }
 
-    fn new(kind: BindErrorKind, operation: &'static str, target: impl fmt::Display) -> Self {
+    fn new(kind: BindErrorKind, operation: Op, target: impl fmt::Display) -> Self {
         Self(Box::new(Repr {
             kind,
             operation,
@@ -186,7 +243,7 @@ impl BindError {
         let shown = shown.to_string();
         let mut e = Self::new(
             BindErrorKind::InvalidAddress,
-            "use address",
+            Op::UseAddress,
             format!("{shown:?}"),
         )
         .why(why)
@@ -198,22 +255,18 @@ impl BindError {
     }
 
     pub(crate) fn path_too_long(path: &Path, len: usize, max: usize) -> Self {
-        Self::new(
-            BindErrorKind::PathTooLong,
-            "use socket path",
-            path.display(),
-        )
-        .at(path)
-        .why(format_args!(
-            "the path is {len} bytes, but this platform allows at most {max} \
+        Self::new(BindErrorKind::PathTooLong, Op::UsePath, path.display())
+            .at(path)
+            .why(format_args!(
+                "the path is {len} bytes, but this platform allows at most {max} \
                  ({} with the terminating NUL)",
-            max + 1
-        ))
-        .fix_with("use a shorter path, such as one under $XDG_RUNTIME_DIR or /run")
+                max + 1
+            ))
+            .fix_with("use a shorter path, such as one under $XDG_RUNTIME_DIR or /run")
     }
 
     pub(crate) fn name_too_long(shown: String, len: usize, max: usize) -> Self {
-        Self::new(BindErrorKind::PathTooLong, "use abstract name", shown)
+        Self::new(BindErrorKind::PathTooLong, Op::UseName, shown)
             .why(format_args!(
                 "the name is {len} bytes, but at most {max} fit"
             ))
@@ -221,13 +274,13 @@ impl BindError {
     }
 
     pub(crate) fn unsupported_abstract(shown: impl fmt::Display) -> Self {
-        Self::new(BindErrorKind::Unsupported, "bind", shown)
+        Self::new(BindErrorKind::Unsupported, Op::Bind, shown)
             .why("abstract socket names exist only on Linux and Android")
             .fix_with("bind a filesystem path instead")
     }
 
     pub(crate) fn no_runtime(shown: impl fmt::Display) -> Self {
-        Self::new(BindErrorKind::Other, "bind", shown)
+        Self::new(BindErrorKind::Other, Op::Bind, shown)
             .why("there is no Tokio runtime on this thread")
             .fix_with("call bind from inside a Tokio runtime, such as in #[tokio::main]")
     }
@@ -239,7 +292,7 @@ impl BindError {
             Some(pid) => format!("a server (pid {pid}) is listening on it"),
             None => "a server is listening on it".to_owned(),
         };
-        let mut e = Self::new(BindErrorKind::InUse, "bind", shown)
+        let mut e = Self::new(BindErrorKind::InUse, Op::Bind, shown)
             .why(who)
             .fix_with("stop that server first, or choose another address")
             .caused_by(Errno::EADDRINUSE);
@@ -248,7 +301,7 @@ impl BindError {
     }
 
     pub(crate) fn backlog_full(path: &Path) -> Self {
-        Self::new(BindErrorKind::InUse, "bind", path.display())
+        Self::new(BindErrorKind::InUse, Op::Bind, path.display())
             .at(path)
             .why("a server is listening on it (its accept queue is full)")
             .fix_with("stop that server first, or choose another path")
@@ -256,7 +309,7 @@ impl BindError {
     }
 
     pub(crate) fn abstract_failed(shown: impl fmt::Display, errno: Errno) -> Self {
-        let e = Self::new(kind_of(errno), "bind", shown).caused_by(errno);
+        let e = Self::new(kind_of(errno), Op::Bind, shown).caused_by(errno);
         match errno {
             Errno::EADDRINUSE => e
                 .why("another socket already holds this abstract name (EADDRINUSE)")
@@ -266,7 +319,7 @@ impl BindError {
     }
 
     pub(crate) fn stale_kept(path: &Path) -> Self {
-        Self::new(BindErrorKind::InUse, "bind", path.display())
+        Self::new(BindErrorKind::InUse, Op::Bind, path.display())
             .at(path)
             .why("a stale socket is there, and OnExisting::Fail forbids removing it")
             .fix_with("remove it by hand, or use OnExisting::RemoveStale")
@@ -274,7 +327,7 @@ impl BindError {
     }
 
     pub(crate) fn unprobeable(path: &Path, errno: Errno) -> Self {
-        Self::new(BindErrorKind::InUse, "probe socket", path.display())
+        Self::new(BindErrorKind::InUse, Op::ProbeSocket, path.display())
             .at(path)
             .why(format_args!(
                 "connecting to it failed with {}, so it is not provably stale and is left alone",
@@ -284,16 +337,8 @@ impl BindError {
             .caused_by(errno)
     }
 
-    pub(crate) fn changed(path: &Path) -> Self {
-        Self::new(BindErrorKind::InUse, "remove stale socket", path.display())
-            .at(path)
-            .why("another process replaced it while it was being checked, so it is left alone")
-            .fix_with("find out which other program uses this path, or choose another path")
-            .caused_by(Errno::EBUSY)
-    }
-
     pub(crate) fn not_a_socket(path: &Path, file_type: &str) -> Self {
-        Self::new(BindErrorKind::NotASocket, "bind", path.display())
+        Self::new(BindErrorKind::NotASocket, Op::Bind, path.display())
             .at(path)
             .why(format_args!(
                 "{file_type} is in the way, and only stale sockets are ever removed"
@@ -302,27 +347,51 @@ impl BindError {
             .caused_by(Errno::EEXIST)
     }
 
-    pub(crate) fn lock_busy(lock: &Path, waited: std::time::Duration) -> Self {
-        Self::new(BindErrorKind::InUse, "lock", lock.display())
-            .at(lock)
-            .why(format_args!(
-                "another process has held this bind lock for over {} s",
+    pub(crate) fn lock_busy(
+        lock: &Path,
+        waited: std::time::Duration,
+        holder: Option<&str>,
+    ) -> Self {
+        let why = match holder {
+            Some(holder) => format!(
+                "{holder} has held it for over {} s, and a bind waits for it",
                 waited.as_secs()
-            ))
-            .fix_with("find the holder with `fuser` or `lsof` and stop it")
+            ),
+            None => format!(
+                "another process has held it for over {} s",
+                waited.as_secs()
+            ),
+        };
+        let fix = match holder {
+            Some(_) => "do not run the service under `flock` on this file, or lock another file",
+            None => "find the holder with `fuser` or `lsof` and stop it",
+        };
+        Self::new(BindErrorKind::InUse, Op::Lock, lock.display())
+            .at(lock)
+            .why(why)
+            .fix_with(fix)
             .caused_by(Errno::EWOULDBLOCK)
     }
 
-    pub(crate) fn lock_not_regular(lock: &Path, errno: Errno) -> Self {
-        Self::new(BindErrorKind::NotASocket, "open lock file", lock.display())
+    /// Something other than a regular file is at the lock path.
+    pub(crate) fn lock_unusable(lock: &Path, what: &str) -> Self {
+        let owner = Facts::about(lock)
+            .file
+            .map(|(uid, mode)| format!(" owned by uid {uid} (mode {:04o})", mode & 0o7777))
+            .unwrap_or_default();
+        Self::new(BindErrorKind::LockFile, Op::OpenLock, lock.display())
             .at(lock)
-            .why("it is a symbolic link or not a regular file, and it is never followed")
-            .fix_with("remove it by hand if nobody put it there on purpose")
-            .caused_by(errno)
+            .why(format_args!(
+                "{what}{owner} is there instead of a lock file; it is never followed, opened or removed"
+            ))
+            .fix_with(format_args!(
+                "remove it if nobody put it there on purpose, or {OWN_DIR_FIX}"
+            ))
+            .caused_by(Errno::EEXIST)
     }
 
     pub(crate) fn parent_missing(path: &Path, dir: &Path, why: &str) -> Self {
-        Self::new(BindErrorKind::ParentMissing, "bind", path.display())
+        Self::new(BindErrorKind::ParentMissing, Op::Bind, path.display())
             .at(path)
             .why(format_args!("directory {} {why}", dir.display()))
             .fix_with(
@@ -333,30 +402,39 @@ impl BindError {
     }
 
     pub(crate) fn insecure_parent(path: &Path, dir: &Path, why: impl fmt::Display) -> Self {
-        Self::new(BindErrorKind::InsecureParent, "bind", path.display())
+        Self::new(BindErrorKind::InsecureParent, Op::Bind, path.display())
             .at(path)
             .why(format_args!("directory {} {why}", dir.display()))
             .fix_with(format_args!(
-                "{OWN_DIR_FIX}, or make {} ours and not writable by others",
+                "{OWN_DIR_FIX}, or make {} owned by root or us and not writable by others",
                 dir.display()
             ))
     }
 
-    pub(crate) fn takeover_too_long(path: &Path, temp: &Path, max: usize) -> Self {
-        Self::new(BindErrorKind::PathTooLong, "take over", path.display())
+    pub(crate) fn no_room_for_private_dir(path: &Path, needed: usize, max: usize) -> Self {
+        Self::new(BindErrorKind::PathTooLong, Op::Bind, path.display())
             .at(path)
             .why(format_args!(
-                "the temporary name {} is {} bytes, over the limit of {max}",
-                temp.display(),
-                temp.as_os_str().len()
+                "the socket is made in a private directory beside it first, and that path \
+                 would be {needed} bytes, over the limit of {max}"
             ))
-            .fix_with("use a directory with a shorter path")
+            .fix_with("use a directory with a shorter path, or a longer socket file name")
+    }
+
+    /// Something at a path we were using changed under us: another process
+    /// raced us, and whatever it put there is left alone.
+    pub(crate) fn raced(operation: Op, path: &Path, what: &str) -> Self {
+        Self::new(BindErrorKind::InUse, operation, path.display())
+            .at(path)
+            .why(format_args!("{what}, so it is left alone"))
+            .fix_with("find out which other program uses this path, or choose another path")
+            .caused_by(Errno::EBUSY)
     }
 
     pub(crate) fn activation(why: String) -> Self {
         Self::new(
             BindErrorKind::InvalidActivation,
-            "use the socket passed by",
+            Op::UseActivation,
             "the service manager",
         )
         .why(why)
@@ -367,8 +445,13 @@ impl BindError {
 
     // ---- the operating system said no -----------------------------------
 
-    /// A failed system call `operation` on `path`, explained with `facts`.
-    pub(crate) fn os(operation: &'static str, path: &Path, errno: Errno, facts: &Facts) -> Self {
+    /// A failed system call `operation` on `path`, explained with who owns
+    /// the path and its directory (looked up now, without following links).
+    pub(crate) fn os(operation: Op, path: &Path, errno: Errno) -> Self {
+        Self::explained(operation, path, errno, &Facts::about(path))
+    }
+
+    fn explained(operation: Op, path: &Path, errno: Errno, facts: &Facts) -> Self {
         let e = Self::new(kind_of(errno), operation, path.display())
             .at(path)
             .caused_by(errno);
@@ -392,6 +475,12 @@ impl BindError {
             Errno::EADDRINUSE => e
                 .why("another socket took the path while we were binding (EADDRINUSE)")
                 .fix_with("stop the other server, or choose another path"),
+            Errno::ENOENT | Errno::ENOTDIR => e
+                .why(format_args!(
+                    "a directory on the way to it is missing or was replaced ({})",
+                    errno
+                ))
+                .fix_with("check that no other program moves or removes this directory"),
             _ => e.why(errno),
         }
     }
@@ -399,21 +488,21 @@ impl BindError {
 
 /// What is known about who owns what, for explaining EACCES and EPERM.
 #[derive(Debug, Default)]
-pub(crate) struct Facts {
+struct Facts {
     /// Our effective uid.
-    pub(crate) euid: u32,
+    euid: u32,
     /// Owner and mode of the file at the path, when there is one.
-    pub(crate) file: Option<(u32, u32)>,
+    file: Option<(u32, u32)>,
     /// The directory that holds the path.
-    pub(crate) dir: PathBuf,
+    dir: PathBuf,
     /// Owner and mode of that directory, when it could be read.
-    pub(crate) dir_owner_mode: Option<(u32, u32)>,
+    dir_owner_mode: Option<(u32, u32)>,
 }
 
 impl Facts {
     /// Looks up who owns `path` and its directory. Whatever cannot be read
     /// is left out of the message.
-    pub(crate) fn about(path: &Path) -> Self {
+    fn about(path: &Path) -> Self {
         let owner_mode = |p: &Path, follow: bool| {
             let m = if follow {
                 std::fs::metadata(p)
@@ -458,7 +547,7 @@ fn permission(e: BindError, errno: Errno, f: &Facts) -> BindError {
     };
     let name = errno_name(errno);
     let (why, fix) = match (e.0.operation, f.file) {
-        ("probe socket", Some((owner, mode))) => (
+        (Op::ProbeSocket, Some((owner, mode))) => (
             format!(
                 "connecting needs write permission on it, but it is owned by uid {owner} with \
                  mode {:04o} and we run as uid {us} ({name}), so it is not provably stale",
@@ -466,7 +555,15 @@ fn permission(e: BindError, errno: Errno, f: &Facts) -> BindError {
             ),
             format!("if no server uses it, remove it as uid {owner}, or {OWN_DIR_FIX}"),
         ),
-        ("change owner of", _) => (
+        (Op::OpenLock, Some((owner, mode))) => (
+            format!(
+                "this lock file is owned by uid {owner} with mode {:04o}, and we run as uid \
+                 {us}, who may not open it ({name}); it was left alone",
+                mode & 0o7777
+            ),
+            format!("remove it as uid {owner} if no bind is under way, or {OWN_DIR_FIX}"),
+        ),
+        (Op::ChangeOwner, _) => (
             format!(
                 "giving a file to another user or to a group we are not in needs privilege \
                  (CAP_CHOWN), and we run as uid {us} ({name})"
@@ -475,7 +572,7 @@ fn permission(e: BindError, errno: Errno, f: &Facts) -> BindError {
              Builder::group and Builder::mode"
                 .to_owned(),
         ),
-        ("remove stale socket", Some((owner, _))) if errno == Errno::EPERM && sticky => (
+        (Op::RemoveStale, Some((owner, _))) if errno == Errno::EPERM && sticky => (
             format!(
                 "it is owned by uid {owner}, we run as uid {us}, and {dir} is sticky, \
                  so only the owner may remove it ({name})"
@@ -523,7 +620,9 @@ impl fmt::Display for BindError {
         write!(
             f,
             "cannot {} {}: {}",
-            self.0.operation, self.0.target, self.0.why
+            self.0.operation.as_str(),
+            self.0.target,
+            self.0.why
         )?;
         if let Some(fix) = &self.0.fix {
             write!(f, "; {fix}")?;
@@ -558,7 +657,7 @@ impl From<BindError> for io::Error {
                 io::ErrorKind::PermissionDenied
             }
             BindErrorKind::InvalidActivation => io::ErrorKind::InvalidInput,
-            BindErrorKind::NotASocket => io::ErrorKind::AlreadyExists,
+            BindErrorKind::NotASocket | BindErrorKind::LockFile => io::ErrorKind::AlreadyExists,
             BindErrorKind::PathTooLong | BindErrorKind::InvalidAddress => {
                 io::ErrorKind::InvalidInput
             }
@@ -590,8 +689,8 @@ mod tests {
     #[test]
     fn sticky_eperm_names_owner_us_and_fix() {
         let f = facts(Some((0, 0o755)), 0o1777);
-        let e = BindError::os(
-            "remove stale socket",
+        let e = BindError::explained(
+            Op::RemoveStale,
             Path::new("/tmp/ergo_websocket"),
             Errno::EPERM,
             &f,
@@ -616,13 +715,14 @@ mod tests {
             (Errno::ENAMETOOLONG, io::ErrorKind::InvalidInput),
         ];
         for (errno, kind) in cases {
-            let e = BindError::os("bind", Path::new("/x"), errno, &f);
+            let e = BindError::explained(Op::Bind, Path::new("/x"), errno, &f);
             let msg = e.to_string();
             let io: io::Error = e.into();
             assert_eq!(io.kind(), kind, "{errno}");
             assert_eq!(io.to_string(), msg);
         }
-        let io: io::Error = BindError::os("bind", Path::new("/x"), Errno::EMFILE, &f).into();
+        let io: io::Error =
+            BindError::explained(Op::Bind, Path::new("/x"), Errno::EMFILE, &f).into();
         assert_eq!(io.raw_os_error(), None, "the message is kept, wrapped");
         assert!(io.to_string().contains("EMFILE"), "{io}");
     }

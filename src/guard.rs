@@ -4,42 +4,46 @@
 //! file it bound, and the pid that bound it. When it drops, it removes the
 //! path only if the path still names that same socket inode, and only in
 //! that same process: never in a forked child, never a successor's socket,
-//! and never a file someone put there since. The check and the unlink run
-//! under the bind lock, like a bind.
+//! and never a file someone put there since.
+//!
+//! The check and the unlink run under the bind lock, so that a successor's
+//! takeover cannot swap its socket in between. A drop never waits for the
+//! lock: if a bind holds it, the socket is left in place, and since nobody
+//! listens on it any more, the next bind finds it stale and removes it.
 
-use std::fs;
-use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::ffi::OsString;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::stat::FileStat;
+use nix::unistd::{UnlinkatFlags, unlinkat};
+
+use crate::error::parent_dir;
+use crate::stat::{is_socket, lstat_at, same_inode};
+use crate::{lock, parent};
 
 /// Unlinks a bound socket file on drop, if it is still ours.
 #[derive(Debug)]
 pub(crate) struct UnlinkGuard {
     /// Absolute, so that a later `chdir` cannot redirect the unlink.
-    path: PathBuf,
-    dev: u64,
-    ino: u64,
+    dir: PathBuf,
+    name: OsString,
+    identity: FileStat,
     pid: u32,
     armed: bool,
 }
 
 impl UnlinkGuard {
-    /// Records the identity of the socket just bound at `path`.
-    pub(crate) fn new(path: &Path) -> io::Result<Self> {
-        let m = fs::symlink_metadata(path)?;
-        Ok(Self {
-            path: std::path::absolute(path)?,
-            dev: m.dev(),
-            ino: m.ino(),
+    /// A guard for the socket `identity` now at `path`.
+    pub(crate) fn new(path: &Path, identity: &FileStat) -> Self {
+        let dir = parent_dir(path);
+        Self {
+            dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()),
+            name: path.file_name().unwrap_or_default().to_owned(),
+            identity: *identity,
             pid: std::process::id(),
             armed: true,
-        })
-    }
-
-    /// The socket was renamed to `path` (a takeover): same inode, new name.
-    pub(crate) fn moved_to(&mut self, path: &Path) {
-        if let Ok(path) = std::path::absolute(path) {
-            self.path = path;
         }
     }
 
@@ -51,39 +55,49 @@ impl UnlinkGuard {
         self.armed
     }
 
-    /// Removes the socket file now, if it is still ours, for a caller that
-    /// already holds the bind lock. Runs at most once.
-    pub(crate) fn remove_now(&mut self) {
-        if !std::mem::take(&mut self.armed) {
-            return;
-        }
-        let path = self.path.display();
-        if std::process::id() != self.pid {
-            tracing::debug!(%path, "not unlinking socket from a forked child");
-            return;
-        }
-        match fs::symlink_metadata(&self.path) {
-            Ok(m) if m.dev() == self.dev && m.ino() == self.ino && m.file_type().is_socket() => {
-                match fs::remove_file(&self.path) {
-                    Ok(()) => tracing::debug!(%path, "removed socket file"),
-                    Err(e) => tracing::warn!(%path, error = %e, "could not remove socket file"),
+    fn remove(&self) {
+        let path = self.dir.join(&self.name);
+        let shown = path.display();
+        let dir = match parent::open_dir(&path, &self.dir) {
+            Ok(dir) => dir,
+            Err(e) => {
+                return tracing::debug!(path = %shown, error = %e, "socket file left in place");
+            }
+        };
+        let dir = dir.as_fd();
+        let lock = match lock::acquire(dir, &self.dir, &self.name, Duration::ZERO) {
+            Ok(lock) => lock,
+            Err(e) => {
+                return tracing::debug!(path = %shown, error = %e, "bind lock busy; socket file left for the next bind to remove");
+            }
+        };
+        match lstat_at(dir, &self.name) {
+            Ok(Some(st)) if same_inode(&st, &self.identity) && is_socket(&st) => {
+                match unlinkat(dir, self.name.as_os_str(), UnlinkatFlags::NoRemoveDir) {
+                    Ok(()) => tracing::debug!(path = %shown, "removed socket file"),
+                    Err(errno) => {
+                        tracing::warn!(path = %shown, %errno, "could not remove socket file")
+                    }
                 }
             }
-            Ok(_) => tracing::info!(%path, "socket path now names another file; left in place"),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                tracing::debug!(%path, "socket file already gone")
+            Ok(Some(_)) => {
+                tracing::debug!(path = %shown, "path now names another file; left in place")
             }
-            Err(e) => tracing::warn!(%path, error = %e, "could not check socket file"),
+            Ok(None) => tracing::debug!(path = %shown, "socket file already gone"),
+            Err(errno) => tracing::warn!(path = %shown, %errno, "could not check socket file"),
         }
+        drop(lock);
     }
 }
 
 impl Drop for UnlinkGuard {
     fn drop(&mut self) {
-        // Under the bind lock, so that a successor's takeover cannot rename
-        // its socket over the path between the check and the unlink.
-        let _lock = (self.armed && std::process::id() == self.pid)
-            .then(|| crate::lock::acquire(&self.path).ok().flatten());
-        self.remove_now();
+        if !self.armed {
+            return;
+        }
+        if std::process::id() != self.pid {
+            return tracing::debug!(dir = %self.dir.display(), "not unlinking socket from a forked child");
+        }
+        self.remove();
     }
 }

@@ -97,12 +97,12 @@
 #[cfg(not(unix))]
 compile_error!("safe-unix-listener supports Unix platforms only");
 
-mod accept;
-mod access;
 mod activation;
 mod addr;
 #[cfg(feature = "axum")]
 mod axum08;
+mod backoff;
+mod bind;
 mod builder;
 mod error;
 mod guard;
@@ -110,13 +110,16 @@ mod guard;
 mod hyper1;
 mod listener;
 mod lock;
+mod parent;
 mod peer;
-mod prebind;
+mod private;
 mod signal;
+mod stat;
 mod sys;
 
 pub use addr::UnixAddr;
-pub use builder::{Builder, OnExisting};
+pub use bind::OnExisting;
+pub use builder::Builder;
 pub use error::{BindError, BindErrorKind};
 #[cfg(feature = "hyper")]
 pub use hyper1::HyperServer;

@@ -1,10 +1,10 @@
-//! [`SafeUnixListener`]: bind, accept, `poll_accept`, and the `Stream` of
-//! connections.
+//! [`SafeUnixListener`] at work: accept, `poll_accept`, the `Stream` of
+//! connections, and the unlink on drop. How one is made is in
+//! [`crate::builder`].
 
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
@@ -13,12 +13,10 @@ use futures_core::Stream;
 use tokio::net::unix::SocketAddr;
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::accept::{Backoff, is_connection_error};
-use crate::access::PeerFilter;
 use crate::addr::UnixAddr;
-use crate::builder::Builder;
-use crate::error::BindError;
+use crate::backoff::{Backoff, is_connection_error};
 use crate::guard::UnlinkGuard;
+use crate::peer::PeerFilter;
 
 /// A Unix-domain listening socket that was bound safely and cleans up after
 /// itself.
@@ -81,7 +79,6 @@ use crate::guard::UnlinkGuard;
 ///
 /// The accept back-off uses Tokio's timer, so the runtime needs it enabled
 /// (`#[tokio::main]` does; a hand-built runtime needs `enable_all`).
-#[must_use = "streams do nothing unless polled"]
 pub struct SafeUnixListener {
     // Declared before `listener`, so it drops first: the identity check
     // and unlink happen while the listening socket is still open.
@@ -93,136 +90,19 @@ pub struct SafeUnixListener {
 }
 
 impl SafeUnixListener {
-    pub(crate) fn new(listener: UnixListener, addr: UnixAddr, guard: Option<UnlinkGuard>) -> Self {
+    pub(crate) fn new(
+        listener: UnixListener,
+        addr: UnixAddr,
+        guard: Option<UnlinkGuard>,
+        access: PeerFilter,
+    ) -> Self {
         Self {
             guard,
             listener,
             addr,
-            access: PeerFilter::default(),
+            access,
             backoff: Mutex::new(Backoff::new()),
         }
-    }
-
-    pub(crate) fn set_access(&mut self, access: PeerFilter) {
-        self.access = access;
-    }
-
-    /// Binds a filesystem path with the default options: a stale socket is
-    /// removed, anything else at the path is an error, and the file is
-    /// removed again on drop. Call it inside a Tokio runtime, like
-    /// [`tokio::net::UnixListener::bind`].
-    ///
-    /// # Errors
-    ///
-    /// A [`BindError`] whose [kind](BindError::kind) says what went wrong
-    /// and whose message names the path, the cause and a fix.
-    ///
-    /// ```no_run
-    /// use safe_unix_listener::{BindErrorKind, SafeUnixListener};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// match SafeUnixListener::bind("/run/app/app.sock") {
-    ///     Ok(listener) => println!("listening on {}", listener.local_addr()),
-    ///     Err(e) if e.kind() == BindErrorKind::InUse => eprintln!("already running: {e}"),
-    ///     Err(e) => eprintln!("{e}"),
-    /// }
-    /// # }
-    /// ```
-    pub fn bind(path: impl AsRef<Path>) -> Result<Self, BindError> {
-        Builder::new(UnixAddr::from_path(path)?).bind()
-    }
-
-    /// Binds a name in the Linux abstract namespace (no file is created, so
-    /// nothing is ever removed). Elsewhere it fails with
-    /// [`Unsupported`](crate::BindErrorKind::Unsupported).
-    ///
-    /// An abstract socket has no permissions: any process in the same
-    /// network namespace can connect, so check
-    /// [`UnixStream::peer_cred`] on each connection.
-    ///
-    /// ```no_run
-    /// use safe_unix_listener::SafeUnixListener;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let listener = SafeUnixListener::bind_abstract("app")?;
-    /// assert_eq!(listener.local_addr().to_string(), "@app");
-    /// # Ok(()) }
-    /// ```
-    pub fn bind_abstract(name: impl AsRef<[u8]>) -> Result<Self, BindError> {
-        Builder::new(UnixAddr::from_abstract_name(name)?).bind()
-    }
-
-    /// The Unix listening socket passed by systemd (or anything speaking its
-    /// socket-activation protocol), if exactly one was passed; `Ok(None)` if
-    /// none was.
-    ///
-    /// The descriptor is checked to be a listening `AF_UNIX` stream socket,
-    /// made non-blocking and close-on-exec, and `LISTEN_PID`, `LISTEN_FDS`
-    /// and `LISTEN_FDNAMES` are removed from the environment so children do
-    /// not inherit them. Call it early, before other threads read the
-    /// environment. Each passed descriptor is handed out once.
-    ///
-    /// A passed socket belongs to the service manager: **it is never
-    /// unlinked**, whatever [`set_unlink_on_drop`](Self::set_unlink_on_drop)
-    /// says. Mode and owner are the `.socket` unit's business
-    /// (`SocketMode=`, `SocketUser=`).
-    ///
-    /// # Errors
-    ///
-    /// [`InvalidActivation`](crate::BindErrorKind::InvalidActivation) when
-    /// the variables are malformed, or the descriptors passed are not one
-    /// listening Unix stream socket.
-    ///
-    /// ```no_run
-    /// use safe_unix_listener::SafeUnixListener;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let _listener = match SafeUnixListener::from_activation()? {
-    ///     Some(passed) => passed,
-    ///     None => SafeUnixListener::bind("/run/app/app.sock")?,
-    /// };
-    /// # Ok(()) }
-    /// ```
-    pub fn from_activation() -> Result<Option<Self>, BindError> {
-        crate::activation::take(None)
-    }
-
-    /// Like [`from_activation`](Self::from_activation), but takes the
-    /// socket named `name` (systemd's `FileDescriptorName=`, or
-    /// `systemd-socket-activate --fdname`); `Ok(None)` if no passed socket
-    /// has that name.
-    ///
-    /// ```no_run
-    /// use safe_unix_listener::SafeUnixListener;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let _api = SafeUnixListener::from_activation_named("api")?;
-    /// let _admin = SafeUnixListener::from_activation_named("admin")?;
-    /// # Ok(()) }
-    /// ```
-    pub fn from_activation_named(name: &str) -> Result<Option<Self>, BindError> {
-        crate::activation::take(Some(name))
-    }
-
-    /// Options for binding `addr`: mode, owner, parent directories, unlink
-    /// on drop, and the policy for an existing file.
-    ///
-    /// ```no_run
-    /// use safe_unix_listener::SafeUnixListener;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let _listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
-    ///     .mode(0o660)
-    ///     .bind()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn builder(addr: UnixAddr) -> Builder {
-        Builder::new(addr)
     }
 
     /// Accepts a connection.

@@ -1,66 +1,90 @@
-//! The bind lock: an exclusive `flock` on `<path>.lock`, held from the first
-//! look at the path until the new socket listens, so that probing, removing
-//! and binding are one step for every starter that uses this crate.
+//! The bind lock: an exclusive `flock` on `<name>.lock` beside the socket,
+//! held from the first look at the path until the new socket is in place,
+//! so that probing, removing and binding are one step for every process
+//! that uses this crate.
 //!
-//! The lock file is created next to the socket and removed again when the
-//! lock is released. A starter that was waiting on the removed file notices
-//! that the path now names another file (or none) and starts over, so two
-//! starters never both hold "the" lock. A lock file that cannot be removed
-//! (one another user left in a sticky directory) stays, and is reused.
+//! A lock file this process created is removed again when the lock is
+//! released, while it is still held; a starter that was waiting on it then
+//! sees that the name is gone or names another file, and starts over, so
+//! two starters never both hold "the" lock. A lock file that was already
+//! there (left by a crash, or made by someone else) is used but never
+//! removed, and anything at the lock path that is not a regular file is
+//! never followed, opened or removed.
 
-use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg, OFlag};
+use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, openat};
+use nix::sys::stat::{Mode, SFlag, fstatat};
+use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use crate::error::{BindError, Facts, errno_of};
+use crate::error::{BindError, Op};
+use crate::stat::{describe, file_type, same_file};
 
-/// How long a starter waits for another one to finish binding.
+/// How long a bind waits for another starter to finish.
 pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A held bind lock. Dropping it removes the lock file, then unlocks.
+/// A held bind lock. Dropping it removes the lock file if this process
+/// created it, then unlocks.
 #[derive(Debug)]
-pub(crate) struct BindLock {
-    file: Flock<File>,
+pub(crate) struct BindLock<'d> {
+    file: Flock<OwnedFd>,
+    dir: BorrowedFd<'d>,
+    name: OsString,
     path: PathBuf,
+    created: bool,
 }
 
-/// `<socket path>.lock`.
-pub(crate) fn lock_path(socket: &Path) -> PathBuf {
-    let mut p = OsString::from(socket.as_os_str());
-    p.push(".lock");
-    PathBuf::from(p)
+/// `<socket name>.lock`.
+fn lock_name(socket_name: &OsStr) -> OsString {
+    let mut name = socket_name.to_owned();
+    name.push(".lock");
+    name
 }
 
-/// Takes the bind lock for `socket`.
+/// Takes the bind lock for the socket `socket_name` in the directory `dir`
+/// (named `dir_path` in messages), waiting up to `patience` for another
+/// holder.
 ///
 /// `Ok(None)` means no lock could be created because we may not write to
 /// the directory (or the filesystem has no `flock`). Then nothing we do can
 /// change the directory either, so there is nothing to race on: the bind
 /// goes on and fails, if it must, with the precise error.
-pub(crate) fn acquire(socket: &Path) -> Result<Option<BindLock>, BindError> {
-    let path = lock_path(socket);
-    let deadline = Instant::now() + LOCK_TIMEOUT;
+pub(crate) fn acquire<'d>(
+    dir: BorrowedFd<'d>,
+    dir_path: &Path,
+    socket_name: &OsStr,
+    patience: Duration,
+) -> Result<Option<BindLock<'d>>, BindError> {
+    let name = lock_name(socket_name);
+    let path = dir_path.join(&name);
+    let deadline = Instant::now() + patience;
     let mut pause = Duration::from_millis(1);
     loop {
-        let Some(file) = open_or_create(&path)? else {
+        let Some((fd, created)) = open_or_create(dir, &name, &path)? else {
             return Ok(None);
         };
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
             Ok(file) => {
-                if is_still_at(&file, &path) {
-                    return Ok(Some(BindLock { file, path }));
+                let lock = BindLock {
+                    file,
+                    dir,
+                    name: name.clone(),
+                    path: path.clone(),
+                    created,
+                };
+                if lock.is_still_at_path() {
+                    return Ok(Some(lock));
                 }
                 // Removed (and maybe re-created) by the previous holder.
             }
             Err((_, Errno::EWOULDBLOCK)) => {
                 if Instant::now() >= deadline {
-                    return Err(BindError::lock_busy(&path, LOCK_TIMEOUT));
+                    return Err(BindError::lock_busy(&path, patience, None));
                 }
                 thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(20));
@@ -69,87 +93,71 @@ pub(crate) fn acquire(socket: &Path) -> Result<Option<BindLock>, BindError> {
                 tracing::warn!(lock = %path.display(), %errno, "flock is not supported here; binding without the lock");
                 return Ok(None);
             }
-            Err((_, errno)) => {
-                return Err(BindError::os("lock", &path, errno, &Facts::about(&path)));
-            }
+            Err((_, errno)) => return Err(BindError::os(Op::Lock, &path, errno)),
         }
     }
 }
 
-/// Opens the lock file, creating it when missing. Never follows a symbolic
-/// link and never blocks on a FIFO.
-fn open_or_create(path: &Path) -> Result<Option<File>, BindError> {
-    let flags = (OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits();
+/// Opens the lock file, creating it when missing; returns whether we
+/// created it. Only a regular file is ever opened: anything else at the
+/// path is reported, never followed or opened.
+fn open_or_create(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    path: &Path,
+) -> Result<Option<(OwnedFd, bool)>, BindError> {
+    let flags = OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
     loop {
-        let opened = OpenOptions::new().read(true).custom_flags(flags).open(path);
-        let errno = match opened {
-            Ok(file) => return check_regular(path, file).map(Some),
-            Err(e) => errno_of(&e),
-        };
-        match errno {
-            Errno::ENOENT => {}
-            Errno::ELOOP => return Err(BindError::lock_not_regular(path, errno)),
-            _ => {
-                return Err(BindError::os(
-                    "open lock file",
-                    path,
-                    errno,
-                    &Facts::about(path),
-                ));
-            }
-        }
-        let created = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .custom_flags(flags)
-            .open(path);
-        match created {
-            Ok(file) => return Ok(Some(file)),
-            Err(e) => match errno_of(&e) {
-                Errno::EEXIST => continue,
-                Errno::EACCES | Errno::EPERM | Errno::EROFS => return Ok(None),
-                errno => {
-                    return Err(BindError::os(
-                        "create lock file",
-                        path,
-                        errno,
-                        &Facts::about(path),
-                    ));
+        match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) if file_type(&st) == SFlag::S_IFREG => {
+                match openat(dir, name, flags | OFlag::O_RDONLY, Mode::empty()) {
+                    Ok(fd) if same_file(&fd, &st) => return Ok(Some((fd, false))),
+                    // Replaced between the look and the open: look again.
+                    Ok(_) | Err(Errno::ENOENT | Errno::ELOOP) => {}
+                    Err(errno) => return Err(BindError::os(Op::OpenLock, path, errno)),
                 }
-            },
+            }
+            Ok(st) => return Err(BindError::lock_unusable(path, describe(&st))),
+            Err(Errno::ENOENT) => {
+                let create = flags | OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
+                match openat(dir, name, create, Mode::from_bits_truncate(0o644)) {
+                    Ok(fd) => return Ok(Some((fd, true))),
+                    Err(Errno::EEXIST) => {}
+                    Err(Errno::EACCES | Errno::EPERM | Errno::EROFS) => return Ok(None),
+                    Err(errno) => return Err(BindError::os(Op::OpenLock, path, errno)),
+                }
+            }
+            // The directory may not be searched: no lock, and the bind will
+            // say precisely why it fails.
+            Err(Errno::EACCES) => return Ok(None),
+            Err(errno) => return Err(BindError::os(Op::OpenLock, path, errno)),
         }
     }
 }
 
-fn check_regular(path: &Path, file: File) -> Result<File, BindError> {
-    match file.metadata() {
-        Ok(m) if m.is_file() => Ok(file),
-        Ok(_) => Err(BindError::lock_not_regular(path, Errno::EEXIST)),
-        Err(e) => Err(BindError::os(
-            "open lock file",
-            path,
-            errno_of(&e),
-            &Facts::about(path),
-        )),
+impl BindLock<'_> {
+    /// Whether the lock path still names the file we locked.
+    fn is_still_at_path(&self) -> bool {
+        match fstatat(
+            self.dir,
+            self.name.as_os_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Ok(st) => same_file(&*self.file, &st),
+            Err(_) => false,
+        }
     }
 }
 
-/// Whether `path` still names the file we locked.
-fn is_still_at(file: &File, path: &Path) -> bool {
-    match (file.metadata(), fs::symlink_metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-impl Drop for BindLock {
+impl Drop for BindLock<'_> {
     fn drop(&mut self) {
-        // Remove the file while still holding the lock; waiters then see
-        // that the path names another file and start over.
-        if is_still_at(&self.file, &self.path) {
-            if let Err(e) = fs::remove_file(&self.path) {
-                tracing::debug!(lock = %self.path.display(), error = %e, "lock file left in place");
+        // Remove our own file while still holding the lock; waiters then
+        // see that the path names another file and start over.
+        if self.created && self.is_still_at_path() {
+            if let Err(errno) =
+                unlinkat(self.dir, self.name.as_os_str(), UnlinkatFlags::NoRemoveDir)
+            {
+                tracing::warn!(lock = %self.path.display(), %errno, "could not remove our lock file");
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/support/props.rs"]
+#[path = "../../tests/it/support/props.rs"]
 #[allow(dead_code)] // each target uses a part
 mod props;
 

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/support/props.rs"]
+#[path = "../../tests/it/support/props.rs"]
 #[allow(dead_code)] // each target uses a part
 mod props;
 

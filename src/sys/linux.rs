@@ -1,9 +1,12 @@
 //! Linux and Android: 108-byte `sun_path`, the abstract namespace, and
 //! `SO_PEERCRED`.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::Path;
 
+use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, sockopt};
+use rustix::fs::{RenameFlags, renameat_with};
 
 /// Longest path in bytes: `sun_path` is 108 bytes, one of them the NUL.
 pub(crate) const MAX_PATH_LEN: usize = 107;
@@ -40,4 +43,28 @@ pub(crate) fn unix_addr_of(name: &socket::UnixAddr) -> Option<crate::UnixAddr> {
         (_, Some(abstract_name)) => crate::UnixAddr::from_abstract_name(abstract_name).ok(),
         _ => None,
     }
+}
+
+/// `renameat2(RENAME_NOREPLACE)`: EEXIST if anything is at `to`. EINVAL
+/// where the filesystem does not support it.
+pub(crate) fn rename_noreplace(
+    from_dir: BorrowedFd<'_>,
+    from: &Path,
+    to_dir: BorrowedFd<'_>,
+    to: &Path,
+) -> nix::Result<()> {
+    renameat_with(from_dir, from, to_dir, to, RenameFlags::NOREPLACE)
+        .map_err(|e| Errno::from_raw(e.raw_os_error()))
+}
+
+/// `renameat2(RENAME_EXCHANGE)`: swaps the two names atomically; ENOENT if
+/// either is missing. EINVAL where the filesystem does not support it.
+pub(crate) fn rename_exchange(
+    from_dir: BorrowedFd<'_>,
+    from: &Path,
+    to_dir: BorrowedFd<'_>,
+    to: &Path,
+) -> nix::Result<()> {
+    renameat_with(from_dir, from, to_dir, to, RenameFlags::EXCHANGE)
+        .map_err(|e| Errno::from_raw(e.raw_os_error()))
 }

@@ -1,5 +1,6 @@
-//! The OS split, in one place: the `sun_path` limits, abstract names, and
-//! how a socket is created and asked for its peer.
+//! The OS split, in one place: the `sun_path` limits, abstract names, how
+//! a socket is created and asked for its peer, and how a new socket is
+//! moved into place without replacing anything.
 //!
 //! Everything above this module is written once, against these items.
 
@@ -11,5 +12,6 @@
 mod imp;
 
 pub(crate) use imp::{
-    MAX_ABSTRACT_LEN, MAX_PATH_LEN, abstract_sockaddr, peer_pid, stream_socket, unix_addr_of,
+    MAX_ABSTRACT_LEN, MAX_PATH_LEN, abstract_sockaddr, peer_pid, rename_exchange, rename_noreplace,
+    stream_socket, unix_addr_of,
 };

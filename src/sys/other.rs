@@ -1,7 +1,9 @@
 //! macOS and the BSDs: 104-byte `sun_path`, no abstract namespace.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::Path;
 
+use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType};
 
@@ -36,4 +38,25 @@ pub(crate) fn peer_pid(_fd: &OwnedFd) -> Option<i32> {
 /// Our address for a bound socket's name: a path.
 pub(crate) fn unix_addr_of(name: &socket::UnixAddr) -> Option<crate::UnixAddr> {
     name.path().and_then(|p| crate::UnixAddr::from_path(p).ok())
+}
+
+/// There is no `renameat2` here: ENOSYS, and the caller links instead.
+pub(crate) fn rename_noreplace(
+    _from_dir: BorrowedFd<'_>,
+    _from: &Path,
+    _to_dir: BorrowedFd<'_>,
+    _to: &Path,
+) -> nix::Result<()> {
+    Err(Errno::ENOSYS)
+}
+
+/// There is no `renameat2` here: ENOSYS, and the caller checks, then
+/// renames.
+pub(crate) fn rename_exchange(
+    _from_dir: BorrowedFd<'_>,
+    _from: &Path,
+    _to_dir: BorrowedFd<'_>,
+    _to: &Path,
+) -> nix::Result<()> {
+    Err(Errno::ENOSYS)
 }

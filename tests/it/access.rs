@@ -3,17 +3,15 @@
 //! as uid 65534.
 #![cfg(any(target_os = "linux", target_os = "android"))]
 
-mod support;
-
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream as StdStream;
 use std::sync::Arc;
 
 use std::os::linux::net::SocketAddrExt;
 
+use crate::support::{NOBODY, helper, skip_unless_root, tempdir};
 use futures_util::StreamExt;
 use safe_unix_listener::SafeUnixListener;
-use support::{NOBODY, helper, skip_unless_root, tempdir};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
@@ -43,7 +41,7 @@ fn helper_client() {
 
 /// Starts a client as uid 65534 that sends "hi" and reads until EOF.
 fn nobody_client(addr: &str) -> std::process::Child {
-    helper("helper_client", Some(NOBODY))
+    helper("access::helper_client", Some(NOBODY))
         .env("SUL_ADDR", addr)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -65,7 +63,7 @@ fn drive(mut listener: SafeUnixListener) -> mpsc::UnboundedReceiver<tokio::net::
 }
 
 async fn wait(child: std::process::Child) -> String {
-    let out = tokio::task::spawn_blocking(move || support::finish(child))
+    let out = tokio::task::spawn_blocking(move || crate::support::finish(child))
         .await
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -76,7 +74,7 @@ async fn a_peer_whose_uid_is_not_allowed_never_reaches_the_stream() {
     if skip_unless_root("a client as uid 65534") {
         return;
     }
-    support::captured_log();
+    crate::support::captured_log();
     let name = format!("safe-unix-listener-access-{}", std::process::id());
     let listener = SafeUnixListener::builder(format!("@{name}").parse().unwrap())
         .allow_uids([0])
@@ -106,7 +104,7 @@ async fn a_peer_whose_uid_is_not_allowed_never_reaches_the_stream() {
         Some(std::process::id() as i32)
     );
 
-    let log = support::captured_log();
+    let log = crate::support::captured_log();
     let line = log
         .lines()
         .find(|l| l.contains("rejected a connection") && l.contains(&format!("pid={rejected_pid}")))
@@ -170,7 +168,7 @@ async fn a_rejected_peer_never_reaches_an_axum_handler() {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let shown = path.display().to_string();
     let (code, _) =
-        tokio::task::spawn_blocking(move || support::curl(&["--unix-socket", &shown], "/"))
+        tokio::task::spawn_blocking(move || crate::support::curl(&["--unix-socket", &shown], "/"))
             .await
             .unwrap();
     assert_eq!(code, 0, "curl got no HTTP response");

@@ -1,13 +1,11 @@
 //! The opt-in parent-directory check (tmux's rule): refuse a directory in
 //! which another user could replace the socket.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
+use crate::support::{NOBODY, exists, runtime, skip_unless_root, tempdir, tempdir_with_mode};
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
-use support::{NOBODY, exists, runtime, skip_unless_root, tempdir, tempdir_with_mode};
 
 fn bind_checked(path: &std::path::Path) -> Result<SafeUnixListener, safe_unix_listener::BindError> {
     SafeUnixListener::builder(path.to_owned().try_into().unwrap())

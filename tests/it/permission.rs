@@ -6,21 +6,13 @@
 //! These reproduce the Ergo case for real: the socket is left by root, and
 //! the restart runs in a child process as uid 65534.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use support::{
+use crate::support::{
     NOBODY, Outcome, helper, ino, make_stale, run_helper, skip_unless_root, tempdir_with_mode,
 };
-
-#[test]
-#[ignore = "helper: run in a child process by the other tests"]
-fn helper_bind() {
-    support::helper_bind_main();
-}
 
 /// Binds `path` in a child process running as uid 65534.
 fn bind_as_nobody(path: &Path) -> Outcome {
@@ -148,7 +140,7 @@ fn eacces_binding_in_a_directory_we_may_not_write() {
         ],
     );
     assert!(
-        !path.exists() && !support::lock_file(&path).exists(),
+        !path.exists() && !crate::support::lock_file(&path).exists(),
         "nothing was created"
     );
 }

@@ -1,20 +1,18 @@
 //! The `axum` feature and the `axum_hello` example, with curl as the client.
 #![cfg(feature = "axum")]
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use crate::support::{
+    NOBODY, curl, curl_as, exists, finish, signal, skip_unless_root, spawn_example, tempdir,
+    wait_listening,
+};
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::routing::get;
 use nix::sys::signal::Signal;
 use safe_unix_listener::{PeerInfo, SafeUnixListener};
-use support::{
-    NOBODY, curl, curl_as, exists, finish, signal, skip_unless_root, spawn_example, tempdir,
-    wait_listening,
-};
 
 #[test]
 fn axum_hello_answers_curl_and_stops_gracefully_on_sigterm() {
@@ -73,7 +71,7 @@ fn a_second_axum_hello_exits_1_and_the_first_keeps_serving() {
     let mut first = spawn_example("axum_hello", &[&shown]);
     wait_listening(&mut first);
 
-    let err = support::expect_bind_failure("axum_hello", &[&shown]);
+    let err = crate::support::expect_bind_failure("axum_hello", &[&shown]);
     let live = format!(
         "cannot bind {shown}: a server (pid {}) is listening on it",
         first.id()
@@ -110,7 +108,7 @@ fn a_bind_error_is_one_message_and_exit_code_1() {
     let dir = tempdir();
     let file = dir.path().join("notes.txt");
     std::fs::write(&file, b"keep").unwrap();
-    let err = support::expect_bind_failure("axum_hello", &[&file.display().to_string()]);
+    let err = crate::support::expect_bind_failure("axum_hello", &[&file.display().to_string()]);
     assert!(err.contains("a regular file is in the way"), "{err}");
     assert!(err.contains("choose another path"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), b"keep");

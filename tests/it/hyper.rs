@@ -2,12 +2,11 @@
 //! client, HTTP/1 and HTTP/2, and graceful shutdown.
 #![cfg(feature = "hyper")]
 
-mod support;
-
 use std::convert::Infallible;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::{curl, exists, finish, signal, spawn_example, tempdir, wait_listening};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
@@ -15,7 +14,6 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use nix::sys::signal::Signal;
 use safe_unix_listener::{HyperServer, PeerInfo, SafeUnixListener};
-use support::{curl, exists, finish, signal, spawn_example, tempdir, wait_listening};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 

@@ -2,9 +2,7 @@
 //! inputs and the committed seeds, so that CI checks them on every change.
 #![cfg(any(target_os = "linux", target_os = "android"))]
 
-mod support;
-
-use support::props;
+use crate::support::props;
 
 /// xorshift64*: deterministic, so a failure reproduces.
 struct Rng(u64);

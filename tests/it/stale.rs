@@ -1,13 +1,11 @@
 //! Behaviour 1: a stale socket (nobody listening) is removed and replaced,
 //! and the removal is logged at `info` with the path.
 
-mod support;
-
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 
+use crate::support::{Fixture, exists, ino, make_stale, runtime, tempdir};
 use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
-use support::{exists, ino, make_stale, runtime, tempdir};
 
 #[test]
 fn stale_socket_is_replaced_and_the_removal_logged() {
@@ -22,7 +20,7 @@ fn stale_socket_is_replaced_and_the_removal_logged() {
         "the stale socket refuses connections"
     );
 
-    support::captured_log();
+    crate::support::captured_log();
     let rt = runtime();
     let _enter = rt.enter();
     let listener = SafeUnixListener::bind(&path).expect("a stale socket must not block the bind");
@@ -31,7 +29,7 @@ fn stale_socket_is_replaced_and_the_removal_logged() {
     assert!(meta.file_type().is_socket());
     assert_ne!(ino(&path), stale_ino, "a new socket replaced the stale one");
     assert!(
-        !exists(&support::lock_file(&path)),
+        !exists(&crate::support::lock_file(&path)),
         "the lock file is removed after bind"
     );
 
@@ -43,7 +41,7 @@ fn stale_socket_is_replaced_and_the_removal_logged() {
     );
     drop(client);
 
-    let log = support::captured_log();
+    let log = crate::support::captured_log();
     let line = log
         .lines()
         .find(|l| l.contains("removed stale socket") && l.contains(&path.display().to_string()))
@@ -70,9 +68,7 @@ fn fail_policy_keeps_even_a_stale_socket() {
 
 #[test]
 fn stale_socket_is_replaced_again_and_again() {
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let rt = runtime();
+    let Fixture { dir, path, rt } = Fixture::new();
     let _enter = rt.enter();
     make_stale(&path);
     for round in 0..20 {

@@ -1,15 +1,13 @@
 //! Behaviour 3: a regular file, directory, FIFO or symbolic link at the
 //! path is never removed and never followed; the error names its type.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, symlink};
 use std::path::Path;
 
+use crate::support::{ino, make_stale, runtime, tempdir};
 use nix::sys::stat::Mode;
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
-use support::{ino, make_stale, runtime, tempdir};
 
 fn refuse(path: &Path, words: &str) {
     let rt = runtime();
@@ -104,11 +102,20 @@ fn a_symlinked_lock_file_is_not_followed() {
     let path = dir.path().join("app.sock");
     let victim = dir.path().join("victim");
     fs::write(&victim, b"keep").unwrap();
-    symlink(&victim, support::lock_file(&path)).unwrap();
+    symlink(&victim, crate::support::lock_file(&path)).unwrap();
     let rt = runtime();
     let _enter = rt.enter();
     let err = SafeUnixListener::bind(&path).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::NotASocket);
+    assert_eq!(err.kind(), BindErrorKind::LockFile);
+    assert!(
+        err.to_string().contains("a symbolic link owned by uid 0"),
+        "{err}"
+    );
     assert!(err.to_string().contains("never followed"), "{err}");
     assert_eq!(fs::read(&victim).unwrap(), b"keep");
+    assert!(
+        fs::symlink_metadata(crate::support::lock_file(&path))
+            .unwrap()
+            .is_symlink()
+    );
 }

@@ -1,20 +1,20 @@
 //! Behaviour 2: a live socket (something accepts, or its queue is full) is
 //! never touched, and the error names the path and, when known, the pid.
 
-mod support;
-
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 
+use crate::support::{Fixture, ino, runtime, tempdir};
 use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType};
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
-use support::{ino, runtime, tempdir};
 
 #[test]
 fn a_live_safe_listener_keeps_its_socket() {
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let rt = runtime();
+    let Fixture {
+        dir: _dir,
+        path,
+        rt,
+    } = Fixture::new();
     let _enter = rt.enter();
     let first = SafeUnixListener::bind(&path).unwrap();
     let first_ino = ino(&path);

@@ -1,13 +1,11 @@
 //! Behaviour 8: path length, empty names, NUL bytes and missing parents are
 //! each caught up front with their own clear error.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
+use crate::support::{exists, runtime, tempdir};
 use safe_unix_listener::{BindErrorKind, SafeUnixListener, UnixAddr};
-use support::{exists, runtime, tempdir};
 
 #[test]
 fn the_longest_path_binds_and_one_more_byte_is_refused() {
@@ -50,7 +48,7 @@ fn the_longest_path_binds_and_one_more_byte_is_refused() {
         std::io::ErrorKind::InvalidInput
     );
     assert!(
-        !exists(over.as_ref()) && !exists(&support::lock_file(over.as_ref())),
+        !exists(over.as_ref()) && !exists(&crate::support::lock_file(over.as_ref())),
         "nothing was created"
     );
 }

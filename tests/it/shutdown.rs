@@ -1,21 +1,21 @@
 //! Behaviour 6: drop removes the socket file only if the path still names
 //! the inode we bound, and never from a forked child.
 
-mod support;
-
 use std::fs;
 use std::os::unix::net::UnixStream;
 
+use crate::support::{Fixture, exists, helper, ino, run_helper, runtime, tempdir};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, fork};
 use safe_unix_listener::SafeUnixListener;
-use support::{exists, helper, ino, run_helper, runtime, tempdir};
 
 #[test]
 fn drop_removes_our_own_socket() {
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let rt = runtime();
+    let Fixture {
+        dir: _dir,
+        path,
+        rt,
+    } = Fixture::new();
     let _enter = rt.enter();
     let listener = SafeUnixListener::bind(&path).unwrap();
     assert!(listener.unlink_on_drop());
@@ -26,9 +26,11 @@ fn drop_removes_our_own_socket() {
 
 #[test]
 fn an_old_instance_never_removes_its_successors_socket() {
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let rt = runtime();
+    let Fixture {
+        dir: _dir,
+        path,
+        rt,
+    } = Fixture::new();
     let _enter = rt.enter();
     // Many rounds: a file system may hand the freed inode number straight
     // to the successor, which the open listener must prevent.
@@ -53,9 +55,11 @@ fn an_old_instance_never_removes_its_successors_socket() {
 
 #[test]
 fn drop_keeps_a_file_that_replaced_our_socket() {
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let rt = runtime();
+    let Fixture {
+        dir: _dir,
+        path,
+        rt,
+    } = Fixture::new();
     let _enter = rt.enter();
     let listener = SafeUnixListener::bind(&path).unwrap();
     fs::remove_file(&path).unwrap();
@@ -66,9 +70,11 @@ fn drop_keeps_a_file_that_replaced_our_socket() {
 
 #[test]
 fn drop_is_quiet_when_the_file_is_already_gone() {
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let rt = runtime();
+    let Fixture {
+        dir: _dir,
+        path,
+        rt,
+    } = Fixture::new();
     let _enter = rt.enter();
     let listener = SafeUnixListener::bind(&path).unwrap();
     fs::remove_file(&path).unwrap();
@@ -78,9 +84,11 @@ fn drop_is_quiet_when_the_file_is_already_gone() {
 
 #[test]
 fn unlink_on_drop_can_be_turned_off() {
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let rt = runtime();
+    let Fixture {
+        dir: _dir,
+        path,
+        rt,
+    } = Fixture::new();
     let _enter = rt.enter();
 
     let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
@@ -138,7 +146,7 @@ fn a_forked_child_never_unlinks() {
     let dir = tempdir();
     let path = dir.path().join("app.sock");
     let (_, status, stdout) =
-        run_helper(helper("helper_fork_then_drop_in_child", None).env("SUL_ADDR", &path));
+        run_helper(helper("shutdown::helper_fork_then_drop_in_child", None).env("SUL_ADDR", &path));
     assert!(status.success(), "{stdout}");
     let child_pid_exit = stdout.lines().find(|l| l.starts_with("CHILD ")).unwrap();
     assert!(

@@ -2,13 +2,11 @@
 //! in use gives `InUse`.
 #![cfg(any(target_os = "linux", target_os = "android"))]
 
-mod support;
-
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixStream};
 
+use crate::support::runtime;
 use safe_unix_listener::{BindErrorKind, SafeUnixListener, UnixAddr};
-use support::runtime;
 
 fn unique(tag: &str) -> String {
     format!("safe-unix-listener-test-{tag}-{}", std::process::id())

@@ -1,13 +1,11 @@
 //! The public API: auto traits, conversions and Debug output.
 
-mod support;
-
 use std::fmt::Debug;
 
+use crate::support::{Fixture, runtime};
 use safe_unix_listener::{
     BindError, BindErrorKind, Builder, OnExisting, SafeUnixListener, ShutdownSignal, UnixAddr,
 };
-use support::{runtime, tempdir};
 
 fn is_send_sync_unpin<T: Send + Sync + Unpin + Debug>() {}
 
@@ -31,18 +29,17 @@ fn the_listener_is_a_stream_of_tokio_unix_streams() {
 
 #[test]
 fn debug_shows_the_address_and_the_unlink_state() {
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let rt = runtime();
+    let Fixture {
+        dir: _dir,
+        path,
+        rt,
+    } = Fixture::new();
     let _enter = rt.enter();
     let l = SafeUnixListener::bind(&path).unwrap();
     let shown = format!("{l:?}");
     assert!(shown.contains(&path.display().to_string()), "{shown}");
     assert!(shown.contains("unlink_on_drop: true"), "{shown}");
-    assert_eq!(
-        l.as_ref().local_addr().unwrap().as_pathname(),
-        Some(path.as_path())
-    );
+    assert_eq!(l.local_addr().as_path(), Some(path.as_path()));
 }
 
 #[test]

@@ -2,20 +2,12 @@
 //! there, end with exactly one winner; the others get `InUse`, and nobody
 //! unlinks the socket the winner has just bound.
 
-mod support;
-
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+use crate::support::{Holder, Outcome, exists, ino, make_stale, runtime, tempdir};
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
-use support::{Holder, Outcome, exists, ino, make_stale, runtime, tempdir};
-
-#[test]
-#[ignore = "helper: run in a child process by the other tests"]
-fn helper_bind() {
-    support::helper_bind_main();
-}
 
 #[test]
 fn sixteen_threads_race_and_each_round_has_one_winner() {

@@ -2,16 +2,14 @@
 //! instance on the same path, stops cleanly on SIGTERM and SIGINT, and
 //! reports bind errors with exit code 1.
 
-mod support;
-
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 
+use crate::support::{exists, signal, tempdir};
 use nix::sys::signal::Signal;
-use support::{exists, signal, tempdir};
 
-fn start(addr: &str) -> support::Running {
-    support::spawn_example("echo", &[addr])
+fn start(addr: &str) -> crate::support::Running {
+    crate::support::spawn_example("echo", &[addr])
 }
 
 #[test]
@@ -20,23 +18,26 @@ fn serves_refuses_a_second_instance_and_stops_on_sigterm() {
     let path = dir.path().join("echo.sock");
     let shown = path.display().to_string();
     let mut first = start(&shown);
-    support::wait_listening(&mut first);
-    assert_eq!(support::echo_line(&path, "hello there"), "hello there\n");
+    crate::support::wait_listening(&mut first);
+    assert_eq!(
+        crate::support::echo_line(&path, "hello there"),
+        "hello there\n"
+    );
 
-    let err = support::expect_bind_failure("echo", &[&shown]);
+    let err = crate::support::expect_bind_failure("echo", &[&shown]);
     let live = format!(
         "cannot bind {shown}: a server (pid {}) is listening on it",
         first.id()
     );
     assert!(err.contains(&live), "{err}");
     assert_eq!(
-        support::echo_line(&path, "hello there"),
+        crate::support::echo_line(&path, "hello there"),
         "hello there\n",
         "the first keeps serving"
     );
 
     signal(&first, Signal::SIGTERM);
-    let out = support::finish(first);
+    let out = crate::support::finish(first);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -51,28 +52,31 @@ fn serves_refuses_a_second_instance_and_stops_on_sigterm() {
 fn sigint_on_an_abstract_name_exits_zero() {
     let name = format!("@safe-unix-listener-echo-test-{}", std::process::id());
     let mut child = start(&name);
-    let first = support::wait_listening(&mut child);
+    let first = crate::support::wait_listening(&mut child);
     assert!(first.contains(&name), "{first}");
     signal(&child, Signal::SIGINT);
-    assert_eq!(support::finish(child).status.code(), Some(0));
+    assert_eq!(crate::support::finish(child).status.code(), Some(0));
 }
 
 #[test]
 fn a_stale_socket_is_replaced_and_a_regular_file_is_kept() {
     let dir = tempdir();
     let stale = dir.path().join("stale.sock");
-    support::make_stale(&stale);
+    crate::support::make_stale(&stale);
     let mut child = start(&stale.display().to_string());
-    support::wait_listening(&mut child);
-    assert_eq!(support::echo_line(&stale, "hello there"), "hello there\n");
+    crate::support::wait_listening(&mut child);
+    assert_eq!(
+        crate::support::echo_line(&stale, "hello there"),
+        "hello there\n"
+    );
     signal(&child, Signal::SIGTERM);
-    let out = support::finish(child);
+    let out = crate::support::finish(child);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("removed stale socket"));
 
     let file = dir.path().join("notes.txt");
     std::fs::write(&file, b"keep me").unwrap();
-    let err = support::expect_bind_failure("echo", &[&file.display().to_string()]);
+    let err = crate::support::expect_bind_failure("echo", &[&file.display().to_string()]);
     assert!(err.contains("a regular file is in the way"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
 }
@@ -80,18 +84,21 @@ fn a_stale_socket_is_replaced_and_a_regular_file_is_kept() {
 #[test]
 fn the_default_address_is_under_xdg_runtime_dir() {
     let dir = tempdir();
-    let mut child: support::Running = Command::new(support::example_bin("echo"))
+    let mut child: crate::support::Running = Command::new(crate::support::example_bin("echo"))
         .env("XDG_RUNTIME_DIR", dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
         .into();
-    let first = support::wait_listening(&mut child);
+    let first = crate::support::wait_listening(&mut child);
     let path = dir.path().join("safe-unix-listener-echo.sock");
     assert!(first.contains(&path.display().to_string()), "{first}");
-    assert_eq!(support::echo_line(&path, "hello there"), "hello there\n");
+    assert_eq!(
+        crate::support::echo_line(&path, "hello there"),
+        "hello there\n"
+    );
     signal(&child, Signal::SIGTERM);
-    assert_eq!(support::finish(child).status.code(), Some(0));
+    assert_eq!(crate::support::finish(child).status.code(), Some(0));
     assert!(!exists(&path));
 }

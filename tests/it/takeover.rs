@@ -2,8 +2,6 @@
 //! clients never see a refused connection, and the old instance's drop
 //! leaves the new socket alone.
 
-mod support;
-
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -13,9 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
+use crate::support::{
+    Fixture, exists, finish, ino, runtime, signal, spawn_example, tempdir, wait_listening,
+};
 use nix::sys::signal::Signal;
 use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
-use support::{exists, finish, ino, runtime, signal, spawn_example, tempdir, wait_listening};
 
 fn take_over(path: &Path) -> safe_unix_listener::Builder {
     SafeUnixListener::builder(path.to_owned().try_into().unwrap()).on_existing(OnExisting::TakeOver)
@@ -76,7 +76,7 @@ fn a_hammering_client_is_never_refused_during_a_takeover() {
         "the old instance left the new socket in place"
     );
     assert_eq!(
-        support::echo_line(&path, "ping"),
+        crate::support::echo_line(&path, "ping"),
         "ping\n",
         "the new instance serves"
     );
@@ -97,9 +97,11 @@ fn a_hammering_client_is_never_refused_during_a_takeover() {
 
 #[test]
 fn takeover_in_process_keeps_old_connections_and_reports_the_real_path() {
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let rt = runtime();
+    let Fixture {
+        dir: _dir,
+        path,
+        rt,
+    } = Fixture::new();
     let _enter = rt.enter();
     let old = SafeUnixListener::bind(&path).unwrap();
     let mut old_client = UnixStream::connect(&path).unwrap();

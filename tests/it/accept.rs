@@ -2,15 +2,13 @@
 //! `UnixStream`s with the peer's credentials; resource errors are yielded
 //! once and followed by a back-off, never a busy loop.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream as StdStream;
 use std::time::Duration;
 
+use crate::support::{NOBODY, helper, skip_unless_root, tempdir, tempdir_with_mode};
 use futures_util::StreamExt;
 use safe_unix_listener::SafeUnixListener;
-use support::{NOBODY, helper, skip_unless_root, tempdir, tempdir_with_mode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
@@ -84,7 +82,7 @@ async fn peer_credentials_name_an_unprivileged_client() {
         .bind()
         .unwrap();
 
-    let child = helper("helper_connect_and_say_hello", Some(NOBODY))
+    let child = helper("accept::helper_connect_and_say_hello", Some(NOBODY))
         .env("SUL_ADDR", &path)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -114,7 +112,7 @@ fn helper_accept_under_emfile() {
         return;
     }
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let rt = support::runtime();
+    let rt = crate::support::runtime();
     rt.block_on(async {
         let path = std::env::var("SUL_ADDR").unwrap();
         let mut listener = SafeUnixListener::bind(&path).unwrap();
@@ -149,7 +147,7 @@ fn helper_accept_under_emfile() {
 #[test]
 fn fd_exhaustion_is_yielded_then_backed_off_then_recovered() {
     let dir = tempdir();
-    let out = helper("helper_accept_under_emfile", None)
+    let out = helper("accept::helper_accept_under_emfile", None)
         .env("SUL_ADDR", dir.path().join("app.sock"))
         .output()
         .unwrap();

@@ -2,20 +2,15 @@
 //! whatever the umask, the owner and group are set as asked, and both
 //! happen between bind and listen, so no client can connect earlier.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
+use crate::support::{
+    Fixture, Holder, NOBODY, Outcome, have_strace, helper, helper_via, runtime, skip_unless_root,
+    tempdir,
+};
 use safe_unix_listener::SafeUnixListener;
-use support::{Holder, NOBODY, Outcome, helper, helper_via, runtime, skip_unless_root, tempdir};
-
-#[test]
-#[ignore = "helper: run in a child process by the other tests"]
-fn helper_bind() {
-    support::helper_bind_main();
-}
 
 fn mode_of(path: &Path) -> u32 {
     fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
@@ -61,9 +56,11 @@ fn owner_and_group_are_set() {
     if skip_unless_root("changing a socket's owner") {
         return;
     }
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let rt = runtime();
+    let Fixture {
+        dir: _dir,
+        path,
+        rt,
+    } = Fixture::new();
     let _enter = rt.enter();
     let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
         .owner(NOBODY)
@@ -86,9 +83,9 @@ fn a_refused_chown_is_explained_and_leaves_nothing_behind() {
         return;
     }
     // As uid 65534, giving the file to root is refused.
-    let dir = support::tempdir_with_mode(0o1777);
+    let dir = crate::support::tempdir_with_mode(0o1777);
     let path = dir.path().join("app.sock");
-    let helper_out = helper("helper_chown_to_root", Some(NOBODY))
+    let helper_out = helper("mode::helper_chown_to_root", Some(NOBODY))
         .env("SUL_ADDR", &path)
         .output()
         .unwrap();
@@ -120,18 +117,16 @@ fn helper_chown_to_root() {
         .bind()
     {
         Ok(_) => println!("\nOUTCOME BOUND"),
-        Err(e) => support::report_failure(e.kind(), &e.to_string()),
+        Err(e) => crate::support::report_failure(e.kind(), &e.to_string()),
     }
 }
 
+/// The order that makes the mode and owner safe: bound in the private
+/// directory, mode set through its descriptor, listening, and only then
+/// moved into place, without replacing anything.
 #[test]
-fn mode_is_applied_between_bind_and_listen() {
-    if std::process::Command::new("strace")
-        .arg("-V")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: strace is not installed");
+fn mode_is_applied_in_the_private_directory_before_listen_and_the_move() {
+    if !have_strace() {
         return;
     }
     let dir = tempdir();
@@ -145,7 +140,7 @@ fn mode_is_applied_between_bind_and_listen() {
         "-e",
         "signal=none",
         "-e",
-        "trace=bind,listen,chmod,fchmodat,chown,lchown,fchownat",
+        "trace=bind,listen,chmod,fchmodat,renameat2,linkat",
         "-o",
         &trace_arg,
     ];
@@ -161,24 +156,34 @@ fn mode_is_applied_between_bind_and_listen() {
     );
 
     let calls = fs::read_to_string(&trace).unwrap();
-    let shown = path.display().to_string();
-    let pos = |what: &str| {
+    let find = |what: &dyn Fn(&str) -> bool, name: &str| {
         calls
             .lines()
-            .position(|l| l.contains(what))
-            .unwrap_or_else(|| panic!("no {what} in:\n{calls}"))
+            .position(what)
+            .unwrap_or_else(|| panic!("no {name} in:\n{calls}"))
     };
-    let bind = calls
-        .lines()
-        .position(|l| l.contains("bind(") && l.contains(&shown))
-        .unwrap();
-    let chmod = calls
-        .lines()
-        .position(|l| l.contains("chmod") && l.contains(&shown) && l.contains("0600"))
-        .unwrap();
-    let listen = pos("listen(");
+    let private = format!("{}/.sul-", dir.path().display());
+    let bind = find(
+        &|l| l.contains("bind(") && l.contains(&private),
+        "bind in the private directory",
+    );
+    let chmod = find(
+        &|l| l.contains("fchmodat(") && l.contains("\"s\"") && l.contains("0600"),
+        "fchmodat",
+    );
+    let listen = find(&|l| l.contains("listen("), "listen");
+    let rename = find(
+        &|l| {
+            l.contains("renameat2(") && l.contains("\"app.sock\"") && l.contains("RENAME_NOREPLACE")
+        },
+        "renameat2",
+    );
     assert!(
-        bind < chmod && chmod < listen,
-        "order must be bind, chmod, listen:\n{calls}"
+        bind < chmod && chmod < listen && listen < rename,
+        "order must be bind, chmod, listen, move:\n{calls}"
+    );
+    assert!(
+        !calls.contains("chmod(\""),
+        "never a chmod by path:\n{calls}"
     );
 }

@@ -1,16 +1,14 @@
 //! Socket activation: a passed listener is used as it is, checked, never
 //! unlinked, and the `LISTEN_*` variables are removed.
 
-mod support;
-
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 
+use crate::support::{Outcome, curl, exists, finish, helper, ino, signal, tempdir};
 use nix::sys::signal::Signal;
 use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType};
 use safe_unix_listener::SafeUnixListener;
-use support::{Outcome, curl, exists, finish, helper, ino, signal, tempdir};
 
 /// Puts `fd` at descriptor 3, as a service manager would.
 fn pass_as_fd3(fd: OwnedFd) {
@@ -87,7 +85,7 @@ fn helper_activation_case() {
         std::env::set_var("LISTEN_FDNAMES", "web");
     }
 
-    let rt = support::runtime();
+    let rt = crate::support::runtime();
     let _enter = rt.enter();
     let outcome = SafeUnixListener::from_activation();
     let left =
@@ -109,13 +107,13 @@ fn helper_activation_case() {
             println!("\nOUTCOME BOUND");
         }
         Ok(None) => println!("\nOUTCOME NONE"),
-        Err(e) => support::report_failure(e.kind(), &e.to_string()),
+        Err(e) => crate::support::report_failure(e.kind(), &e.to_string()),
     }
 }
 
 fn run_case(case: &str) -> (Option<Outcome>, String) {
     let dir = tempdir();
-    let out = helper("helper_activation_case", None)
+    let out = helper("activation::helper_activation_case", None)
         .env("SUL_CASE", case)
         .env("SUL_DIR", dir.path())
         .output()
@@ -152,7 +150,7 @@ fn nothing_passed_or_passed_to_another_pid_is_none() {
     assert!(out.contains("OUTCOME NONE"), "{outcome:?} {out}");
     assert!(out.contains("ENV_LEFT [false, false, false]"), "{out}");
 
-    let rt = support::runtime();
+    let rt = crate::support::runtime();
     let _enter = rt.enter();
     // This test process was started with no LISTEN_* variables.
     assert!(SafeUnixListener::from_activation().unwrap().is_none());
@@ -183,7 +181,7 @@ fn systemd_socket_activate_runs_axum_hello_on_its_socket() {
         eprintln!("skipped: needs the axum feature for axum_hello");
         return;
     }
-    if !support::have_socket_activate() {
+    if !crate::support::have_socket_activate() {
         return;
     }
     let dir = tempdir();
@@ -192,14 +190,14 @@ fn systemd_socket_activate_runs_axum_hello_on_its_socket() {
     // It creates the socket, and execs the server on the first connection.
     let server = Command::new("systemd-socket-activate")
         .args(["-l", &shown])
-        .arg(support::example_bin("axum_hello"))
+        .arg(crate::support::example_bin("axum_hello"))
         .arg(dir.path().join("never-bound.sock"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let server = support::Running::from(server);
-    support::wait_for_file(&path);
+    let server = crate::support::Running::from(server);
+    crate::support::wait_for_file(&path);
     let passed_ino = ino(&path);
 
     let (code, body) = curl(&["--unix-socket", &shown], "/");
@@ -228,12 +226,12 @@ fn systemd_socket_activate_runs_axum_hello_on_its_socket() {
 #[test]
 fn a_named_socket_is_found_by_its_name() {
     // from_activation_named through systemd-socket-activate --fdname.
-    if !support::have_socket_activate() {
+    if !crate::support::have_socket_activate() {
         return;
     }
     let dir = tempdir();
     let path = dir.path().join("named.sock");
-    let cmd = helper("helper_named", None);
+    let cmd = helper("activation::helper_named", None);
     let program = cmd.get_program().to_owned();
     let args: Vec<_> = cmd.get_args().map(ToOwned::to_owned).collect();
     let mut activate = Command::new("systemd-socket-activate");
@@ -245,8 +243,8 @@ fn a_named_socket_is_found_by_its_name() {
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let child = support::Running::from(activate.spawn().unwrap());
-    support::wait_for_file(&path);
+    let child = crate::support::Running::from(activate.spawn().unwrap());
+    crate::support::wait_for_file(&path);
     // The first connection starts the helper.
     let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
     let out = finish(child);
@@ -265,7 +263,7 @@ fn helper_named() {
     if std::env::var_os("SUL_HELPER").is_none() {
         return;
     }
-    let rt = support::runtime();
+    let rt = crate::support::runtime();
     let _enter = rt.enter();
     let other = SafeUnixListener::from_activation_named("admin").unwrap();
     println!(

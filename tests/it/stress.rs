@@ -2,21 +2,13 @@
 //! restarts after `kill -9`, many racing processes, and descriptor leaks.
 //! (Accept under descriptor exhaustion is in tests/accept.rs.)
 
-mod support;
-
 use std::fs;
 
-use nix::sys::signal::Signal;
-use safe_unix_listener::SafeUnixListener;
-use support::{
+use crate::support::{
     Holder, Outcome, exists, helper, make_stale, signal, spawn_example, tempdir, wait_listening,
 };
-
-#[test]
-#[ignore = "helper: run in a child process by the other tests"]
-fn helper_bind() {
-    support::helper_bind_main();
-}
+use nix::sys::signal::Signal;
+use safe_unix_listener::SafeUnixListener;
 
 #[test]
 fn two_hundred_kill_9_restarts_on_one_path_never_fail_to_start() {
@@ -82,7 +74,7 @@ fn helper_ten_thousand_connections() {
     }
     let dir = tempdir();
     let path = dir.path().join("leak.sock");
-    let rt = support::runtime();
+    let rt = crate::support::runtime();
     rt.block_on(async {
         let listener = SafeUnixListener::bind(&path).unwrap();
         let before = open_fds();
@@ -97,7 +89,7 @@ fn helper_ten_thousand_connections() {
 
 #[test]
 fn no_descriptor_leaks_after_ten_thousand_connections() {
-    let out = helper("helper_ten_thousand_connections", None)
+    let out = helper("stress::helper_ten_thousand_connections", None)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1,0 +1,199 @@
+//! The private directory a new socket is made in before it is moved into
+//! place.
+//!
+//! It is created with mode 0700 beside the socket path, under an
+//! unpredictable name (`.sul-` and eight random characters), and checked to
+//! be ours after it is opened. Nobody else can enter it, so the socket made
+//! in it cannot be swapped, and its mode and owner are set through the
+//! directory's descriptor on the one file in it. While in use the directory
+//! is `flock`ed: a directory whose lock is free belongs to a process that
+//! died mid-bind, and the next bind in the same directory removes it.
+
+use std::ffi::{OsStr, OsString};
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg, OFlag, openat};
+use nix::sys::socket::{self, UnixAddr};
+use nix::sys::stat::{Mode, fstat, mkdirat};
+use nix::unistd::{UnlinkatFlags, geteuid, unlinkat};
+
+use crate::error::{BindError, Op};
+use crate::stat::{is_socket, lstat_at, same_file};
+use crate::sys;
+
+const PREFIX: &str = ".sul-";
+const RANDOM_LEN: usize = 8;
+/// The socket's name inside the private directory.
+pub(crate) const SOCKET: &str = "s";
+/// How many bytes binding in a private directory adds to the directory's
+/// path: `/`, the directory's name, `/s`.
+pub(crate) const EXTRA_LEN: usize = 1 + PREFIX.len() + RANDOM_LEN + 1 + SOCKET.len();
+
+/// A private directory in use, removed with whatever socket is still in it
+/// when dropped.
+#[derive(Debug)]
+pub(crate) struct PrivateDir<'d> {
+    fd: Flock<OwnedFd>,
+    parent: BorrowedFd<'d>,
+    name: OsString,
+    path: PathBuf,
+}
+
+impl<'d> PrivateDir<'d> {
+    /// Creates, opens, checks and locks a new private directory in
+    /// `parent`, which is `parent_path`, for the socket `socket` (named in
+    /// messages).
+    pub(crate) fn create(
+        parent: BorrowedFd<'d>,
+        parent_path: &Path,
+        socket: &Path,
+    ) -> Result<Self, BindError> {
+        let mut last = Errno::EEXIST;
+        for _ in 0..16 {
+            let name = random_name();
+            let path = parent_path.join(&name);
+            match mkdirat(parent, name.as_os_str(), Mode::S_IRWXU) {
+                Ok(()) => {}
+                Err(Errno::EEXIST) => continue,
+                // Reported as what it is to the user: the bind failing.
+                Err(errno) => return Err(BindError::os(Op::Bind, socket, errno)),
+            }
+            match Self::open_ours(parent, &name) {
+                Ok(fd) => {
+                    return Ok(Self {
+                        fd,
+                        parent,
+                        name,
+                        path,
+                    });
+                }
+                // Swapped or removed by someone else since mkdir: that
+                // directory is not ours to touch; use another name.
+                Err(errno) => last = errno,
+            }
+        }
+        Err(BindError::raced(
+            Op::CreatePrivateDir,
+            socket,
+            &format!("each new private directory was replaced before it could be used ({last})"),
+        ))
+    }
+
+    /// Opens `name` without following a link, checks that it is a
+    /// directory only we may enter, locks it, and checks that the name
+    /// still leads to it.
+    fn open_ours(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Errno> {
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(parent, name, flags, Mode::empty())?;
+        let st = fstat(&fd)?;
+        if st.st_uid != geteuid().as_raw() || st.st_mode & 0o077 != 0 {
+            return Err(Errno::EPERM);
+        }
+        let fd = Flock::lock(fd, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e)?;
+        match lstat_at(parent, name)? {
+            Some(now) if same_file(&*fd, &now) => Ok(fd),
+            _ => Err(Errno::ENOENT),
+        }
+    }
+
+    /// The descriptor of the directory, for the `*at` calls on the socket.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The path to bind: `<parent>/.sul-XXXXXXXX/s`.
+    pub(crate) fn socket_path(&self) -> PathBuf {
+        self.path.join(SOCKET)
+    }
+}
+
+impl Drop for PrivateDir<'_> {
+    fn drop(&mut self) {
+        // Only we can create anything in here; a socket left in it is one we
+        // made (or, after a takeover, the one we replaced).
+        if matches!(lstat_at(self.fd(), OsStr::new(SOCKET)), Ok(Some(st)) if is_socket(&st)) {
+            if let Err(errno) = unlinkat(self.fd(), SOCKET, UnlinkatFlags::NoRemoveDir) {
+                tracing::warn!(dir = %self.path.display(), %errno, "could not remove the socket in our private directory");
+            }
+        }
+        match lstat_at(self.parent, &self.name) {
+            Ok(Some(st)) if same_file(&*self.fd, &st) => {
+                if let Err(errno) =
+                    unlinkat(self.parent, self.name.as_os_str(), UnlinkatFlags::RemoveDir)
+                {
+                    tracing::warn!(dir = %self.path.display(), %errno, "could not remove our private directory; the next bind here will");
+                }
+            }
+            _ => {
+                tracing::warn!(dir = %self.path.display(), "our private directory was moved away by another process")
+            }
+        }
+    }
+}
+
+/// Removes the private directories in `parent` that are ours and whose lock
+/// is free (their process died mid-bind), with the stale socket in them.
+/// Anything else is left alone, and every failure only means a leftover
+/// stays for a later bind.
+pub(crate) fn remove_leftovers(parent: BorrowedFd<'_>, parent_path: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent_path) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.as_bytes().starts_with(PREFIX.as_bytes()) && name.len() == PREFIX.len() + RANDOM_LEN
+        {
+            remove_leftover(parent, parent_path, &name);
+        }
+    }
+}
+
+fn remove_leftover(parent: BorrowedFd<'_>, parent_path: &Path, name: &OsStr) {
+    // Ours, a directory, and not in use: its lock is free.
+    let Ok(fd) = PrivateDir::open_ours(parent, name) else {
+        return;
+    };
+    let path = parent_path.join(name);
+    if let Ok(Some(st)) = lstat_at(fd.as_fd(), OsStr::new(SOCKET)) {
+        if !is_socket(&st) || !refuses_connections(&path.join(SOCKET)) {
+            return;
+        }
+        if unlinkat(fd.as_fd(), SOCKET, UnlinkatFlags::NoRemoveDir).is_err() {
+            return;
+        }
+    }
+    match unlinkat(parent, name, UnlinkatFlags::RemoveDir) {
+        Ok(()) => {
+            tracing::info!(dir = %path.display(), "removed a private directory left by an interrupted bind")
+        }
+        Err(errno) => {
+            tracing::debug!(dir = %path.display(), %errno, "left a private directory in place")
+        }
+    }
+}
+
+/// The probe rule: only a socket that refuses a connection is stale.
+fn refuses_connections(path: &Path) -> bool {
+    let (Ok(fd), Ok(addr)) = (sys::stream_socket(), UnixAddr::new(path)) else {
+        return false;
+    };
+    socket::connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr) == Err(Errno::ECONNREFUSED)
+}
+
+/// `.sul-` and eight random characters from `[a-z0-9]`.
+fn random_name() -> OsString {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    // RandomState's keys come from the OS's randomness, and differ for
+    // every RandomState made.
+    let mut bits = RandomState::new().build_hasher().finish();
+    let mut name = PREFIX.to_owned();
+    for _ in 0..RANDOM_LEN {
+        name.push(ALPHABET[(bits % ALPHABET.len() as u64) as usize] as char);
+        bits /= ALPHABET.len() as u64;
+    }
+    name.into()
+}

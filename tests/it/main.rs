@@ -1,0 +1,33 @@
+//! The integration tests: one module per behaviour area, built as one
+//! binary so that the dependency graph is linked once.
+
+mod support;
+
+mod abstract_ns;
+mod accept;
+mod access;
+mod activation;
+mod api;
+mod axum;
+mod example_echo;
+mod hyper;
+mod live;
+mod mode;
+mod not_a_socket;
+mod parent;
+mod paths;
+mod permission;
+mod properties;
+mod race;
+mod shutdown;
+mod stale;
+mod stress;
+mod takeover;
+
+/// Run in a child process by the tests (see `support::helper`): binds
+/// `SUL_ADDR` with the options in the environment and reports the outcome.
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_bind() {
+    support::helper_bind_main();
+}

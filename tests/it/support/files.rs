@@ -1,0 +1,27 @@
+//! What is on disk: stale sockets, inodes, lock files.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Leaves a stale socket at `path`: bound, listened, closed, not removed.
+/// Returns its inode.
+pub fn make_stale(path: &Path) -> u64 {
+    drop(std::os::unix::net::UnixListener::bind(path).unwrap());
+    ino(path)
+}
+
+pub fn ino(path: &Path) -> u64 {
+    fs::symlink_metadata(path).unwrap().ino()
+}
+
+pub fn exists(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
+}
+
+/// `<path>.lock`, the bind lock file.
+pub fn lock_file(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}

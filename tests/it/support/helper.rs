@@ -1,0 +1,261 @@
+//! Helper processes: this test binary run again, optionally as another
+//! user or under strace, to bind in a process of its own. A helper is an
+//! ignored test, run with `--exact --ignored`.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use safe_unix_listener::{BindErrorKind, SafeUnixListener, UnixAddr};
+
+use super::files::ino;
+use super::fixture::{runtime, tempdir};
+
+/// The uid tests drop to.
+pub const NOBODY: u32 = 65534;
+
+/// True (after printing why) when the test needs root and we are not.
+pub fn skip_unless_root(what: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return false;
+    }
+    eprintln!("skipped: {what} needs root, to drop to uid {NOBODY} for real");
+    true
+}
+
+/// This test binary, where every user may execute it: in place when every
+/// directory above it is searchable by others, else copied once to a temp
+/// directory that is removed when this process exits.
+fn helper_exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    static COPY_DIR: OnceLock<PathBuf> = OnceLock::new();
+    extern "C" fn remove_copy() {
+        if let Some(dir) = COPY_DIR.get() {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+    EXE.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let others_may = |p: &Path, bits: u32| {
+            fs::metadata(p).is_ok_and(|m| m.permissions().mode() & bits == bits)
+        };
+        if others_may(&exe, 0o005) && exe.ancestors().skip(1).all(|d| others_may(d, 0o001)) {
+            return exe;
+        }
+        let dir = tempdir().keep();
+        let copy = dir.join("helper");
+        fs::copy(&exe, &copy).unwrap();
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+        COPY_DIR.set(dir).unwrap();
+        // SAFETY: registers a plain function to run at exit; it only
+        // removes the directory made above.
+        unsafe { nix::libc::atexit(remove_copy) };
+        copy
+    })
+}
+
+/// A command that runs the ignored test `name` of this binary in a child
+/// process, as `uid` (with its gid and no supplementary groups) if given.
+pub fn helper(name: &str, uid: Option<u32>) -> Command {
+    let mut cmd = helper_via(&[], name);
+    if let Some(uid) = uid {
+        cmd.uid(uid).gid(uid);
+    }
+    cmd
+}
+
+/// Like [`helper`], run through `wrapper` (such as `strace` and its flags).
+pub fn helper_via(wrapper: &[&str], name: &str) -> Command {
+    let exe = helper_exe();
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    };
+    cmd.args([
+        name,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("SUL_HELPER", "1")
+    .current_dir("/")
+    .stdin(Stdio::null());
+    cmd
+}
+
+/// What a helper reported about its bind.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    Bound { ino: Option<u64> },
+    Failed { kind: String, message: String },
+}
+
+impl Outcome {
+    pub fn parse(line: &str) -> Option<Self> {
+        let rest = line.strip_prefix("OUTCOME ")?;
+        if let Some(ino) = rest.strip_prefix("BOUND") {
+            return Some(Self::Bound {
+                ino: ino.trim().parse().ok(),
+            });
+        }
+        let (kind, message) = rest.strip_prefix("FAILED ")?.split_once(' ')?;
+        Some(Self::Failed {
+            kind: kind.to_owned(),
+            message: message.to_owned(),
+        })
+    }
+
+    pub fn expect_failed(self, kind: &str) -> String {
+        match self {
+            Self::Failed { kind: k, message } if k == kind => message,
+            other => panic!("expected a {kind} failure, got {other:?}"),
+        }
+    }
+}
+
+/// Runs a helper to completion and returns its outcome and exit status.
+pub fn run_helper(cmd: &mut Command) -> (Outcome, std::process::ExitStatus, String) {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let outcome = stdout.lines().find_map(Outcome::parse).unwrap_or_else(|| {
+        panic!(
+            "helper reported nothing; stdout:\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (outcome, out.status, stdout)
+}
+
+/// A helper that keeps its listener until its stdin closes.
+pub struct Holder {
+    pub child: Child,
+    pub outcome: Outcome,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Holder {
+    pub fn spawn(cmd: &mut Command) -> Self {
+        Self::adopt(
+            cmd.env("SUL_HOLD", "1")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// Waits for the outcome of a helper spawned with `SUL_HOLD` and piped
+    /// stdin and stdout. Spawn several first, then adopt them, to race them.
+    pub fn adopt(mut child: Child) -> Self {
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let outcome = (&mut stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| Outcome::parse(&l))
+            .expect("helper exited without reporting");
+        Self {
+            child,
+            outcome,
+            stdout,
+        }
+    }
+
+    /// Starts `n` helpers binding `path` at once, then waits for each
+    /// outcome: a race.
+    pub fn race(n: usize, path: &Path) -> Vec<Self> {
+        let children: Vec<Child> = (0..n)
+            .map(|_| {
+                helper("helper_bind", None)
+                    .env("SUL_ADDR", path)
+                    .env("SUL_HOLD", "1")
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children.into_iter().map(Self::adopt).collect()
+    }
+
+    /// Closes stdin, so the helper drops its listener and exits; returns
+    /// whether it exited with 0.
+    pub fn release(mut self) -> bool {
+        drop(self.child.stdin.take());
+        let _ = self.stdout.read_to_end(&mut Vec::new());
+        self.child.wait().unwrap().success()
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of the `helper_bind` test each file declares: binds `SUL_ADDR`
+/// with the options in the environment, prints an `OUTCOME` line, and with
+/// `SUL_HOLD` keeps the listener until stdin closes.
+///
+/// `SUL_UMASK` (octal) sets the umask first; `SUL_MODE` (octal) is passed to
+/// `Builder::mode`.
+pub fn helper_bind_main() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    if let Some(mask) = octal_env("SUL_UMASK") {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+    let addr: UnixAddr = std::env::var("SUL_ADDR").unwrap().parse().unwrap();
+    let rt = runtime();
+    let _enter = rt.enter();
+    let mut builder = SafeUnixListener::builder(addr.clone());
+    if let Some(mode) = octal_env("SUL_MODE") {
+        builder = builder.mode(mode);
+    }
+    let listener = match builder.bind() {
+        Ok(l) => l,
+        Err(e) => {
+            report_failure(e.kind(), &e.to_string());
+            return;
+        }
+    };
+    let ino = addr
+        .as_path()
+        .map(|p| ino(p).to_string())
+        .unwrap_or_default();
+    println!("\nOUTCOME BOUND {ino}");
+    if std::env::var_os("SUL_HOLD").is_some() {
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    }
+    drop(listener);
+}
+
+pub fn report_failure(kind: BindErrorKind, message: &str) {
+    println!("\nOUTCOME FAILED {kind:?} {message}");
+}
+
+fn octal_env(name: &str) -> Option<u32> {
+    std::env::var(name)
+        .ok()
+        .map(|v| u32::from_str_radix(&v, 8).unwrap())
+}
+
+/// Whether strace is installed (after printing why the test skips, when it
+/// is not).
+pub fn have_strace() -> bool {
+    let found = Command::new("strace").arg("-V").output().is_ok();
+    if !found {
+        eprintln!("skipped: strace is not installed");
+    }
+    found
+}
