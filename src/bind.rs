@@ -30,7 +30,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, renameat};
 use nix::sys::socket::{self, Backlog};
-use nix::sys::stat::{FchmodatFlags, FileStat, Mode, fchmodat};
+use nix::sys::stat::{FchmodatFlags, FileStat, fchmodat};
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, linkat, unlinkat};
 use tokio::net::UnixListener;
 
@@ -38,7 +38,7 @@ use crate::error::{BindError, Op, errno_of, parent_dir};
 use crate::guard::UnlinkGuard;
 use crate::lock::{self, LOCK_TIMEOUT};
 use crate::private::{self, PrivateDir, SOCKET};
-use crate::stat::{describe, is_socket, lstat_at, same_inode};
+use crate::stat::{self, describe, is_socket, lstat_at, same_inode};
 use crate::{parent, sys};
 
 /// What to do when a file already exists at the socket path.
@@ -156,7 +156,7 @@ pub(crate) fn bind_path(
         fchmodat(
             private.fd(),
             SOCKET,
-            Mode::from_bits_truncate(mode),
+            stat::mode(mode),
             FchmodatFlags::FollowSymlink,
         )
         .map_err(|e| BindError::os(Op::SetMode, path, e))?;

@@ -89,11 +89,15 @@ pub(crate) fn acquire<'d>(
                 thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(20));
             }
-            Err((_, errno @ (Errno::ENOLCK | Errno::EINVAL | Errno::EOPNOTSUPP))) => {
+            Err((fd, errno @ (Errno::ENOLCK | Errno::EINVAL | Errno::EOPNOTSUPP))) => {
                 tracing::warn!(lock = %path.display(), %errno, "flock is not supported here; binding without the lock");
+                remove_if_created(dir, &name, &fd, created);
                 return Ok(None);
             }
-            Err((_, errno)) => return Err(BindError::os(Op::Lock, &path, errno)),
+            Err((fd, errno)) => {
+                remove_if_created(dir, &name, &fd, created);
+                return Err(BindError::os(Op::Lock, &path, errno));
+            }
         }
     }
 }
@@ -132,6 +136,16 @@ fn open_or_create(
             Err(Errno::EACCES) => return Ok(None),
             Err(errno) => return Err(BindError::os(Op::OpenLock, path, errno)),
         }
+    }
+}
+
+/// Removes the lock file we just created and could not lock, if the name
+/// still leads to it.
+fn remove_if_created(dir: BorrowedFd<'_>, name: &OsStr, fd: &OwnedFd, created: bool) {
+    if created
+        && matches!(fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW), Ok(st) if same_file(fd, &st))
+    {
+        let _ = unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
     }
 }
 

@@ -15,6 +15,7 @@ use nix::sys::stat::{Mode, fchmod, fstat, mkdirat};
 use nix::unistd::geteuid;
 
 use crate::error::{BindError, Op, errno_of};
+use crate::stat;
 
 /// Opens `dir`, the directory of the socket `path`, for the `*at` calls.
 pub(crate) fn open_dir(path: &Path, dir: &Path) -> Result<OwnedFd, BindError> {
@@ -68,7 +69,7 @@ pub(crate) fn create_missing(path: &Path, dir: &Path, mode: u32) -> Result<(), B
 
 /// One directory of [`create_missing`]; returns its descriptor.
 fn make_one(parent: &OwnedFd, name: &OsStr, path: &Path, mode: u32) -> Result<OwnedFd, BindError> {
-    let created = match mkdirat(parent, name, Mode::from_bits_truncate(mode)) {
+    let created = match mkdirat(parent, name, stat::mode(mode)) {
         Ok(()) => true,
         Err(Errno::EEXIST) => false, // made by someone else meanwhile
         Err(errno) => return Err(BindError::os(Op::CreateDir, path, errno)),
@@ -94,8 +95,7 @@ fn make_one(parent: &OwnedFd, name: &OsStr, path: &Path, mode: u32) -> Result<Ow
                 ),
             ));
         }
-        fchmod(&fd, Mode::from_bits_truncate(mode))
-            .map_err(|errno| BindError::os(Op::CreateDir, path, errno))?;
+        fchmod(&fd, stat::mode(mode)).map_err(|errno| BindError::os(Op::CreateDir, path, errno))?;
         tracing::info!(dir = %path.display(), mode = format_args!("{mode:04o}"), "created directory");
     }
     Ok(fd)

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
-use nix::sys::stat::{FileStat, SFlag, fstat, fstatat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat, mode_t};
 
 /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`; `None` for nothing there.
 pub(crate) fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> nix::Result<Option<FileStat>> {
@@ -48,4 +48,9 @@ pub(crate) fn describe(st: &FileStat) -> &'static str {
         SFlag::S_IFSOCK => "a socket",
         _ => "a file of unknown type",
     }
+}
+
+/// Permission bits as a `Mode` (`mode_t` is 16 bits on macOS and the BSDs).
+pub(crate) fn mode(bits: u32) -> Mode {
+    Mode::from_bits_truncate((bits & 0o7777) as mode_t)
 }

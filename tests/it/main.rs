@@ -10,6 +10,7 @@ mod activation;
 mod api;
 mod axum;
 mod example_echo;
+mod faults;
 mod hyper;
 mod live;
 mod mode;

@@ -25,3 +25,19 @@ pub fn lock_file(path: &Path) -> PathBuf {
     p.push(".lock");
     PathBuf::from(p)
 }
+
+/// The entries of `dir`, sorted: name, file type and inode, to compare a
+/// directory with what the test made.
+pub fn listing(dir: &Path) -> Vec<(String, String, u64)> {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = fs::symlink_metadata(e.path()).unwrap();
+            let kind = format!("{:?}", m.file_type());
+            (e.file_name().to_string_lossy().into_owned(), kind, m.ino())
+        })
+        .collect();
+    entries.sort();
+    entries
+}

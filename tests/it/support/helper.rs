@@ -206,8 +206,9 @@ impl Drop for Holder {
 /// with the options in the environment, prints an `OUTCOME` line, and with
 /// `SUL_HOLD` keeps the listener until stdin closes.
 ///
-/// `SUL_UMASK` (octal) sets the umask first; `SUL_MODE` (octal) is passed to
-/// `Builder::mode`.
+/// `SUL_UMASK` (octal) sets the umask first; `SUL_MODE` and
+/// `SUL_CREATE_PARENTS` (octal) and `SUL_GROUP` are passed to the builder,
+/// and `SUL_TAKEOVER` and `SUL_CHECK_PARENT` turn those options on.
 pub fn helper_bind_main() {
     if std::env::var_os("SUL_HELPER").is_none() {
         return;
@@ -221,6 +222,18 @@ pub fn helper_bind_main() {
     let mut builder = SafeUnixListener::builder(addr.clone());
     if let Some(mode) = octal_env("SUL_MODE") {
         builder = builder.mode(mode);
+    }
+    if let Ok(gid) = std::env::var("SUL_GROUP") {
+        builder = builder.group(gid.parse().unwrap());
+    }
+    if let Some(mode) = octal_env("SUL_CREATE_PARENTS") {
+        builder = builder.create_parents(mode);
+    }
+    if std::env::var_os("SUL_TAKEOVER").is_some() {
+        builder = builder.on_existing(safe_unix_listener::OnExisting::TakeOver);
+    }
+    if std::env::var_os("SUL_CHECK_PARENT").is_some() {
+        builder = builder.check_parent(true);
     }
     let listener = match builder.bind() {
         Ok(l) => l,

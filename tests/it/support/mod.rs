@@ -7,6 +7,7 @@ pub mod fixture;
 pub mod helper;
 pub mod log;
 pub mod props;
+pub mod strace;
 
 pub use client::*;
 pub use example::*;
@@ -14,3 +15,4 @@ pub use files::*;
 pub use fixture::*;
 pub use helper::*;
 pub use log::*;
+pub use strace::*;

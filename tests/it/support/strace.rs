@@ -1,0 +1,78 @@
+//! Fault injection with `strace -e inject`: which invocation of a system
+//! call to fail is found by tracing a first run, so that the tests name the
+//! call by what it touches, not by a count that changes with the code.
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+use super::helper::helper_via;
+
+/// The invocation number (counted per thread, as strace's `when=` does)
+/// of the `nth` (from 1) call of `syscall` whose line contains `needle`, in
+/// a traced run of `helper` with `env` and the `inject` specs.
+pub fn invocation(
+    helper: &str,
+    env: &[(&str, &Path)],
+    inject: &[String],
+    (syscall, needle, nth): (&str, &str, usize),
+) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let trace_arg = trace.display().to_string();
+    // A call is only injected into when it is traced.
+    let injected = inject.iter().filter_map(|s| s.split(':').next());
+    let filter = format!(
+        "trace={}",
+        std::iter::once(syscall)
+            .chain(injected)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut args = vec!["-e", "signal=none", "-e", &filter, "-o", &trace_arg];
+    let specs: Vec<String> = inject.iter().map(|s| format!("inject={s}")).collect();
+    for spec in &specs {
+        args.extend(["-e", spec]);
+    }
+    let out = strace(helper, env, &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = fs::read_to_string(&trace).unwrap();
+    let call = format!("{syscall}(");
+    // "<tid> call(args) = result"; the resumed halves of calls are not calls.
+    let calls: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, l)| l.starts_with(&call))
+        .collect();
+    let (at, (tid, _)) = calls
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, l))| l.contains(needle))
+        .nth(nth - 1)
+        .unwrap_or_else(|| panic!("no call {nth} of {syscall} with {needle:?} in:\n{text}"));
+    calls[..=at].iter().filter(|(t, _)| t == tid).count()
+}
+
+/// `helper` run with `env` under `strace -e inject=SPEC` (several specs may
+/// be given); returns its stdout.
+pub fn run_injected(helper: &str, env: &[(&str, &Path)], inject: &[String]) -> String {
+    let specs: Vec<String> = inject.iter().map(|s| format!("inject={s}")).collect();
+    let mut args = vec!["-o", "/dev/null"];
+    for spec in &specs {
+        args.extend(["-e", spec]);
+    }
+    String::from_utf8_lossy(&strace(helper, env, &args).stdout).into_owned()
+}
+
+fn strace(helper: &str, env: &[(&str, &Path)], args: &[&str]) -> Output {
+    let mut wrapper = vec!["strace", "-f", "-qq"];
+    wrapper.extend(args);
+    helper_via(&wrapper, helper)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
