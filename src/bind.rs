@@ -9,9 +9,10 @@
 //!    one that refuses the connection is stale, and it is removed after
 //!    checking that the path still names the same inode;
 //! 4. a private 0700 directory beside the path ([`crate::private`]);
-//! 5. the socket, bound in that directory, given its mode and owner through
-//!    the directory's descriptor (no other user can enter it, so they can
-//!    only ever apply to our socket), then listening;
+//! 5. the socket, bound in that directory (through `/proc/self/fd` on
+//!    Linux, so that the bind cannot be redirected), given its mode and
+//!    owner through the directory's descriptor (no other user can enter it,
+//!    so they can only ever apply to our socket), then listening;
 //! 6. moved into place without replacing anything
 //!    (`renameat2(RENAME_NOREPLACE)`, or `link` and `unlink`), so that a
 //!    socket at the path is always already listening with its final mode;
@@ -105,14 +106,6 @@ pub(crate) fn bind_path(
             "the path does not end in a file name",
         ));
     };
-    let needed = dir_path.as_os_str().len() + private::EXTRA_LEN;
-    if needed > sys::MAX_PATH_LEN {
-        return Err(BindError::no_room_for_private_dir(
-            path,
-            needed,
-            sys::MAX_PATH_LEN,
-        ));
-    }
 
     // 1. The directory.
     if let Some(mode) = o.create_parents {

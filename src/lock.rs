@@ -3,13 +3,14 @@
 //! so that probing, removing and binding are one step for every process
 //! that uses this crate.
 //!
-//! A lock file this process created is removed again when the lock is
-//! released, while it is still held; a starter that was waiting on it then
-//! sees that the name is gone or names another file, and starts over, so
-//! two starters never both hold "the" lock. A lock file that was already
-//! there (left by a crash, or made by someone else) is used but never
-//! removed, and anything at the lock path that is not a regular file is
-//! never followed, opened or removed.
+//! The lock file is removed again when the lock is released, while it is
+//! still held; a starter that was waiting on it then sees that the name is
+//! gone or names another file, and starts over, so two starters never both
+//! hold "the" lock. Only a lock file this crate made is removed: one we
+//! just created, or one left by a crash, which is ours (same uid) and holds
+//! exactly [`MARKER`]. Any other file at the lock path is used but never
+//! removed, and anything that is not a regular file is never followed,
+//! opened or removed.
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -20,10 +21,13 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, openat};
 use nix::sys::stat::{Mode, SFlag, fstatat};
-use nix::unistd::{UnlinkatFlags, unlinkat};
+use nix::unistd::{UnlinkatFlags, geteuid, unlinkat};
 
 use crate::error::{BindError, Op};
 use crate::stat::{describe, file_type, same_file};
+
+/// What a lock file made by this crate holds.
+const MARKER: &[u8] = b"safe-unix-listener bind lock\n";
 
 /// How long a bind waits for another starter to finish.
 pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,7 +40,8 @@ pub(crate) struct BindLock<'d> {
     dir: BorrowedFd<'d>,
     name: OsString,
     path: PathBuf,
-    created: bool,
+    /// Whether this crate made the file, so that it may be removed.
+    ours: bool,
 }
 
 /// `<socket name>.lock`.
@@ -65,7 +70,7 @@ pub(crate) fn acquire<'d>(
     let deadline = Instant::now() + patience;
     let mut pause = Duration::from_millis(1);
     loop {
-        let Some((fd, created)) = open_or_create(dir, &name, &path)? else {
+        let Some((fd, ours)) = open_or_create(dir, &name, &path)? else {
             return Ok(None);
         };
         match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
@@ -75,7 +80,7 @@ pub(crate) fn acquire<'d>(
                     dir,
                     name: name.clone(),
                     path: path.clone(),
-                    created,
+                    ours,
                 };
                 if lock.is_still_at_path() {
                     return Ok(Some(lock));
@@ -91,19 +96,19 @@ pub(crate) fn acquire<'d>(
             }
             Err((fd, errno @ (Errno::ENOLCK | Errno::EINVAL | Errno::EOPNOTSUPP))) => {
                 tracing::warn!(lock = %path.display(), %errno, "flock is not supported here; binding without the lock");
-                remove_if_created(dir, &name, &fd, created);
+                remove_if_ours(dir, &name, &fd, ours);
                 return Ok(None);
             }
             Err((fd, errno)) => {
-                remove_if_created(dir, &name, &fd, created);
+                remove_if_ours(dir, &name, &fd, ours);
                 return Err(BindError::os(Op::Lock, &path, errno));
             }
         }
     }
 }
 
-/// Opens the lock file, creating it when missing; returns whether we
-/// created it. Only a regular file is ever opened: anything else at the
+/// Opens the lock file, creating it when missing; returns whether this
+/// crate made it. Only a regular file is ever opened: anything else at the
 /// path is reported, never followed or opened.
 fn open_or_create(
     dir: BorrowedFd<'_>,
@@ -115,7 +120,10 @@ fn open_or_create(
         match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) if file_type(&st) == SFlag::S_IFREG => {
                 match openat(dir, name, flags | OFlag::O_RDONLY, Mode::empty()) {
-                    Ok(fd) if same_file(&fd, &st) => return Ok(Some((fd, false))),
+                    Ok(fd) if same_file(&fd, &st) => {
+                        let ours = st.st_uid == geteuid().as_raw() && holds_marker(&fd);
+                        return Ok(Some((fd, ours)));
+                    }
                     // Replaced between the look and the open: look again.
                     Ok(_) | Err(Errno::ENOENT | Errno::ELOOP) => {}
                     Err(errno) => return Err(BindError::os(Op::OpenLock, path, errno)),
@@ -125,7 +133,11 @@ fn open_or_create(
             Err(Errno::ENOENT) => {
                 let create = flags | OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
                 match openat(dir, name, create, Mode::from_bits_truncate(0o644)) {
-                    Ok(fd) => return Ok(Some((fd, true))),
+                    Ok(fd) => {
+                        // A short write only means a crash leftover is kept.
+                        let _ = nix::unistd::write(&fd, MARKER);
+                        return Ok(Some((fd, true)));
+                    }
                     Err(Errno::EEXIST) => {}
                     Err(Errno::EACCES | Errno::EPERM | Errno::EROFS) => return Ok(None),
                     Err(errno) => return Err(BindError::os(Op::OpenLock, path, errno)),
@@ -139,10 +151,16 @@ fn open_or_create(
     }
 }
 
-/// Removes the lock file we just created and could not lock, if the name
-/// still leads to it.
-fn remove_if_created(dir: BorrowedFd<'_>, name: &OsStr, fd: &OwnedFd, created: bool) {
-    if created
+/// Whether the lock file holds exactly [`MARKER`].
+fn holds_marker(fd: &OwnedFd) -> bool {
+    let mut buf = [0; MARKER.len() + 1];
+    nix::sys::uio::pread(fd, &mut buf, 0).is_ok_and(|n| &buf[..n] == MARKER)
+}
+
+/// Removes a lock file of ours that we could not lock, if the name still
+/// leads to it.
+fn remove_if_ours(dir: BorrowedFd<'_>, name: &OsStr, fd: &OwnedFd, ours: bool) {
+    if ours
         && matches!(fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW), Ok(st) if same_file(fd, &st))
     {
         let _ = unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
@@ -167,7 +185,7 @@ impl Drop for BindLock<'_> {
     fn drop(&mut self) {
         // Remove our own file while still holding the lock; waiters then
         // see that the path names another file and start over.
-        if self.created && self.is_still_at_path() {
+        if self.ours && self.is_still_at_path() {
             if let Err(errno) =
                 unlinkat(self.dir, self.name.as_os_str(), UnlinkatFlags::NoRemoveDir)
             {

@@ -29,9 +29,9 @@ const PREFIX: &str = ".sul-";
 const RANDOM_LEN: usize = 8;
 /// The socket's name inside the private directory.
 pub(crate) const SOCKET: &str = "s";
-/// How many bytes binding in a private directory adds to the directory's
-/// path: `/`, the directory's name, `/s`.
-pub(crate) const EXTRA_LEN: usize = 1 + PREFIX.len() + RANDOM_LEN + 1 + SOCKET.len();
+/// How many bytes binding in a private directory named by its path adds to
+/// the parent's path: `/`, the directory's name, `/s`.
+const EXTRA_LEN: usize = 1 + PREFIX.len() + RANDOM_LEN + 1 + SOCKET.len();
 
 /// A private directory in use, removed with whatever socket is still in it
 /// when dropped.
@@ -52,6 +52,14 @@ impl<'d> PrivateDir<'d> {
         parent_path: &Path,
         socket: &Path,
     ) -> Result<Self, BindError> {
+        let needed = sys::fd_path(parent).map_or(parent_path.as_os_str().len() + EXTRA_LEN, |_| 0);
+        if needed > sys::MAX_PATH_LEN {
+            return Err(BindError::no_room_for_private_dir(
+                socket,
+                needed,
+                sys::MAX_PATH_LEN,
+            ));
+        }
         let mut last = Errno::EEXIST;
         for _ in 0..16 {
             let name = random_name();
@@ -105,9 +113,13 @@ impl<'d> PrivateDir<'d> {
         self.fd.as_fd()
     }
 
-    /// The path to bind: `<parent>/.sul-XXXXXXXX/s`.
+    /// The path to bind: through `/proc/self/fd` where there is one, so
+    /// that renaming the directory cannot redirect the bind, else
+    /// `<parent>/.sul-XXXXXXXX/s`.
     pub(crate) fn socket_path(&self) -> PathBuf {
-        self.path.join(SOCKET)
+        sys::fd_path(self.fd())
+            .unwrap_or_else(|| self.path.clone())
+            .join(SOCKET)
     }
 }
 
@@ -158,8 +170,11 @@ fn remove_leftover(parent: BorrowedFd<'_>, parent_path: &Path, name: &OsStr) {
         return;
     };
     let path = parent_path.join(name);
+    let socket = sys::fd_path(fd.as_fd())
+        .unwrap_or_else(|| path.clone())
+        .join(SOCKET);
     if let Ok(Some(st)) = lstat_at(fd.as_fd(), OsStr::new(SOCKET)) {
-        if !is_socket(&st) || !refuses_connections(&path.join(SOCKET)) {
+        if !is_socket(&st) || !refuses_connections(&socket) {
             return;
         }
         if unlinkat(fd.as_fd(), SOCKET, UnlinkatFlags::NoRemoveDir).is_err() {

@@ -1,8 +1,8 @@
 //! Linux and Android: 108-byte `sun_path`, the abstract namespace, and
 //! `SO_PEERCRED`.
 
-use std::os::fd::{BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, sockopt};
@@ -67,4 +67,11 @@ pub(crate) fn rename_exchange(
 ) -> nix::Result<()> {
     renameat_with(from_dir, from, to_dir, to, RenameFlags::EXCHANGE)
         .map_err(|e| Errno::from_raw(e.raw_os_error()))
+}
+
+/// A path that leads to the directory open as `dir` whatever happens to its
+/// name: `/proc/self/fd/N`, where `/proc` is mounted.
+pub(crate) fn fd_path(dir: BorrowedFd<'_>) -> Option<PathBuf> {
+    let path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    path.is_dir().then_some(path)
 }

@@ -1,7 +1,7 @@
 //! macOS and the BSDs: 104-byte `sun_path`, no abstract namespace.
 
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
@@ -59,4 +59,9 @@ pub(crate) fn rename_exchange(
     _to: &Path,
 ) -> nix::Result<()> {
     Err(Errno::ENOSYS)
+}
+
+/// No `/proc/self/fd` here: the directory is named by its path.
+pub(crate) fn fd_path(_dir: BorrowedFd<'_>) -> Option<PathBuf> {
+    None
 }

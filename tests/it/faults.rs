@@ -190,7 +190,7 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
         ),
         (
             Free,
-            ("bind", ".sul-", 1, "EIO"),
+            ("bind", "/proc/self/fd/", 1, "EIO"),
             Fails("Other", &["cannot bind", "EIO"]),
         ),
         (

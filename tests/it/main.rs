@@ -11,6 +11,7 @@ mod api;
 mod axum;
 mod example_echo;
 mod faults;
+mod hostile;
 mod hyper;
 mod live;
 mod mode;

@@ -46,6 +46,7 @@ pub fn invocation(
     let calls: Vec<(&str, &str)> = text
         .lines()
         .filter_map(|l| l.split_once(' '))
+        .map(|(tid, l)| (tid, l.trim_start()))
         .filter(|(_, l)| l.starts_with(&call))
         .collect();
     let (at, (tid, _)) = calls

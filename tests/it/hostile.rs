@@ -1,0 +1,499 @@
+//! A hostile user of the same machine, for real: uid 65534 owns or can
+//! write the directory, squats on names, and races the bind. Nothing the
+//! crate did not create may be changed or removed, and every refusal says
+//! what is wrong.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use nix::sys::stat::Mode;
+use nix::unistd::mkfifo;
+use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
+
+use crate::support::{
+    Fixture, NOBODY, Outcome, Running, have_strace, helper, helper_via, listing, lock_file,
+    make_stale, run_helper, skip_unless_root, tempdir_with_mode,
+};
+
+/// A directory owned by uid 65534, as an attacker's own directory is.
+fn nobodys_dir(parent: &Path, name: &str) -> std::path::PathBuf {
+    let dir = parent.join(name);
+    fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).unwrap();
+    dir
+}
+
+/// A root-owned 0600 file with content, in a root-owned directory: what the
+/// attacker wants us to change.
+fn victim(parent: &Path) -> std::path::PathBuf {
+    let dir = parent.join("victim");
+    fs::create_dir(&dir).unwrap();
+    let file = dir.join("secret");
+    fs::write(&file, b"root only").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    file
+}
+
+/// uid 65534 renaming away every name it sees in `dir` (but the lock file)
+/// and putting a symbolic link in its place: to the victim's directory for
+/// our private directories, to `victim` for anything else. Its links are
+/// removed on its next pass, so that binds keep coming. Runs until killed.
+fn attacker(dir: &Path, victim: &Path) -> Running {
+    const SCRIPT: &str = r#"
+import os, sys
+d, victim, victim_dir = sys.argv[1], sys.argv[2], os.path.dirname(sys.argv[2])
+n = 0
+while True:
+    try:
+        names = os.listdir(d)
+    except OSError:
+        continue
+    for name in names:
+        path = os.path.join(d, name)
+        if name.startswith("junk") or name.endswith(".lock"):
+            continue
+        if os.path.islink(path):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            continue
+        junk = os.path.join(d, "junk%d" % n)
+        n += 1
+        try:
+            os.rename(path, junk)
+            os.symlink(victim_dir if name.startswith(".sul-") else victim, path)
+        except OSError:
+            pass
+        for remove in (os.unlink, os.rmdir):
+            try:
+                remove(junk)
+            except OSError:
+                pass
+"#;
+    let child: Child = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(dir)
+        .arg(victim)
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("python3 is installed");
+    child.into()
+}
+
+fn assert_untouched(victim: &Path) {
+    let m = fs::metadata(victim).unwrap();
+    assert_eq!(m.mode() & 0o7777, 0o600, "the victim's mode was changed");
+    assert_eq!((m.uid(), m.gid()), (0, 0), "the victim's owner was changed");
+    assert_eq!(fs::read(victim).unwrap(), b"root only");
+    let names: Vec<_> = listing(victim.parent().unwrap())
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    assert_eq!(names, ["secret"], "nothing was created beside the victim");
+}
+
+/// Binds `SUL_ADDR` `SUL_REPEAT` times with mode 0666 (and
+/// `create_parents(0o777)` with `SUL_CREATE_PARENTS`), removing what
+/// `create_parents` made each time; prints how many binds succeeded.
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_bind_repeatedly() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    let path = std::path::PathBuf::from(std::env::var("SUL_ADDR").unwrap());
+    let repeat: usize = std::env::var("SUL_REPEAT").unwrap().parse().unwrap();
+    let create = std::env::var_os("SUL_CREATE_PARENTS").is_some();
+    let rt = crate::support::runtime();
+    let _enter = rt.enter();
+    let mut bound = 0;
+    for _ in 0..repeat {
+        let mut builder = SafeUnixListener::builder(path.clone().try_into().unwrap()).mode(0o666);
+        if create {
+            builder = builder.create_parents(0o777);
+        }
+        match builder.bind() {
+            Ok(l) => {
+                bound += 1;
+                drop(l);
+            }
+            Err(e) => assert_ne!(e.kind(), BindErrorKind::Other, "{e}"),
+        }
+        if create {
+            let _ = fs::remove_dir_all(path.parent().unwrap());
+        }
+    }
+    println!("\nBOUND {bound} of {repeat}");
+}
+
+/// Runs [`helper_bind_repeatedly`] on `path` with every chmod delayed by
+/// 2 ms (`strace -e inject`), which holds the window a path-based chmod
+/// would leave open, while `attacker` races it.
+fn bind_under_attack(path: &Path, create_parents: bool) -> String {
+    let mut cmd = helper_via(
+        &[
+            "strace",
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=chmod,fchmodat,fchmod:delay_enter=2000",
+        ],
+        "hostile::helper_bind_repeatedly",
+    );
+    cmd.env("SUL_ADDR", path).env("SUL_REPEAT", "300");
+    if create_parents {
+        cmd.env("SUL_CREATE_PARENTS", "1");
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find(|l| l.starts_with("BOUND "))
+        .unwrap()
+        .to_owned()
+}
+
+/// Item 1: with `chmod` by path, uid 65534 swapping the fresh socket for a
+/// link made a root-owned 0600 file 0666 within a few thousand binds.
+#[test]
+fn a_racing_user_cannot_redirect_the_mode_or_the_bind() {
+    if !have_strace() || skip_unless_root("racing a uid 65534 attacker") {
+        return;
+    }
+    let f = Fixture::new();
+    let dir = nobodys_dir(f.dir.path(), "shared");
+    let victim = victim(f.dir.path());
+    let _attacker = attacker(&dir, &victim);
+    let _swapper = swapper(&dir.join("app.sock"), &victim);
+    let bound = bind_under_attack(&dir.join("app.sock"), false);
+    eprintln!("{bound} under attack");
+    assert_untouched(&victim);
+}
+
+/// The same for `create_parents`: each directory it makes is changed only
+/// through a descriptor opened without following links.
+#[test]
+fn a_racing_user_cannot_redirect_create_parents() {
+    if !have_strace() || skip_unless_root("racing a uid 65534 attacker") {
+        return;
+    }
+    let f = Fixture::new();
+    let dir = nobodys_dir(f.dir.path(), "shared");
+    let victim = victim(f.dir.path());
+    let _swapper = swapper(&dir.join("new"), &victim);
+    let bound = bind_under_attack(&dir.join("new/app.sock"), true);
+    eprintln!("{bound} under attack");
+    assert_untouched(&victim);
+}
+
+/// uid 65534 in a tight loop: rename `path` away the moment it exists, put a
+/// link to `victim` there, and remove the link a moment later.
+fn swapper(path: &Path, victim: &Path) -> Running {
+    const SCRIPT: &str = r#"
+import os, sys, time
+path, victim = sys.argv[1], sys.argv[2]
+junk = path + ".junk"
+while True:
+    try:
+        os.rename(path, junk)
+    except OSError:
+        continue
+    try:
+        os.symlink(victim, path)
+        time.sleep(0.01)
+        os.unlink(path)
+    except OSError:
+        pass
+    for remove in (os.unlink, os.rmdir):
+        try:
+            remove(junk)
+        except OSError:
+            pass
+"#;
+    Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(path)
+        .arg(victim)
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("python3 is installed")
+        .into()
+}
+
+/// Item 2: `check_parent` follows OpenSSH's StrictModes rule.
+#[test]
+fn check_parent_refuses_every_way_around_it() {
+    if skip_unless_root("directories owned by uid 65534") {
+        return;
+    }
+    let f = Fixture::new();
+    let _enter = f.rt.enter();
+    let checked = |path: &Path| {
+        SafeUnixListener::builder(path.to_owned().try_into().unwrap())
+            .check_parent(true)
+            .bind()
+            .map(drop)
+    };
+
+    // A group-writable parent (root:nogroup 0775).
+    let group = f.dir.path().join("group");
+    fs::create_dir(&group).unwrap();
+    std::os::unix::fs::chown(&group, Some(0), Some(NOBODY)).unwrap();
+    fs::set_permissions(&group, fs::Permissions::from_mode(0o775)).unwrap();
+    let err = checked(&group.join("app.sock")).unwrap_err();
+    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+    assert!(
+        err.to_string().contains(&format!(
+            "directory {} is writable by its group (gid {NOBODY}, mode 0775)",
+            group.display()
+        )),
+        "{err}"
+    );
+
+    // A good directory under one uid 65534 owns: it could rename `good`.
+    let att = nobodys_dir(f.dir.path(), "att");
+    let good = att.join("good");
+    fs::create_dir(&good).unwrap();
+    let err = checked(&good.join("app.sock")).unwrap_err();
+    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+    assert!(
+        err.to_string().contains(&format!(
+            "directory {} is owned by uid {NOBODY}, and we run as uid 0",
+            att.display()
+        )),
+        "{err}"
+    );
+
+    // A link in a directory uid 65534 owns, to a good directory: the link
+    // could be re-pointed.
+    let safe = f.dir.path().join("safe");
+    fs::create_dir(&safe).unwrap();
+    symlink(&safe, att.join("link")).unwrap();
+    let err = checked(&att.join("link/app.sock")).unwrap_err();
+    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+    assert!(
+        err.to_string()
+            .contains(&format!("directory {}", att.display())),
+        "{err}"
+    );
+
+    // A link in a safe directory to a safe directory passes; to one that
+    // is not, the message names where it leads.
+    symlink(&safe, f.dir.path().join("to-safe")).unwrap();
+    checked(&f.dir.path().join("to-safe/app.sock")).unwrap();
+    symlink(&group, f.dir.path().join("to-group")).unwrap();
+    let err = checked(&f.dir.path().join("to-group/app.sock")).unwrap_err();
+    assert!(
+        err.to_string().contains("reached through the link at"),
+        "{err}"
+    );
+    assert!(!group.join("app.sock").exists() && !safe.join("app.sock").exists());
+}
+
+/// Items 3 and 4: the lock file. One that was there is never removed, and
+/// anything but a regular file is reported, with its type and owner, and
+/// left alone.
+#[test]
+fn lock_files_we_did_not_create_are_kept_and_explained() {
+    if skip_unless_root("files made by uid 65534") {
+        return;
+    }
+    let f = Fixture::with_mode(0o1777);
+    let _enter = f.rt.enter();
+    let lock = lock_file(&f.path);
+    let as_nobody = |p: &Path| std::os::unix::fs::lchown(p, Some(NOBODY), Some(NOBODY)).unwrap();
+
+    // A regular file with content (uid 65534's, in a sticky directory):
+    // used as the lock, kept with its content.
+    fs::write(&lock, b"theirs").unwrap();
+    as_nobody(&lock);
+    drop(SafeUnixListener::bind(&f.path).unwrap());
+    assert_eq!(fs::read(&lock).unwrap(), b"theirs");
+    fs::remove_file(&lock).unwrap();
+
+    // A symbolic link, a directory, a FIFO: refused, named, left alone.
+    type Make<'a> = &'a dyn Fn(&Path);
+    let cases: [(&str, Make<'_>); 3] = [
+        ("a symbolic link", &|p| symlink("/etc/passwd", p).unwrap()),
+        ("a directory", &|p| fs::create_dir(p).unwrap()),
+        ("a FIFO", &|p| {
+            mkfifo(p, Mode::from_bits_truncate(0o644)).unwrap()
+        }),
+    ];
+    for (what, make) in cases {
+        make(&lock);
+        as_nobody(&lock);
+        let before = listing(f.dir.path());
+        let err = SafeUnixListener::bind(&f.path).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::LockFile, "{what}: {err}");
+        let msg = err.to_string();
+        let expected = format!(
+            "cannot open bind lock {}: {what} owned by uid {NOBODY}",
+            lock.display()
+        );
+        assert!(msg.starts_with(&expected), "{msg}");
+        assert!(msg.contains("never followed, opened or removed"), "{msg}");
+        assert_eq!(listing(f.dir.path()), before, "{what} is left alone");
+        let _ = fs::remove_file(&lock).or_else(|_| fs::remove_dir(&lock));
+    }
+}
+
+#[test]
+fn an_unreadable_lock_file_names_its_owner_not_the_directory() {
+    if skip_unless_root("binding as uid 65534") {
+        return;
+    }
+    let dir = tempdir_with_mode(0o1777);
+    let path = dir.path().join("app.sock");
+    let lock = lock_file(&path);
+    fs::write(&lock, b"").unwrap();
+    fs::set_permissions(&lock, fs::Permissions::from_mode(0o000)).unwrap();
+    let (outcome, _, _) = run_helper(helper("helper_bind", Some(NOBODY)).env("SUL_ADDR", &path));
+    let msg = outcome.expect_failed("PermissionDenied");
+    assert!(
+        msg.contains(&format!(
+            "cannot open bind lock {}: this lock file is owned by uid 0 with mode 0000, and we run as uid {NOBODY}, who may not open it (EACCES)",
+            lock.display()
+        )),
+        "{msg}"
+    );
+    assert!(lock.exists() && !path.exists());
+}
+
+/// Item 3: a path ending in `/` is refused before anything is touched.
+#[test]
+fn a_trailing_slash_is_refused_and_dot_lock_is_kept() {
+    let f = Fixture::new();
+    let _enter = f.rt.enter();
+    let sub = f.dir.path().join("sub");
+    fs::create_dir(&sub).unwrap();
+    fs::write(sub.join(".lock"), b"mine").unwrap();
+    let err = SafeUnixListener::bind(format!("{}/", sub.display())).unwrap_err();
+    assert_eq!(err.kind(), BindErrorKind::InvalidAddress);
+    assert!(
+        err.to_string().contains("does not end in a file name"),
+        "{err}"
+    );
+    assert_eq!(fs::read(sub.join(".lock")).unwrap(), b"mine");
+}
+
+/// Item 5: a takeover killed between bind and move leaves its private
+/// directory; the next takeover in the directory removes it and succeeds.
+#[test]
+fn a_crashed_takeover_is_cleaned_up_by_the_next() {
+    if !have_strace() {
+        return;
+    }
+    let f = Fixture::new();
+    let old = {
+        let _enter = f.rt.enter();
+        SafeUnixListener::bind(&f.path).unwrap()
+    };
+    let out = helper_via(
+        &[
+            "strace",
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=renameat2:signal=SIGKILL",
+        ],
+        "helper_bind",
+    )
+    .env("SUL_ADDR", &f.path)
+    .env("SUL_TAKEOVER", "1")
+    .output()
+    .unwrap();
+    assert!(!out.status.success(), "the helper was killed mid-takeover");
+    let left: Vec<_> = listing(f.dir.path())
+        .into_iter()
+        .filter(|e| e.0.starts_with(".sul-"))
+        .collect();
+    assert_eq!(left.len(), 1, "it left its private directory: {left:?}");
+
+    let _enter = f.rt.enter();
+    let new = SafeUnixListener::builder(f.path.clone().try_into().unwrap())
+        .on_existing(OnExisting::TakeOver)
+        .bind()
+        .unwrap();
+    let names: Vec<_> = listing(f.dir.path()).into_iter().map(|e| e.0).collect();
+    assert_eq!(names, ["app.sock"], "the leftover is gone");
+    drop(old);
+    drop(new);
+}
+
+/// Item 5: a regular file that appears at the path while a takeover is
+/// under way is swapped back, never replaced.
+#[test]
+fn a_takeover_never_replaces_a_file_that_appears_during_it() {
+    if !have_strace() {
+        return;
+    }
+    let f = Fixture::new();
+    make_stale(&f.path);
+    // The swap waits 300 ms; the test puts a file at the path meanwhile.
+    let mut child: Running = helper_via(
+        &[
+            "strace",
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=renameat2:delay_enter=300000",
+        ],
+        "helper_bind",
+    )
+    .env("SUL_ADDR", &f.path)
+    .env("SUL_TAKEOVER", "1")
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap()
+    .into();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let ready = listing(f.dir.path())
+            .iter()
+            .any(|e| e.0.starts_with(".sul-"))
+            && fs::read_dir(f.dir.path())
+                .unwrap()
+                .flatten()
+                .any(|e| e.path().join("s").exists());
+        if ready {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the takeover never reached its swap"
+        );
+        std::thread::yield_now();
+    }
+    let tmp = f.dir.path().join("incoming");
+    fs::write(&tmp, b"precious").unwrap();
+    fs::rename(&tmp, &f.path).unwrap();
+
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let outcome = stdout.lines().find_map(Outcome::parse).expect("an outcome");
+    let msg = outcome.expect_failed("NotASocket");
+    assert!(msg.contains("a regular file is in the way"), "{msg}");
+    assert_eq!(fs::read(&f.path).unwrap(), b"precious");
+    let names: Vec<_> = listing(f.dir.path()).into_iter().map(|e| e.0).collect();
+    assert_eq!(names, ["app.sock"], "no private directory is left");
+}
