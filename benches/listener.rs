@@ -174,55 +174,77 @@ fn main() {
         0,
     );
 
-    // ---- bind latency with a stale socket at the path ------------------
+    // ---- bind latency: nothing at the path, and a stale socket ---------
     let _enter = rt.enter();
-    let stale = dir.join("bind.sock");
-    let make_stale = || {
-        let _ = std::fs::remove_file(&stale);
-        drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let path = dir.join("bind.sock");
+    let clear = || {
+        let _ = std::fs::remove_file(&path);
     };
-    let time_binds = |bind: &mut dyn FnMut()| {
+    let make_stale = || {
+        clear();
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    };
+    let time_binds = |before: &dyn Fn(), bind: &dyn Fn()| {
         let mut total = Duration::ZERO;
         for _ in 0..BINDS {
-            make_stale();
+            before();
             let start = Instant::now();
             bind();
             total += start.elapsed();
         }
         total.as_secs_f64() * 1e6 / BINDS as f64
     };
-    let mut plain = || {
-        let _ = std::fs::remove_file(&stale);
-        drop(tokio::net::UnixListener::bind(&stale).unwrap());
+    // What servers usually do: remove whatever is there, then bind.
+    let plain = || {
+        clear();
+        drop(tokio::net::UnixListener::bind(&path).unwrap());
     };
-    let mut safe = || {
-        let l = SafeUnixListener::builder(stale.clone().try_into().unwrap())
+    let safe = || {
+        let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
             .mode(0o660)
             .bind()
             .unwrap();
-        // Leave the file as the plain variant does; the next round makes
-        // a fresh stale socket anyway.
+        // Leave the file as the plain variant does; the next bind starts
+        // from the state `before` makes anyway.
         drop(l.into_inner());
     };
-    let mut bind_samples = vec![Vec::new(), Vec::new()];
+    type Step<'a> = &'a dyn Fn();
+    let cases: [(Step<'_>, Step<'_>); 4] = [
+        (&clear, &plain),
+        (&clear, &safe),
+        (&make_stale, &plain),
+        (&make_stale, &safe),
+    ];
+    let mut bind_samples = vec![Vec::new(); cases.len()];
     for round in 0..=rounds {
-        let p = time_binds(&mut plain);
-        let s = time_binds(&mut safe);
-        if round > 0 {
-            bind_samples[0].push(p);
-            bind_samples[1].push(s);
+        for (samples, (before, bind)) in bind_samples.iter_mut().zip(cases) {
+            let t = time_binds(before, bind);
+            if round > 0 {
+                samples.push(t);
+            }
         }
     }
+    let safe_steps = "lock, probe, private dir, bind, chmod, listen, move";
+    table(
+        &format!("Bind latency, nothing at the path: {BINDS} binds a sample, {rounds} rounds"),
+        "µs/bind",
+        &[
+            "plain remove_file + tokio bind",
+            &format!("SafeUnixListener: {safe_steps}"),
+        ],
+        &bind_samples[..2],
+        0,
+    );
     table(
         &format!(
-            "Bind latency with a stale socket present: {BINDS} binds a sample, {rounds} rounds"
+            "Bind latency, a stale socket at the path: {BINDS} binds a sample, {rounds} rounds"
         ),
         "µs/bind",
         &[
             "plain remove_file + tokio bind",
-            "SafeUnixListener: lock, probe, remove, bind, chmod, listen",
+            &format!("SafeUnixListener: {safe_steps}"),
         ],
-        &bind_samples,
+        &bind_samples[2..],
         0,
     );
 }

@@ -271,7 +271,7 @@ impl SafeUnixListener {
     ///
     /// An abstract socket has no permissions: any process in the same
     /// network namespace can connect, so check
-    /// [`UnixStream::peer_cred`] on each connection.
+    /// [`UnixStream::peer_cred`](tokio::net::UnixStream::peer_cred) on each connection.
     ///
     /// ```no_run
     /// use safe_unix_listener::SafeUnixListener;

@@ -23,7 +23,7 @@ use crate::peer::PeerFilter;
 ///
 /// Binding removes a socket left behind by a dead server, and nothing else:
 /// a live socket, a regular file, a directory, a FIFO or a symbolic link at
-/// the path makes [`bind`](Self::bind) fail with a [`BindError`] that says
+/// the path makes [`bind`](Self::bind) fail with a [`BindError`](crate::BindError) that says
 /// why and what to do. Dropping the listener removes the socket file, only
 /// if the path still names the socket it bound, and never in a forked child.
 ///
