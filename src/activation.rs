@@ -1,18 +1,33 @@
-//! Socket activation: adopting a listening socket passed by systemd (or
+//! Socket activation: adopting the listening sockets passed by systemd (or
 //! anything that speaks its protocol: `LISTEN_PID`, `LISTEN_FDS`,
 //! `LISTEN_FDNAMES`, descriptors from 3 on).
 //!
-//! This is the only module with `unsafe` code: a passed descriptor is a raw
-//! number that must be taken over exactly once. The environment is read
-//! once per process, the variables are then removed so that children do
-//! not inherit them, and each descriptor is handed out at most once.
+//! The environment is read once per process ([`receive`]), and everything
+//! in it is checked before anything is allocated or adopted:
+//!
+//! - `LISTEN_PID` must name this process, or be missing (as systemfd
+//!   `--no-pid` and cargo-watch leave it; listenfd accepts that too); a
+//!   `LISTEN_PID` of another process means the variables were inherited,
+//!   and they are ignored;
+//! - `LISTEN_FDS` must be a number that fits the descriptor table
+//!   (`RLIMIT_NOFILE`);
+//! - every passed descriptor is made close-on-exec at once, so that no
+//!   child inherits one, whether it is ever taken or not;
+//! - the variables are removed, so that children do not see them.
+//!
+//! A descriptor is adopted only when taken, only if it is a listening Unix
+//! stream socket, and at most once. This is the only module with `unsafe`
+//! code for descriptors: a passed descriptor is a raw number that must be
+//! taken over exactly once.
 
 #![allow(unsafe_code)]
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Mutex, PoisonError};
 
-use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::libc;
+use nix::sys::resource::{Resource, getrlimit};
 use nix::sys::socket::{self, AddressFamily, SockType, SockaddrLike, SockaddrStorage, sockopt};
 
 use crate::addr::UnixAddr;
@@ -23,124 +38,201 @@ use crate::sys;
 const FIRST_FD: RawFd = 3;
 const VARS: [&str; 3] = ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"];
 
-/// A descriptor passed to this process, until it is taken.
+/// A descriptor passed to this process.
 #[derive(Debug)]
 struct Passed {
     fd: RawFd,
     name: Option<String>,
+    /// Adopted already: no second `OwnedFd` may be made from it.
     taken: bool,
 }
 
 /// What the environment said, read on first use.
 static PASSED: Mutex<Option<Result<Vec<Passed>, String>>> = Mutex::new(None);
 
+/// Reads the activation variables now, if that was not done yet, and
+/// returns how many descriptors were passed.
+pub(crate) fn receive() -> Result<usize, BindError> {
+    with_passed(|passed| Ok(passed.len()))
+}
+
+fn with_passed<T>(
+    f: impl FnOnce(&mut Vec<Passed>) -> Result<T, BindError>,
+) -> Result<T, BindError> {
+    let mut guard = PASSED.lock().unwrap_or_else(PoisonError::into_inner);
+    match guard.get_or_insert_with(read_environment) {
+        Ok(passed) => f(passed),
+        Err(why) => Err(BindError::activation(why.clone())),
+    }
+}
+
+/// A passed listener, adopted: the Tokio listener, its address, and the
+/// name it was passed under.
+pub(crate) type Adopted = (tokio::net::UnixListener, UnixAddr, Option<String>);
+
+/// A passed descriptor that is not a Unix stream listener, and what it is.
+pub(crate) type NotUsed = (RawFd, String);
+
 /// Takes the passed Unix listener: the one named `name`, or, without a
 /// name, the only passed descriptor that is a listening Unix stream socket.
-pub(crate) fn take(
-    name: Option<&str>,
-) -> Result<Option<(tokio::net::UnixListener, UnixAddr)>, BindError> {
+pub(crate) fn take(name: Option<&str>) -> Result<Option<Adopted>, BindError> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(BindError::no_runtime("the passed socket"));
     }
-    let mut guard = PASSED.lock().unwrap_or_else(PoisonError::into_inner);
-    let passed = match guard.get_or_insert_with(read_environment) {
-        Ok(passed) => passed,
-        Err(why) => return Err(BindError::activation(why.clone())),
-    };
-    let open: Vec<&mut Passed> = passed.iter_mut().filter(|p| !p.taken).collect();
-    if open.is_empty() {
-        return Ok(None);
-    }
-    let chosen = match name {
-        Some(name) => match open.into_iter().find(|p| p.name.as_deref() == Some(name)) {
-            Some(p) => p,
-            None => {
-                tracing::debug!(name, "no passed socket has this name");
-                return Ok(None);
-            }
-        },
-        None => {
-            let count = open.len();
-            let mut unix: Vec<&mut Passed> =
-                open.into_iter().filter(|p| check(p.fd).is_ok()).collect();
-            match unix.len() {
-                1 => unix.remove(0),
-                0 => {
-                    return Err(BindError::activation(format!(
-                        "{count} descriptor(s) were passed, but none is a listening Unix stream socket"
-                    )));
+    with_passed(|passed| {
+        let mut open = passed.iter_mut().filter(|p| !p.taken).peekable();
+        if open.peek().is_none() {
+            return Ok(None);
+        }
+        let chosen = match name {
+            Some(name) => match open.find(|p| p.name.as_deref() == Some(name)) {
+                Some(p) => p,
+                None => {
+                    tracing::debug!(name, "no passed socket has this name");
+                    return Ok(None);
                 }
-                n => {
-                    let names: Vec<&str> = unix
-                        .iter()
-                        .map(|p| p.name.as_deref().unwrap_or("?"))
-                        .collect();
-                    return Err(BindError::activation(format!(
-                        "{n} Unix listeners were passed ({}); pick one with from_activation_named",
-                        names.join(", ")
-                    )));
+            },
+            None => only_listener(open.collect())?,
+        };
+        adopt(chosen).map(Some)
+    })
+}
+
+/// Takes every passed descriptor not taken yet: the Unix stream listeners
+/// adopted, the others reported as (fd, what it is).
+pub(crate) fn take_all() -> Result<(Vec<Adopted>, Vec<NotUsed>), BindError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(BindError::no_runtime("the passed sockets"));
+    }
+    with_passed(|passed| {
+        let (mut adopted, mut others) = (Vec::new(), Vec::new());
+        for p in passed.iter_mut().filter(|p| !p.taken) {
+            match check(p.fd) {
+                Ok(_) => adopted.push(adopt(p)?),
+                Err(why) => {
+                    tracing::warn!(
+                        fd = p.fd,
+                        name = p.name.as_deref().unwrap_or(""),
+                        "passed descriptor {why}; not used"
+                    );
+                    others.push((p.fd, why));
                 }
             }
         }
-    };
-    let addr = check(chosen.fd)
-        .map_err(|why| BindError::activation(format!("descriptor {} {why}", chosen.fd)))?;
-    chosen.taken = true;
+        Ok((adopted, others))
+    })
+}
+
+fn only_listener(open: Vec<&mut Passed>) -> Result<&mut Passed, BindError> {
+    let count = open.len();
+    let mut unix: Vec<&mut Passed> = open.into_iter().filter(|p| check(p.fd).is_ok()).collect();
+    match unix.len() {
+        1 => Ok(unix.remove(0)),
+        0 => Err(BindError::activation(format!(
+            "{count} descriptor(s) were passed, but none is a listening Unix stream socket"
+        ))),
+        n => {
+            let names: Vec<&str> = unix
+                .iter()
+                .map(|p| p.name.as_deref().unwrap_or("?"))
+                .collect();
+            Err(BindError::activation(format!(
+                "{n} Unix listeners were passed ({}); pick one with from_activation_named, or take all with from_activation_all",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// Checks `p` and makes it ours, exactly once.
+fn adopt(p: &mut Passed) -> Result<Adopted, BindError> {
+    let addr =
+        check(p.fd).map_err(|why| BindError::activation(format!("descriptor {} {why}", p.fd)))?;
+    p.taken = true;
     // SAFETY: the service manager passed this descriptor to this process,
     // it is open (`check` just queried it), and `taken` guarantees that no
-    // other OwnedFd is ever made from it.
-    let fd = unsafe { OwnedFd::from_raw_fd(chosen.fd) };
-    let fail = |e| BindError::activation(format!("descriptor {}: {e}", fd.as_raw_fd()));
-    fcntl(&fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(fail)?;
-    fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(fail)?;
+    // other OwnedFd is ever made from it by this crate.
+    let fd = unsafe { OwnedFd::from_raw_fd(p.fd) };
+    fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+        .map_err(|e| BindError::activation(format!("descriptor {}: {e}", fd.as_raw_fd())))?;
     let listener =
         tokio::net::UnixListener::from_std(std::os::unix::net::UnixListener::from(fd))
             .map_err(|e| BindError::activation(format!("cannot register it with Tokio: {e}")))?;
-    tracing::info!(%addr, name = chosen.name.as_deref().unwrap_or(""), "using the socket passed by the service manager");
-    Ok(Some((listener, addr)))
+    tracing::info!(%addr, name = p.name.as_deref().unwrap_or(""), "using the socket passed by the service manager");
+    Ok((listener, addr, p.name.clone()))
 }
 
-/// Reads and removes the activation variables.
+/// Reads, checks and removes the activation variables, and makes every
+/// passed descriptor close-on-exec.
 fn read_environment() -> Result<Vec<Passed>, String> {
     let values = VARS.map(|v| std::env::var(v).ok());
     for (var, value) in VARS.iter().zip(&values) {
         if value.is_some() {
             // SAFETY: `remove_var` races with C code reading the environment
             // on other threads. It runs once per process, only when the
-            // variables are set, and from_activation is documented to be
-            // called at start-up.
+            // variables are set, and `receive_activation` is documented to
+            // be called at start-up, before other threads exist.
             unsafe { std::env::remove_var(var) };
         }
     }
     let [pid, fds, names] = values;
-    let Some(pid) = pid else {
+    let Some(fds) = fds else {
         return Ok(Vec::new());
     };
-    match pid.parse::<u32>() {
-        Ok(pid) if pid == std::process::id() => {}
-        Ok(_) => return Ok(Vec::new()), // meant for another process
-        Err(_) => return Err(format!("LISTEN_PID={pid:?} is not a process id")),
-    }
-    let count: RawFd = match fds.as_deref().map(str::parse) {
-        Some(Ok(n)) => n,
-        _ => {
+    match pid.as_deref().map(str::parse::<u32>) {
+        None => tracing::debug!("LISTEN_FDS without LISTEN_PID (systemfd --no-pid): using them"),
+        Some(Ok(pid)) if pid == std::process::id() => {
+            tracing::debug!("LISTEN_PID names this process: using LISTEN_FDS");
+        }
+        Some(Ok(pid)) => {
+            tracing::debug!(pid, "LISTEN_PID names another process: ignoring LISTEN_FDS");
+            return Ok(Vec::new());
+        }
+        Some(Err(_)) => {
             return Err(format!(
-                "LISTEN_FDS={:?} is not a number",
-                fds.unwrap_or_default()
+                "LISTEN_PID={:?} is not a process id",
+                pid.unwrap_or_default()
             ));
         }
-    };
+    }
+    let count: u32 = fds
+        .parse()
+        .map_err(|_| format!("LISTEN_FDS={fds:?} is not a number"))?;
+    let limit = getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| soft);
+    if u64::from(count) + FIRST_FD as u64 > limit {
+        return Err(format!(
+            "LISTEN_FDS={count} is more descriptors than this process may have open (RLIMIT_NOFILE is {limit})"
+        ));
+    }
     let mut names = names.as_deref().unwrap_or("").split(':').map(str::to_owned);
-    Ok((FIRST_FD..FIRST_FD.saturating_add(count))
-        .map(|fd| Passed {
-            fd,
-            name: names.next().filter(|n| !n.is_empty()),
-            taken: false,
+    (0..count as RawFd)
+        .map(|i| {
+            let fd = FIRST_FD + i;
+            close_on_exec(fd)
+                .map_err(|e| format!("LISTEN_FDS={count}, but descriptor {fd} {e}"))?;
+            Ok(Passed {
+                fd,
+                name: names.next().filter(|n| !n.is_empty()),
+                taken: false,
+            })
         })
-        .collect())
+        .collect()
 }
 
-/// The bound address, if `fd` is a listening Unix stream socket.
+/// Sets `FD_CLOEXEC` on a passed descriptor.
+fn close_on_exec(fd: RawFd) -> Result<(), &'static str> {
+    // SAFETY: fcntl on a number only reads or sets the descriptor's flags;
+    // it borrows nothing, and a number that is not open gives EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+        return Err("is not open");
+    }
+    Ok(())
+}
+
+/// The bound address, if `fd` is a listening Unix stream socket; else
+/// what it is, for the message.
 fn check(fd: RawFd) -> Result<UnixAddr, String> {
     let name: SockaddrStorage =
         socket::getsockname(fd).map_err(|e| format!("is not a socket ({e})"))?;
@@ -148,11 +240,17 @@ fn check(fd: RawFd) -> Result<UnixAddr, String> {
     // only borrowed for the queries below, while PASSED's lock is held and
     // before anything takes ownership of it.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    if name.family() != Some(AddressFamily::Unix) {
-        return Err(format!("is not a Unix socket ({:?})", name.family()));
+    match name.family() {
+        Some(AddressFamily::Unix) => {}
+        Some(AddressFamily::Inet | AddressFamily::Inet6) => {
+            return Err("is a TCP/IP socket, not a Unix socket".to_owned());
+        }
+        other => return Err(format!("is not a Unix socket ({other:?})")),
     }
-    if socket::getsockopt(&borrowed, sockopt::SockType).ok() != Some(SockType::Stream) {
-        return Err("is not a stream socket".to_owned());
+    match socket::getsockopt(&borrowed, sockopt::SockType) {
+        Ok(SockType::Stream) => {}
+        Ok(other) => return Err(format!("is a Unix {other:?} socket, not a stream socket")),
+        Err(e) => return Err(format!("cannot be asked its type ({e})")),
     }
     if socket::getsockopt(&borrowed, sockopt::AcceptConn) != Ok(true) {
         return Err("is not listening".to_owned());

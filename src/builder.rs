@@ -155,9 +155,10 @@ impl Builder {
 
     /// Accepts connections only from peers with one of these uids (or one of
     /// the gids given to [`allow_gids`](Self::allow_gids)). Others are
-    /// closed at once, logged at `warn` with their pid and uid, and never
-    /// reach `accept`, the `Stream` or the adapters. May be called again to
-    /// add more.
+    /// closed at once and never reach `accept`, the `Stream` or the
+    /// adapters. Each is logged at `debug` with its pid, uid, gid and
+    /// groups, and at `warn` at most once a second per listener, with a
+    /// count of those not shown. May be called again to add more.
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
@@ -170,8 +171,11 @@ impl Builder {
         self
     }
 
-    /// Accepts connections only from peers whose primary gid is one of
-    /// these (or whose uid was given to [`allow_uids`](Self::allow_uids)).
+    /// Accepts connections only from peers in one of these groups (or whose
+    /// uid was given to [`allow_uids`](Self::allow_uids)): the peer's
+    /// primary gid, or on Linux (4.13 and later) any of its supplementary
+    /// groups, as the kernel recorded them when it connected
+    /// (`SO_PEERGROUPS`). Elsewhere only the primary gid is checked.
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
@@ -198,7 +202,9 @@ impl Builder {
     /// ```
     pub fn activation_or_bind(self) -> Result<SafeUnixListener, BindError> {
         match activation::take(None)? {
-            Some((listener, addr)) => Ok(SafeUnixListener::new(listener, addr, None, self.access)),
+            Some((listener, addr, _)) => {
+                Ok(SafeUnixListener::new(listener, addr, None, self.access))
+            }
             None => self.bind(),
         }
     }
@@ -319,10 +325,7 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub fn from_activation() -> Result<Option<Self>, BindError> {
-        Ok(
-            activation::take(None)?
-                .map(|(l, addr)| Self::new(l, addr, None, PeerFilter::default())),
-        )
+        Ok(activation::take(None)?.map(passed))
     }
 
     /// Like [`from_activation`](Self::from_activation), but takes the
@@ -340,8 +343,43 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub fn from_activation_named(name: &str) -> Result<Option<Self>, BindError> {
-        Ok(activation::take(Some(name))?
-            .map(|(l, addr)| Self::new(l, addr, None, PeerFilter::default())))
+        Ok(activation::take(Some(name))?.map(passed))
+    }
+
+    /// Every passed descriptor not taken yet: the Unix stream listeners,
+    /// each with the name it was passed under, and the others (a TCP
+    /// listener, a datagram socket, …) reported with their descriptor
+    /// number and what they are, left open and untouched.
+    ///
+    /// The same rules as [`from_activation`](Self::from_activation) apply:
+    /// checked, non-blocking, close-on-exec, never unlinked.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidActivation`](crate::BindErrorKind::InvalidActivation) when
+    /// the variables are malformed.
+    ///
+    /// ```no_run
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let passed = SafeUnixListener::from_activation_all()?;
+    /// for (name, listener) in &passed.listeners {
+    ///     println!("{name:?} on {}", listener.local_addr());
+    /// }
+    /// for (fd, what) in &passed.others {
+    ///     eprintln!("descriptor {fd} {what}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn from_activation_all() -> Result<Activated, BindError> {
+        let (adopted, others) = activation::take_all()?;
+        let listeners = adopted
+            .into_iter()
+            .map(|(l, addr, name)| (name, Self::new(l, addr, None, PeerFilter::default())))
+            .collect();
+        Ok(Activated { listeners, others })
     }
 
     /// Options for binding `addr`: mode, owner, parent directories, unlink
@@ -360,4 +398,56 @@ impl SafeUnixListener {
     pub fn builder(addr: UnixAddr) -> Builder {
         Builder::new(addr)
     }
+}
+
+fn passed((listener, addr, _): activation::Adopted) -> SafeUnixListener {
+    SafeUnixListener::new(listener, addr, None, PeerFilter::default())
+}
+
+/// What [`SafeUnixListener::from_activation_all`] found.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Activated {
+    /// The passed Unix stream listeners, with the names they were passed
+    /// under (`FileDescriptorName=`, `--fdname`), in descriptor order.
+    pub listeners: Vec<(Option<String>, SafeUnixListener)>,
+    /// The passed descriptors that are not Unix stream listeners: the
+    /// descriptor number, and what it is instead. Left open, untouched.
+    pub others: Vec<(i32, String)>,
+}
+
+/// Reads the socket-activation variables (`LISTEN_PID`, `LISTEN_FDS`,
+/// `LISTEN_FDNAMES`) now, checks them, marks every passed descriptor
+/// close-on-exec and removes the variables; returns how many descriptors
+/// were passed. Needs no runtime.
+///
+/// Call it first thing in `main`, before the runtime starts and before the
+/// program opens any descriptor of its own: the protocol passes descriptors
+/// by number from 3 on, and a lying `LISTEN_FDS` could otherwise name one
+/// the program opened itself. The `from_activation*` functions call it on
+/// first use.
+///
+/// # Errors
+///
+/// [`InvalidActivation`](crate::BindErrorKind::InvalidActivation) when
+/// `LISTEN_PID` is not a number, `LISTEN_FDS` is not a number or is larger
+/// than the descriptor table (`RLIMIT_NOFILE`), or a passed descriptor is
+/// not open.
+///
+/// ```no_run
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let passed = safe_unix_listener::receive_activation()?;
+///     let rt = tokio::runtime::Runtime::new()?;
+///     rt.block_on(async {
+///         let listener = match passed {
+///             0 => safe_unix_listener::SafeUnixListener::bind("/run/app/app.sock")?,
+///             _ => safe_unix_listener::SafeUnixListener::from_activation()?.expect("passed"),
+///         };
+///         drop(listener);
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn receive_activation() -> Result<usize, BindError> {
+    activation::receive()
 }

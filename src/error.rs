@@ -352,19 +352,22 @@ impl BindError {
         waited: std::time::Duration,
         holder: Option<&str>,
     ) -> Self {
-        let why = match holder {
-            Some(holder) => format!(
-                "{holder} has held it for over {} s, and a bind waits for it",
-                waited.as_secs()
+        let (why, fix) = match holder {
+            Some(holder) => (
+                format!(
+                    "{holder} holds it, and a wrapper such as `flock FILE cmd` holds it for as \
+                     long as we run"
+                ),
+                "do not wrap the service in `flock` on this file (lock another file, such as \
+                 one beside it named differently)",
             ),
-            None => format!(
-                "another process has held it for over {} s",
-                waited.as_secs()
+            None => (
+                format!(
+                    "another process has held it for over {} s",
+                    waited.as_secs()
+                ),
+                "find the holder with `fuser` or `lsof` and stop it",
             ),
-        };
-        let fix = match holder {
-            Some(_) => "do not run the service under `flock` on this file, or lock another file",
-            None => "find the holder with `fuser` or `lsof` and stop it",
         };
         Self::new(BindErrorKind::InUse, Op::Lock, lock.display())
             .at(lock)

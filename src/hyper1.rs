@@ -4,14 +4,22 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
-use std::time::Duration;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use hyper::body::{Body, Incoming};
 use hyper::service::Service;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::UnixStream;
+use tokio::sync::Semaphore;
 
 use crate::listener::SafeUnixListener;
 use crate::peer::PeerInfo;
@@ -30,6 +38,14 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// refused; then it waits for in-flight connections, up to the
 /// [grace period](Self::grace_period), and returns. Connections still open
 /// then are left to finish on their own tasks.
+///
+/// Limits, so that a local user cannot hold the server's descriptors:
+///
+/// | option | default | what it does |
+/// |---|---|---|
+/// | [`header_read_timeout`](Self::header_read_timeout) | 30 s | an HTTP/1 client must send a request's head within it (hyper also runs this timer while a kept-alive connection waits for its next request) |
+/// | [`idle_timeout`](Self::idle_timeout) | 60 s | a connection with no request in flight and no byte read or written for this long is closed (HTTP/1 and HTTP/2) |
+/// | [`max_connections`](Self::max_connections) | 1024 | past it, new connections wait in the kernel's backlog: they are not accepted until one closes |
 ///
 /// ```no_run
 /// use std::convert::Infallible;
@@ -56,6 +72,9 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 pub struct HyperServer {
     listener: SafeUnixListener,
     grace: Duration,
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: usize,
 }
 
 impl HyperServer {
@@ -72,7 +91,62 @@ impl HyperServer {
         Self {
             listener,
             grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
         }
+    }
+
+    /// How long an HTTP/1 client has to send a request's head (30 s by
+    /// default). hyper runs the same timer while a kept-alive connection
+    /// waits for its next request.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use safe_unix_listener::{HyperServer, SafeUnixListener};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = HyperServer::new(SafeUnixListener::bind("/run/app/app.sock")?)
+    ///     .header_read_timeout(Duration::from_secs(10));
+    /// # drop(server); Ok(()) }
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a connection may stay with no request in flight and no
+    /// byte read or written before it is closed (60 s by default).
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use safe_unix_listener::{HyperServer, SafeUnixListener};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = HyperServer::new(SafeUnixListener::bind("/run/app/app.sock")?)
+    ///     .idle_timeout(Duration::from_secs(75));
+    /// # drop(server); Ok(()) }
+    /// ```
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// How many connections are served at once (1024 by default, at least
+    /// 1). Past it, new connections are not accepted: they wait in the
+    /// kernel's backlog until one closes.
+    ///
+    /// ```no_run
+    /// # use safe_unix_listener::{HyperServer, SafeUnixListener};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = HyperServer::new(SafeUnixListener::bind("/run/app/app.sock")?)
+    ///     .max_connections(256);
+    /// # drop(server); Ok(()) }
+    /// ```
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
     }
 
     /// How long to wait for in-flight connections after shutdown.
@@ -116,22 +190,50 @@ impl HyperServer {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let Self { listener, grace } = self;
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let Self {
+            listener,
+            grace,
+            header_read_timeout,
+            idle_timeout,
+            max_connections,
+        } = self;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout);
         let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(max_connections));
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
+            // A slot first: past the limit, connections wait in the backlog.
+            let slot = tokio::select! {
+                () = &mut shutdown => break,
+                slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            };
             tokio::select! {
                 () = &mut shutdown => break,
                 conn = listener.accept() => match conn {
                     Ok((stream, addr)) => {
-                        let service = WithPeer { peer: PeerInfo::new(&stream, addr), inner: service.clone() };
-                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        let activity = Arc::new(Activity::default());
+                        let service = WithPeer {
+                            peer: PeerInfo::new(&stream, addr),
+                            activity: activity.clone(),
+                            inner: service.clone(),
+                        };
+                        let io = TokioIo::new(Tracked { inner: stream, activity: activity.clone() });
+                        let conn = builder.serve_connection_with_upgrades(io, service);
                         let conn = graceful.watch(conn.into_owned());
                         tokio::spawn(async move {
-                            if let Err(e) = conn.await {
-                                tracing::debug!(error = %e, "connection ended with an error");
+                            tokio::select! {
+                                done = conn => if let Err(e) = done {
+                                    tracing::debug!(error = %e, "connection ended with an error");
+                                },
+                                () = activity.idle_for(idle_timeout) => {
+                                    tracing::debug!("closed an idle connection");
+                                }
                             }
+                            drop(slot);
                         });
                     }
                     // The listener backs off before its next accept.
@@ -157,24 +259,125 @@ impl fmt::Debug for HyperServer {
         f.debug_struct("HyperServer")
             .field("listener", &self.listener)
             .field("grace", &self.grace)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
 
-/// Puts the connection's [`PeerInfo`] into each request's extensions.
+/// What a connection is doing, for the idle timeout: requests in flight,
+/// and when a byte last moved.
+#[derive(Debug)]
+struct Activity {
+    in_flight: AtomicUsize,
+    last: std::sync::Mutex<Instant>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            last: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl Activity {
+    fn touch(&self) {
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
+
+    /// Resolves once no request has been in flight and no byte has moved
+    /// for `timeout`.
+    async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let since = self
+                .last
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .elapsed();
+            if since < timeout {
+                tokio::time::sleep(timeout - since).await;
+            } else if self.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            } else {
+                self.touch(); // a handler is at work: not idle
+            }
+        }
+    }
+}
+
+/// The connection's stream, noting each read and write.
+struct Tracked {
+    inner: UnixStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let done = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if done.is_ready() {
+            self.activity.touch();
+        }
+        done
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let done = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if done.is_ready() {
+            self.activity.touch();
+        }
+        done
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Puts the connection's [`PeerInfo`] into each request's extensions, and
+/// counts the requests in flight.
 #[derive(Clone)]
 struct WithPeer<S> {
     peer: PeerInfo,
+    activity: Arc<Activity>,
     inner: S,
 }
 
-impl<S: Service<Request<Incoming>>> Service<Request<Incoming>> for WithPeer<S> {
+impl<S> Service<Request<Incoming>> for WithPeer<S>
+where
+    S: Service<Request<Incoming>>,
+    S::Future: Send + 'static,
+{
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         req.extensions_mut().insert(self.peer.clone());
-        self.inner.call(req)
+        let activity = self.activity.clone();
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        let response = self.inner.call(req);
+        Box::pin(async move {
+            let response = response.await;
+            activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+            activity.touch();
+            response
+        })
     }
 }

@@ -90,6 +90,9 @@
     rust_2018_idioms,
     unreachable_pub
 )]
+// `unsafe` is allowed in two places only, each block with a SAFETY note:
+// adopting the descriptors passed by the service manager (activation.rs),
+// and reading the peer's groups with getsockopt (sys/linux.rs).
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
@@ -119,7 +122,7 @@ mod sys;
 
 pub use addr::UnixAddr;
 pub use bind::OnExisting;
-pub use builder::Builder;
+pub use builder::{Activated, Builder, receive_activation};
 pub use error::{BindError, BindErrorKind};
 #[cfg(feature = "hyper")]
 pub use hyper1::HyperServer;

@@ -6,7 +6,6 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
@@ -86,7 +85,7 @@ pub struct SafeUnixListener {
     listener: UnixListener,
     addr: UnixAddr,
     access: PeerFilter,
-    backoff: Mutex<Backoff>,
+    backoff: Backoff,
 }
 
 impl SafeUnixListener {
@@ -101,11 +100,15 @@ impl SafeUnixListener {
             listener,
             addr,
             access,
-            backoff: Mutex::new(Backoff::new()),
+            backoff: Backoff::new(),
         }
     }
 
     /// Accepts a connection.
+    ///
+    /// Any number of tasks may call it at once on a shared listener (an
+    /// `Arc<SafeUnixListener>`, say), as with tokio's own `accept`: every
+    /// connection goes to exactly one of them.
     ///
     /// Errors that concern a single connection (ECONNABORTED and the like)
     /// are skipped. Any other error (EMFILE, ENFILE, ENOBUFS, ENOMEM) is
@@ -122,11 +125,20 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+        loop {
+            self.backoff.wait().await;
+            if let Some(done) = self.settle(self.listener.accept().await) {
+                return done;
+            }
+        }
     }
 
     /// Polls for a connection, with the same rules as
-    /// [`accept`](Self::accept).
+    /// [`accept`](Self::accept), for a single consumer: like tokio's
+    /// `UnixListener::poll_accept`, it wakes only the task that polled it
+    /// last, so a listener shared by several tasks must use
+    /// [`accept`](Self::accept). The [`Stream`] is built on it and has the
+    /// same single-consumer contract.
     ///
     /// ```no_run
     /// # use safe_unix_listener::SafeUnixListener;
@@ -137,25 +149,35 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let mut backoff = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
-        ready!(backoff.poll_ready(cx));
+        ready!(self.backoff.poll_ready(cx));
         loop {
-            match ready!(self.listener.poll_accept(cx)) {
-                Ok(conn) => {
-                    backoff.succeeded();
-                    if self.access.admits(&conn.0) {
-                        return Poll::Ready(Ok(conn));
-                    }
-                    // Rejected: dropped (closed) here, never seen by the caller.
-                }
-                Err(e) if is_connection_error(&e) => {
-                    tracing::debug!(addr = %self.addr, error = %e, "skipped a failed connection");
-                }
-                Err(e) => {
-                    tracing::debug!(addr = %self.addr, error = %e, "accept failed; backing off");
-                    backoff.failed();
-                    return Poll::Ready(Err(e));
-                }
+            if let Some(done) = self.settle(ready!(self.listener.poll_accept(cx))) {
+                return Poll::Ready(done);
+            }
+        }
+    }
+
+    /// What one accept comes to: a connection for the caller, an error for
+    /// the caller (and a pause before the next accept), or `None` to accept
+    /// again (a connection error, or a peer that is not allowed).
+    fn settle(
+        &self,
+        accepted: io::Result<(UnixStream, SocketAddr)>,
+    ) -> Option<io::Result<(UnixStream, SocketAddr)>> {
+        match accepted {
+            Ok(conn) => {
+                self.backoff.succeeded();
+                // A rejected peer is dropped (closed) here, never seen.
+                self.access.admits(&conn.0).then_some(Ok(conn))
+            }
+            Err(e) if is_connection_error(&e) => {
+                tracing::debug!(addr = %self.addr, error = %e, "skipped a failed connection");
+                None
+            }
+            Err(e) => {
+                tracing::debug!(addr = %self.addr, error = %e, "accept failed; backing off");
+                self.backoff.failed();
+                Some(Err(e))
             }
         }
     }

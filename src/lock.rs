@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, openat};
-use nix::sys::stat::{Mode, SFlag, fstatat};
+use nix::sys::stat::{Mode, SFlag, fstat, fstatat};
 use nix::unistd::{UnlinkatFlags, geteuid, unlinkat};
 
 use crate::error::{BindError, Op};
 use crate::stat::{describe, file_type, same_file};
+use crate::sys;
 
 /// What a lock file made by this crate holds.
 const MARKER: &[u8] = b"safe-unix-listener bind lock\n";
@@ -87,9 +88,17 @@ pub(crate) fn acquire<'d>(
                 }
                 // Removed (and maybe re-created) by the previous holder.
             }
-            Err((_, Errno::EWOULDBLOCK)) => {
+            Err((fd, Errno::EWOULDBLOCK)) => {
                 if Instant::now() >= deadline {
                     return Err(BindError::lock_busy(&path, patience, None));
+                }
+                // An ancestor (`flock FILE cmd`) will not let go while we
+                // run: say so now rather than after the wait.
+                if let Some(holder) = fstat(&fd)
+                    .ok()
+                    .and_then(|st| sys::ancestor_holding_flock(&st))
+                {
+                    return Err(BindError::lock_busy(&path, patience, Some(&holder)));
                 }
                 thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(20));

@@ -6,8 +6,15 @@
 //! permissions are easy to get wrong, so the kernel's record of who
 //! connected is the dependable check.
 
+use std::fmt;
+use std::os::fd::AsFd;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use tokio::net::UnixStream;
 use tokio::net::unix::{SocketAddr, UCred};
+
+use crate::sys;
 
 /// The credentials and address of a connected peer.
 ///
@@ -32,6 +39,7 @@ use tokio::net::unix::{SocketAddr, UCred};
 #[derive(Debug, Clone)]
 pub struct PeerInfo {
     cred: Option<UCred>,
+    groups: Option<Vec<u32>>,
     addr: SocketAddr,
 }
 
@@ -51,6 +59,7 @@ impl PeerInfo {
     pub fn new(stream: &UnixStream, addr: SocketAddr) -> Self {
         Self {
             cred: stream.peer_cred().ok(),
+            groups: sys::peer_groups(stream.as_fd()),
             addr,
         }
     }
@@ -83,6 +92,23 @@ impl PeerInfo {
     /// ```
     pub fn gid(&self) -> Option<u32> {
         self.cred.map(|c| c.gid())
+    }
+
+    /// The peer's supplementary groups, as the kernel recorded them when it
+    /// connected (`SO_PEERGROUPS`, Linux 4.13 and later); `None` where the
+    /// platform does not report them.
+    ///
+    /// ```no_run
+    /// # use safe_unix_listener::{PeerInfo, SafeUnixListener};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let listener = SafeUnixListener::bind("/run/app/app.sock")?;
+    /// # let (stream, addr) = listener.accept().await?;
+    /// let in_www_data = PeerInfo::new(&stream, addr).groups().is_some_and(|g| g.contains(&33));
+    /// # Ok(()) }
+    /// ```
+    pub fn groups(&self) -> Option<&[u32]> {
+        self.groups.as_deref()
     }
 
     /// The peer's process id, where the platform reports it.
@@ -121,6 +147,7 @@ impl PeerInfo {
 pub(crate) struct PeerFilter {
     uids: Vec<u32>,
     gids: Vec<u32>,
+    log: RejectionLog,
 }
 
 impl PeerFilter {
@@ -132,27 +159,75 @@ impl PeerFilter {
         self.gids.extend(gids);
     }
 
-    /// Whether `stream`'s peer may talk to us. Rejections are logged at
-    /// `warn` with the peer's pid, uid and gid.
+    /// Whether `stream`'s peer may talk to us: its uid is allowed, or its
+    /// primary gid or (where the platform reports them) one of its
+    /// supplementary groups is.
     pub(crate) fn admits(&self, stream: &UnixStream) -> bool {
         if self.uids.is_empty() && self.gids.is_empty() {
             return true;
         }
-        match stream.peer_cred() {
-            Ok(cred) if self.uids.contains(&cred.uid()) || self.gids.contains(&cred.gid()) => true,
-            Ok(cred) => {
-                tracing::warn!(
-                    pid = cred.pid(),
-                    uid = cred.uid(),
-                    gid = cred.gid(),
-                    "rejected a connection: its uid and gid are not allowed"
-                );
-                false
-            }
+        let cred = match stream.peer_cred() {
+            Ok(cred) => cred,
             Err(e) => {
-                tracing::warn!(error = %e, "rejected a connection: its credentials are unknown");
-                false
+                self.log
+                    .rejected(format_args!("its credentials are unknown ({e})"));
+                return false;
             }
+        };
+        if self.uids.contains(&cred.uid()) || self.gids.contains(&cred.gid()) {
+            return true;
         }
+        let groups = if self.gids.is_empty() {
+            None
+        } else {
+            sys::peer_groups(stream.as_fd())
+        };
+        if groups
+            .as_deref()
+            .is_some_and(|g| g.iter().any(|g| self.gids.contains(g)))
+        {
+            return true;
+        }
+        self.log.rejected(format_args!(
+            "pid {}, uid {}, gid {}, groups {:?}: not allowed",
+            cred.pid().unwrap_or(0),
+            cred.uid(),
+            cred.gid(),
+            groups.unwrap_or_default()
+        ));
+        false
+    }
+}
+
+/// The log of rejected peers: each at `debug`, and at most one `warn` a
+/// second per listener, which counts those it did not show, so that a
+/// flood of connections cannot flood the log.
+#[derive(Debug, Default)]
+struct RejectionLog(Mutex<(Option<Instant>, u64)>);
+
+impl Clone for RejectionLog {
+    /// Each listener counts its own rejections.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl RejectionLog {
+    fn rejected(&self, why: fmt::Arguments<'_>) {
+        tracing::debug!("rejected a connection: {why}");
+        let now = Instant::now();
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let (last, quiet) = &mut *state;
+        if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+            *quiet += 1;
+            return;
+        }
+        *last = Some(now);
+        let suppressed = std::mem::take(quiet);
+        drop(state);
+        tracing::warn!(
+            suppressed,
+            "rejected a connection: {why} (and {suppressed} more since the last warning, logged at debug)"
+        );
     }
 }

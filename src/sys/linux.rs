@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, sockopt};
+use nix::sys::stat::FileStat;
 use rustix::fs::{RenameFlags, renameat_with};
 
 /// Longest path in bytes: `sun_path` is 108 bytes, one of them the NUL.
@@ -74,4 +75,93 @@ pub(crate) fn rename_exchange(
 pub(crate) fn fd_path(dir: BorrowedFd<'_>) -> Option<PathBuf> {
     let path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
     path.is_dir().then_some(path)
+}
+
+/// `SO_PEERGROUPS`: 59 on every architecture but SPARC.
+const SO_PEERGROUPS: nix::libc::c_int = if cfg!(any(target_arch = "sparc", target_arch = "sparc64"))
+{
+    0x3d
+} else {
+    59
+};
+
+/// The supplementary groups of the process at the other end of a
+/// connected socket, as recorded when it connected; `None` on kernels
+/// before 4.13.
+#[allow(unsafe_code)]
+pub(crate) fn peer_groups(fd: BorrowedFd<'_>) -> Option<Vec<u32>> {
+    use nix::libc::{SOL_SOCKET, gid_t, socklen_t};
+    const GID: usize = std::mem::size_of::<gid_t>();
+    let mut groups: Vec<gid_t> = vec![0; 32];
+    loop {
+        let mut len = (groups.len() * GID) as socklen_t;
+        // SAFETY: the buffer is valid for writes of `len` bytes, and the
+        // kernel writes at most `len` bytes, then sets `len` to the size it
+        // used, or (with ERANGE) to the size it needs.
+        let r = unsafe {
+            nix::libc::getsockopt(
+                fd.as_raw_fd(),
+                SOL_SOCKET,
+                SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let len = len as usize / GID;
+        match (r, Errno::last()) {
+            (0, _) => {
+                groups.truncate(len);
+                return Some(groups);
+            }
+            (_, Errno::ERANGE) if len > groups.len() => groups.resize(len, 0),
+            _ => return None,
+        }
+    }
+}
+
+/// The nearest of our ancestor processes that holds a `flock` on the file
+/// `st` describes, as "our parent process 123 (flock)", read from
+/// `/proc/locks` and `/proc/<pid>/stat`: a wrapper such as `flock FILE cmd`,
+/// which holds the lock for as long as we run.
+pub(crate) fn ancestor_holding_flock(st: &FileStat) -> Option<String> {
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let file = format!(
+        "{:02x}:{:02x}:{}",
+        nix::sys::stat::major(st.st_dev),
+        nix::sys::stat::minor(st.st_dev),
+        st.st_ino
+    );
+    // "1: FLOCK  ADVISORY  WRITE 1234 00:1f:5678 0 EOF"; waiters have "->".
+    let holders: Vec<u32> = locks
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&file.as_str()))
+        .filter_map(|f| f.get(4)?.parse().ok())
+        .collect();
+    let mut pid = std::process::id();
+    for generation in ["parent", "grandparent"]
+        .into_iter()
+        .chain(std::iter::repeat("ancestor"))
+    {
+        let (parent, _) = stat_of(pid)?;
+        if parent <= 1 {
+            return None;
+        }
+        if holders.contains(&parent) {
+            let (_, name) = stat_of(parent)?;
+            return Some(format!("our {generation} process {parent} ({name})"));
+        }
+        pid = parent;
+    }
+    None
+}
+
+/// The parent pid and command name of `pid`, from `/proc/<pid>/stat`.
+fn stat_of(pid: u32) -> Option<(u32, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+    let (head, tail) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_owned();
+    let ppid = tail.split_whitespace().nth(1)?.parse().ok()?;
+    Some((ppid, name))
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType};
+use nix::sys::stat::FileStat;
 
 /// Longest path in bytes: `sun_path` is 104 bytes, one of them the NUL.
 pub(crate) const MAX_PATH_LEN: usize = 103;
@@ -63,5 +64,15 @@ pub(crate) fn rename_exchange(
 
 /// No `/proc/self/fd` here: the directory is named by its path.
 pub(crate) fn fd_path(_dir: BorrowedFd<'_>) -> Option<PathBuf> {
+    None
+}
+
+/// Not reported here: access control sees the primary gid only.
+pub(crate) fn peer_groups(_fd: BorrowedFd<'_>) -> Option<Vec<u32>> {
+    None
+}
+
+/// Not known here: a busy lock is waited for, then reported as busy.
+pub(crate) fn ancestor_holding_flock(_st: &FileStat) -> Option<String> {
     None
 }

@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream as StdStream;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::support::{NOBODY, helper, skip_unless_root, tempdir, tempdir_with_mode};
@@ -171,4 +172,86 @@ fn fd_exhaustion_is_yielded_then_backed_off_then_recovered() {
         "{errors} errors in 500 ms: the stream is spinning"
     );
     assert!(stdout.contains("RECOVERED true"), "{stdout}");
+}
+
+/// Several tasks share one listener through `accept(&self)`; the last one
+/// spawned takes a single connection and leaves, as a short-lived worker
+/// would.
+/// Every client must be accepted exactly once. (With `accept` built on
+/// `poll_accept`, only the last task to poll was woken: the leaving task
+/// took the others' wake-ups with it, and clients were never accepted.)
+#[test]
+fn accept_from_many_tasks_serves_every_client_exactly_once() {
+    const CLIENTS: u32 = 1000;
+    for flavour in ["current_thread", "multi_thread"] {
+        for tasks in [2, 4, 8] {
+            let rt = match flavour {
+                "current_thread" => tokio::runtime::Builder::new_current_thread(),
+                _ => {
+                    let mut b = tokio::runtime::Builder::new_multi_thread();
+                    b.worker_threads(4);
+                    b
+                }
+            }
+            .enable_all()
+            .build()
+            .unwrap();
+            let dir = tempdir();
+            let path = dir.path().join("app.sock");
+            let listener = Arc::new(rt.block_on(async { SafeUnixListener::bind(&path).unwrap() }));
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            for task in 0..tasks {
+                let (listener, seen) = (listener.clone(), seen.clone());
+                rt.spawn(async move {
+                    loop {
+                        let (mut s, _) = listener.accept().await.unwrap();
+                        let id = s.read_u32().await.unwrap();
+                        seen.lock().unwrap().push(id);
+                        s.write_all(b"k").await.unwrap();
+                        if task == tasks - 1 {
+                            return; // the short-lived worker, which polled last
+                        }
+                    }
+                });
+            }
+            // Blocking clients on threads of their own, while `block_on`
+            // drives the accepting tasks. A client stops at its first
+            // unanswered connection, so a failure is reported in seconds.
+            let unanswered: u32 = rt.block_on(async {
+                let clients: Vec<_> = (0..8)
+                    .map(|t| {
+                        let path = path.clone();
+                        tokio::task::spawn_blocking(move || {
+                            for id in (t..CLIENTS).step_by(8) {
+                                let mut c = StdStream::connect(&path).unwrap();
+                                c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                                c.write_all(&id.to_be_bytes()).unwrap();
+                                if c.read_exact(&mut [0]).is_err() {
+                                    return 1;
+                                }
+                            }
+                            0
+                        })
+                    })
+                    .collect();
+                let mut unanswered = 0;
+                for c in clients {
+                    unanswered += c.await.unwrap();
+                }
+                unanswered
+            });
+            let mut seen = seen.lock().unwrap().clone();
+            seen.sort_unstable();
+            let all: Vec<u32> = (0..CLIENTS).collect();
+            assert_eq!(
+                unanswered, 0,
+                "{flavour}, {tasks} tasks: clients never accepted"
+            );
+            assert_eq!(
+                seen, all,
+                "{flavour}, {tasks} tasks: each client exactly once"
+            );
+            rt.shutdown_background();
+        }
+    }
 }
