@@ -168,7 +168,7 @@ impl SafeUnixListener {
             Ok(conn) => {
                 self.backoff.succeeded();
                 // A rejected peer is dropped (closed) here, never seen.
-                self.access.admits(&conn.0).then_some(Ok(conn))
+                self.access.admits(&conn.0, &self.addr).then_some(Ok(conn))
             }
             Err(e) if is_connection_error(&e) => {
                 tracing::debug!(addr = %self.addr, error = %e, "skipped a failed connection");

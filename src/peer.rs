@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UnixStream;
 use tokio::net::unix::{SocketAddr, UCred};
 
+use crate::addr::UnixAddr;
 use crate::sys;
 
 /// The credentials and address of a connected peer.
@@ -104,7 +105,7 @@ impl PeerInfo {
     /// # async fn main() -> std::io::Result<()> {
     /// # let listener = SafeUnixListener::bind("/run/app/app.sock")?;
     /// # let (stream, addr) = listener.accept().await?;
-    /// let in_www_data = PeerInfo::new(&stream, addr).groups().is_some_and(|g| g.contains(&33));
+    /// let _in_www_data = PeerInfo::new(&stream, addr).groups().is_some_and(|g| g.contains(&33));
     /// # Ok(()) }
     /// ```
     pub fn groups(&self) -> Option<&[u32]> {
@@ -162,7 +163,8 @@ impl PeerFilter {
     /// Whether `stream`'s peer may talk to us: its uid is allowed, or its
     /// primary gid or (where the platform reports them) one of its
     /// supplementary groups is.
-    pub(crate) fn admits(&self, stream: &UnixStream) -> bool {
+    /// Rejections are logged with `addr`, the listener's address.
+    pub(crate) fn admits(&self, stream: &UnixStream, addr: &UnixAddr) -> bool {
         if self.uids.is_empty() && self.gids.is_empty() {
             return true;
         }
@@ -170,7 +172,7 @@ impl PeerFilter {
             Ok(cred) => cred,
             Err(e) => {
                 self.log
-                    .rejected(format_args!("its credentials are unknown ({e})"));
+                    .rejected(addr, format_args!("its credentials are unknown ({e})"));
                 return false;
             }
         };
@@ -188,13 +190,16 @@ impl PeerFilter {
         {
             return true;
         }
-        self.log.rejected(format_args!(
-            "pid {}, uid {}, gid {}, groups {:?}: not allowed",
-            cred.pid().unwrap_or(0),
-            cred.uid(),
-            cred.gid(),
-            groups.unwrap_or_default()
-        ));
+        self.log.rejected(
+            addr,
+            format_args!(
+                "pid {}, uid {}, gid {}, groups {:?}: not allowed",
+                cred.pid().unwrap_or(0),
+                cred.uid(),
+                cred.gid(),
+                groups.unwrap_or_default()
+            ),
+        );
         false
     }
 }
@@ -213,8 +218,8 @@ impl Clone for RejectionLog {
 }
 
 impl RejectionLog {
-    fn rejected(&self, why: fmt::Arguments<'_>) {
-        tracing::debug!("rejected a connection: {why}");
+    fn rejected(&self, addr: &UnixAddr, why: fmt::Arguments<'_>) {
+        tracing::debug!(%addr, "rejected a connection: {why}");
         let now = Instant::now();
         let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let (last, quiet) = &mut *state;
@@ -226,6 +231,7 @@ impl RejectionLog {
         let suppressed = std::mem::take(quiet);
         drop(state);
         tracing::warn!(
+            %addr,
             suppressed,
             "rejected a connection: {why} (and {suppressed} more since the last warning, logged at debug)"
         );

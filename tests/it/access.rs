@@ -107,10 +107,12 @@ async fn a_peer_whose_uid_is_not_allowed_never_reaches_the_stream() {
     let log = crate::support::captured_log();
     let line = log
         .lines()
-        .find(|l| l.contains("rejected a connection") && l.contains(&format!("pid={rejected_pid}")))
+        .find(|l| {
+            l.contains("rejected a connection") && l.contains(&format!("pid {rejected_pid},"))
+        })
         .unwrap_or_else(|| panic!("no rejection logged:\n{log}"));
     assert!(
-        line.contains("WARN") && line.contains("uid=65534"),
+        line.contains("WARN") && line.contains("uid 65534, gid 65534"),
         "{line}"
     );
 }
@@ -174,4 +176,87 @@ async fn a_rejected_peer_never_reaches_an_axum_handler() {
     assert_eq!(code, 0, "curl got no HTTP response");
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
     server.abort();
+}
+
+/// `allow_gids` admits a peer by a supplementary group (`SO_PEERGROUPS`):
+/// uid and gid 65534, in group 33 only as a supplementary group. It used to
+/// be refused, since only the primary gid was checked.
+#[tokio::test]
+async fn a_supplementary_group_is_admitted() {
+    if skip_unless_root("a client as uid 65534 with a supplementary group") {
+        return;
+    }
+    let dir = tempdir();
+    let path = dir.path().join("groups.sock");
+    let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
+        .mode(0o666)
+        .allow_gids([33])
+        .bind()
+        .unwrap();
+    let setpriv = ["setpriv", "--reuid=65534", "--regid=65534", "--groups=33"];
+    let client = crate::support::helper_via(&setpriv, "access::helper_client")
+        .env("SUL_ADDR", &path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (stream, addr) = listener.accept().await.unwrap();
+    let peer = safe_unix_listener::PeerInfo::new(&stream, addr);
+    assert_eq!((peer.uid(), peer.gid()), (Some(NOBODY), Some(NOBODY)));
+    assert_eq!(peer.groups(), Some(&[33][..]));
+    drop(stream);
+    assert!(wait(client).await.contains("REPLY"));
+}
+
+/// A flood of rejected peers: each is logged at debug, and at most one
+/// `warn` a second per listener, which counts the ones it did not show.
+#[tokio::test]
+async fn a_flood_of_rejected_peers_does_not_flood_the_log() {
+    let dir = tempdir();
+    let path = dir.path().join("flood.sock");
+    let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
+        .allow_uids([NOBODY]) // not us
+        .bind()
+        .unwrap();
+    crate::support::captured_log();
+    let server = tokio::spawn(async move { listener.accept().await.map(drop) });
+    let reject = |n: usize| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            for _ in 0..n {
+                let mut c = StdStream::connect(&path).unwrap();
+                assert_eq!(c.read(&mut [0]).unwrap(), 0, "closed at once");
+            }
+        })
+    };
+    let start = std::time::Instant::now();
+    reject(300).await.unwrap();
+    // Past the one-second window, the next warning counts the quiet ones.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    reject(1).await.unwrap();
+    let seconds = start.elapsed().as_secs();
+    server.abort();
+
+    let shown = format!("addr={}", path.display());
+    let log = crate::support::captured_log();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains(&shown))
+        .collect();
+    // One at the start of each second that saw a rejection, at most.
+    assert!(
+        warnings.len() >= 2 && warnings.len() as u64 <= seconds + 2,
+        "301 rejections in {seconds} s, at most one warning a second: {warnings:#?}"
+    );
+    let counted: u64 = warnings
+        .iter()
+        .filter_map(|l| {
+            l.split("suppressed=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(counted + warnings.len() as u64, 301, "{warnings:#?}");
 }

@@ -76,8 +76,15 @@ fn helper_activation_case() {
             let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             pass_as_fd3(OwnedFd::from(tcp));
         }
+        // Lying counts: far more descriptors than were passed (the
+        // program's own listener among them), or than the table holds.
+        "lying-count" => fds = "100".to_owned(),
+        "huge-count" => fds = "2147483647".to_owned(),
+        "large-count" => fds = "100000000".to_owned(),
         other => panic!("unknown case {other}"),
     }
+    // The program's own listener, opened before activation is read.
+    let own = std::os::unix::net::UnixListener::bind(format!("{dir}/own.sock")).unwrap();
     // SAFETY: this helper process has no other threads using the environment.
     unsafe {
         std::env::set_var("LISTEN_PID", pid);
@@ -85,9 +92,18 @@ fn helper_activation_case() {
         std::env::set_var("LISTEN_FDNAMES", "web");
     }
 
+    if std::env::var_os("SUL_NO_PID").is_some() {
+        // SAFETY: as above.
+        unsafe { std::env::remove_var("LISTEN_PID") };
+    }
+
     let rt = crate::support::runtime();
     let _enter = rt.enter();
     let outcome = SafeUnixListener::from_activation();
+    // The program's own listener is intact whatever the variables said.
+    let _client = std::os::unix::net::UnixStream::connect(format!("{dir}/own.sock")).unwrap();
+    own.accept().unwrap();
+    println!("\nOWN_OK");
     let left =
         ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"].map(|v| std::env::var_os(v).is_some());
     println!("\nENV_LEFT {left:?}");
@@ -112,10 +128,15 @@ fn helper_activation_case() {
 }
 
 fn run_case(case: &str) -> (Option<Outcome>, String) {
+    run_case_with(case, &[])
+}
+
+fn run_case_with(case: &str, env: &[(&str, &str)]) -> (Option<Outcome>, String) {
     let dir = tempdir();
     let out = helper("activation::helper_activation_case", None)
         .env("SUL_CASE", case)
         .env("SUL_DIR", dir.path())
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -154,6 +175,42 @@ fn nothing_passed_or_passed_to_another_pid_is_none() {
     let _enter = rt.enter();
     // This test process was started with no LISTEN_* variables.
     assert!(SafeUnixListener::from_activation().unwrap().is_none());
+}
+
+/// Lying `LISTEN_FDS`: refused before anything is allocated or adopted,
+/// and the program's own descriptors are left alone (it used to adopt its
+/// own listener a second time and abort, or allocate 68 GB).
+#[test]
+fn lying_counts_are_refused_before_anything_is_adopted() {
+    for (case, words) in [
+        ("lying-count", "LISTEN_FDS=100, but descriptor"),
+        (
+            "huge-count",
+            "LISTEN_FDS=2147483647 is more descriptors than this process may have open (RLIMIT_NOFILE is",
+        ),
+        (
+            "large-count",
+            "LISTEN_FDS=100000000 is more descriptors than this process may have open",
+        ),
+    ] {
+        let (outcome, out) = run_case(case);
+        assert!(
+            out.contains("OWN_OK"),
+            "{case}: the program's own listener works: {out}"
+        );
+        let msg = outcome.expect(&out).expect_failed("InvalidActivation");
+        assert!(msg.contains(words), "{case}: {msg}");
+    }
+    let (_, out) = run_case("lying-count");
+    assert!(out.contains("is not open"), "{out}");
+}
+
+/// systemfd `--no-pid` (and cargo-watch between it and the server) passes
+/// `LISTEN_FDS` without `LISTEN_PID`: accepted, as listenfd does.
+#[test]
+fn listen_fds_without_listen_pid_is_accepted() {
+    let (outcome, out) = run_case_with("listening", &[("SUL_NO_PID", "1")]);
+    assert_eq!(outcome, Some(Outcome::Bound { ino: None }), "{out}");
 }
 
 #[test]
@@ -274,4 +331,133 @@ fn helper_named() {
         .unwrap()
         .expect("the api socket");
     println!("\nNAMED {}", api.local_addr());
+}
+
+/// What a program started by `systemd-socket-activate` with three sockets
+/// (`a`, `b`, and a TCP listener `tcp`) does with them, per `SUL_WHAT`.
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_three_passed() {
+    let Ok(what) = std::env::var("SUL_WHAT") else {
+        return;
+    };
+    let rt = crate::support::runtime();
+    let _enter = rt.enter();
+    match what.as_str() {
+        "named-then-child" => {
+            let a = SafeUnixListener::from_activation_named("a")
+                .unwrap()
+                .expect("a");
+            // A child started now must hold none of the passed descriptors.
+            let out = Command::new("sh")
+                .args(["-c", "ls /proc/$$/fd"])
+                .output()
+                .unwrap();
+            let fds: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            println!("\nCHILD_FDS {}", fds.join(","));
+            println!("\nTOOK {}", a.local_addr());
+        }
+        "all" => {
+            let all = SafeUnixListener::from_activation_all().unwrap();
+            for (name, l) in &all.listeners {
+                println!(
+                    "\nLISTENER {} {}",
+                    name.as_deref().unwrap_or("-"),
+                    l.local_addr()
+                );
+            }
+            for (fd, why) in &all.others {
+                println!("\nOTHER {fd} {why}");
+            }
+            println!(
+                "\nAGAIN {}",
+                SafeUnixListener::from_activation_all()
+                    .unwrap()
+                    .listeners
+                    .len()
+            );
+        }
+        other => panic!("unknown {other}"),
+    }
+}
+
+/// Runs [`helper_three_passed`] under `systemd-socket-activate` with two
+/// Unix sockets and a TCP listener; returns its stdout.
+fn three_passed(what: &str) -> Option<String> {
+    if !crate::support::have_socket_activate() {
+        return None;
+    }
+    let dir = tempdir();
+    let (a, b) = (dir.path().join("a.sock"), dir.path().join("b.sock"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cmd = helper("activation::helper_three_passed", None);
+    let mut activate = Command::new("systemd-socket-activate");
+    activate
+        .arg("-l")
+        .arg(&a)
+        .arg("-l")
+        .arg(&b)
+        .arg("-l")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--fdname=a:b:tcp", "-E", &format!("SUL_WHAT={what}")])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = crate::support::Running::from(activate.spawn().unwrap());
+    crate::support::wait_for_file(&a);
+    // The first connection starts the helper.
+    let _client = std::os::unix::net::UnixStream::connect(&a).unwrap();
+    let out = finish(child);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        exists(&a) && exists(&b),
+        "passed sockets are never unlinked"
+    );
+    Some(stdout.replace(&dir.path().display().to_string(), "DIR"))
+}
+
+#[test]
+fn a_child_inherits_none_of_the_passed_descriptors() {
+    let Some(out) = three_passed("named-then-child") else {
+        return;
+    };
+    assert!(out.contains("TOOK DIR/a.sock"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("CHILD_FDS "))
+        .expect(&out);
+    let fds: Vec<&str> = line["CHILD_FDS ".len()..].split(',').collect();
+    for passed in ["4", "5"] {
+        assert!(
+            !fds.contains(&passed),
+            "the child holds descriptor {passed}: {line}"
+        );
+    }
+}
+
+#[test]
+fn from_activation_all_returns_every_unix_listener_and_reports_the_rest() {
+    let Some(out) = three_passed("all") else {
+        return;
+    };
+    assert!(out.contains("LISTENER a DIR/a.sock"), "{out}");
+    assert!(out.contains("LISTENER b DIR/b.sock"), "{out}");
+    assert!(
+        out.contains("OTHER 5 is a TCP/IP socket, not a Unix socket"),
+        "{out}"
+    );
+    assert!(out.contains("AGAIN 0"), "each is handed out once: {out}");
 }

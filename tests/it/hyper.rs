@@ -192,3 +192,123 @@ async fn the_grace_period_bounds_the_wait() {
         .unwrap();
     assert!(!exists(&path));
 }
+
+/// Serves `whoami`, or with `slow` a handler that takes 800 ms, with
+/// `configure` applied; returns the socket path and keeps the server until
+/// the runtime ends.
+fn limited(
+    dir: &Path,
+    slow: bool,
+    configure: impl FnOnce(HyperServer) -> HyperServer,
+) -> std::path::PathBuf {
+    let path = dir.join("limits.sock");
+    let listener = SafeUnixListener::bind(&path).unwrap();
+    let server = configure(HyperServer::new(listener));
+    let service = service_fn(move |req: Request<Incoming>| async move {
+        if slow {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+        }
+        whoami(req).await
+    });
+    tokio::spawn(server.serve(service, std::future::pending()));
+    path
+}
+
+/// Reads until the server closes the connection; how long that took, or
+/// `None` if it was still open after 10 s.
+async fn closed_after(stream: &mut UnixStream) -> Option<Duration> {
+    use tokio::io::AsyncReadExt;
+    let start = std::time::Instant::now();
+    let mut sink = Vec::new();
+    match tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut sink)).await {
+        Ok(_) => Some(start.elapsed()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn half_a_request_is_cut_off_by_the_header_read_timeout() {
+    let dir = tempdir();
+    let path = limited(dir.path(), false, |s| {
+        s.header_read_timeout(Duration::from_millis(300))
+            .idle_timeout(Duration::from_secs(60))
+    });
+    let mut client = UnixStream::connect(&path).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut client, b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_after(&mut client).await.is_some(),
+        "a client that never finishes its head is disconnected"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_by_the_idle_timeout() {
+    let dir = tempdir();
+    let path = limited(dir.path(), false, |s| {
+        s.header_read_timeout(Duration::from_secs(60))
+            .idle_timeout(Duration::from_millis(300))
+    });
+    let mut silent = UnixStream::connect(&path).await.unwrap();
+    assert!(
+        closed_after(&mut silent).await.is_some(),
+        "closed while idle"
+    );
+
+    // A request in flight is not idle, however long the handler takes.
+    drop(silent);
+    let dir = tempdir();
+    let path = limited(dir.path(), true, |s| {
+        s.idle_timeout(Duration::from_millis(300))
+    });
+    let (code, _) = get(&path, false).await;
+    assert_eq!(
+        code, 200,
+        "an 800 ms handler outlives a 300 ms idle timeout"
+    );
+}
+
+#[tokio::test]
+async fn past_max_connections_new_clients_wait_in_the_backlog() {
+    let dir = tempdir();
+    let path = limited(dir.path(), false, |s| s.max_connections(2));
+    let first = UnixStream::connect(&path).await.unwrap();
+    let _second = UnixStream::connect(&path).await.unwrap();
+    // The third connects (the kernel queues it) but is not served.
+    let third = tokio::spawn({
+        let path = path.clone();
+        async move { get(&path, false).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!third.is_finished(), "served past the limit");
+    drop(first);
+    let (code, _) = tokio::time::timeout(Duration::from_secs(10), third)
+        .await
+        .expect("served once a slot was free")
+        .unwrap();
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn curl_is_answered_within_the_limits() {
+    let dir = tempdir();
+    let rt = crate::support::runtime();
+    let path = rt.block_on(async {
+        limited(dir.path(), false, |s| {
+            s.header_read_timeout(Duration::from_secs(5))
+                .idle_timeout(Duration::from_secs(5))
+                .max_connections(1)
+        })
+    });
+    let shown = path.display().to_string();
+    for _ in 0..3 {
+        let (code, body) = rt.block_on(async {
+            let shown = shown.clone();
+            tokio::task::spawn_blocking(move || curl(&["--unix-socket", &shown], "/"))
+                .await
+                .unwrap()
+        });
+        assert_eq!(code, 200, "{body}");
+    }
+}

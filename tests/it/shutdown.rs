@@ -156,3 +156,110 @@ fn a_forked_child_never_unlinks() {
     assert!(stdout.contains("AFTER_CHILD exists=true"), "{stdout}");
     assert!(stdout.contains("AFTER_PARENT exists=false"), "{stdout}");
 }
+
+/// Another process holds the bind lock (as `flock -x app.sock.lock sleep 60`
+/// would): the drop must not
+/// wait for it (it used to block the runtime thread for 5 s, then unlink
+/// without the lock). It leaves the socket, which the next bind finds
+/// stale and removes.
+#[test]
+fn a_drop_never_waits_for_a_busy_lock() {
+    let f = Fixture::new();
+    let listener = {
+        let _enter = f.rt.enter();
+        SafeUnixListener::bind(&f.path).unwrap()
+    };
+    let bound = ino(&f.path);
+    let lock = crate::support::lock_file(&f.path);
+    let script = "import fcntl, sys, time\nf = open(sys.argv[1], 'w')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)";
+    let mut holder: crate::support::Running = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&lock)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+        .into();
+    let mut held = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut held,
+    )
+    .unwrap();
+    assert_eq!(held, "held\n");
+
+    // A 10 ms ticker on the same single-threaded runtime keeps ticking
+    // while the listener drops.
+    let (took, ticks) = f.rt.block_on(async {
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let ticker = tokio::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let start = std::time::Instant::now();
+        drop(listener);
+        let took = start.elapsed();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        ticker.abort();
+        (took, ticks.load(std::sync::atomic::Ordering::Relaxed))
+    });
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "the drop waited {took:?}, where the lock timeout is 5 s"
+    );
+    assert!(ticks > 0, "the ticker ran");
+    assert_eq!(
+        ino(&f.path),
+        bound,
+        "left in place, not unlinked without the lock"
+    );
+    drop(holder);
+
+    let _enter = f.rt.enter();
+    let next = SafeUnixListener::bind(&f.path).expect("the next bind removes the stale socket");
+    UnixStream::connect(&f.path).expect("the new socket answers");
+    drop(next);
+}
+
+/// `flock app.sock.lock ./app` is a common wrapper; the bind then says at
+/// once that our own parent holds the lock, instead of blaming another
+/// starter after 5 s.
+#[test]
+fn a_lock_held_by_our_flock_wrapper_is_named() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let lock = crate::support::lock_file(&path);
+    let cmd = helper("helper_bind", None);
+    let out = std::process::Command::new("flock")
+        .arg(&lock)
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env("SUL_HELPER", "1")
+        .env("SUL_ADDR", &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let msg = stdout
+        .lines()
+        .find_map(crate::support::Outcome::parse)
+        .expect(&stdout)
+        .expect_failed("InUse");
+    assert!(
+        msg.contains(&format!(
+            "cannot take bind lock {}: our parent process",
+            lock.display()
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("(flock) holds it"), "{msg}");
+    assert!(
+        msg.contains("do not wrap the service in `flock` on this file"),
+        "{msg}"
+    );
+    assert!(!exists(&path));
+}
