@@ -174,6 +174,94 @@ fn main() {
         0,
     );
 
+    // ---- accept rate with the listener shared by 1, 2 and 4 tasks -------
+    type Accept = std::sync::Arc<
+        dyn Fn() -> futures_util::future::BoxFuture<'static, tokio::net::UnixStream> + Send + Sync,
+    >;
+    let rt = &rt;
+    let shared = |tasks: usize, safe: bool| -> Box<dyn FnMut() -> f64 + '_> {
+        Box::new(move || {
+            let path = fresh(dir, "shared.sock");
+            // `tasks` tasks loop on `accept`, each answering its client.
+            let serve = |accept: Accept| async move {
+                let workers: Vec<_> = (0..tasks)
+                    .map(|_| {
+                        let accept = accept.clone();
+                        tokio::spawn(async move {
+                            loop {
+                                accept().await.write_all(b"x").await.unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for w in workers {
+                    let _ = w.await;
+                }
+            };
+            if safe {
+                let l = std::sync::Arc::new(
+                    rt.block_on(async { SafeUnixListener::bind(&path).unwrap() }),
+                );
+                let accept = std::sync::Arc::new(move || {
+                    let l = l.clone();
+                    Box::pin(async move { l.accept().await.unwrap().0 })
+                        as futures_util::future::BoxFuture<'static, _>
+                });
+                accept_rate(rt, &path, serve(accept))
+            } else {
+                let l = std::sync::Arc::new(
+                    rt.block_on(async { tokio::net::UnixListener::bind(&path).unwrap() }),
+                );
+                let accept = std::sync::Arc::new(move || {
+                    let l = l.clone();
+                    Box::pin(async move { l.accept().await.unwrap().0 })
+                        as futures_util::future::BoxFuture<'static, _>
+                });
+                accept_rate(rt, &path, serve(accept))
+            }
+        })
+    };
+    let mut variants = vec![
+        Variant {
+            name: "tokio, 1 task",
+            run: shared(1, false),
+        },
+        Variant {
+            name: "SafeUnixListener, 1 task",
+            run: shared(1, true),
+        },
+        Variant {
+            name: "tokio, 2 tasks",
+            run: shared(2, false),
+        },
+        Variant {
+            name: "SafeUnixListener, 2 tasks",
+            run: shared(2, true),
+        },
+        Variant {
+            name: "tokio, 4 tasks",
+            run: shared(4, false),
+        },
+        Variant {
+            name: "SafeUnixListener, 4 tasks",
+            run: shared(4, true),
+        },
+    ];
+    let names: Vec<&str> = variants.iter().map(|v| v.name).collect();
+    let samples = interleave(rounds, &mut variants);
+    drop(variants);
+    for (i, tasks) in [1, 2, 4].into_iter().enumerate() {
+        table(
+            &format!(
+                "Accept rate, one listener shared by {tasks} accepting task(s) (`Arc`, `accept(&self)`): {CONNECTIONS} connections a sample, {rounds} rounds"
+            ),
+            "conn/s",
+            &names[2 * i..2 * i + 2],
+            &samples[2 * i..2 * i + 2],
+            0,
+        );
+    }
+
     // ---- bind latency: nothing at the path, and a stale socket ---------
     let _enter = rt.enter();
     let path = dir.join("bind.sock");

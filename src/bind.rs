@@ -128,7 +128,7 @@ pub(crate) fn bind_path(
     // 4. A private directory, which nobody else can enter.
     let private = PrivateDir::create(dir, dir_path, path)?;
 
-    // 5. The socket: bound, checked, registered, mode and owner, listening.
+    // 5. The socket: bound, checked, mode and owner, listening, registered.
     let fd = sys::stream_socket().map_err(|e| BindError::os(Op::CreateSocket, path, e))?;
     let at = socket::UnixAddr::new(&private.socket_path())
         .map_err(|e| BindError::os(Op::Bind, path, e))?;
@@ -144,7 +144,6 @@ pub(crate) fn bind_path(
             ));
         }
     };
-    let listener = into_tokio(fd).map_err(|e| BindError::os(Op::Register, path, errno_of(&e)))?;
     if let Some(mode) = o.mode {
         fchmodat(
             private.fd(),
@@ -159,7 +158,11 @@ pub(crate) fn bind_path(
         fchownat(private.fd(), SOCKET, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
             .map_err(|e| BindError::os(Op::ChangeOwner, path, e))?;
     }
-    socket::listen(&listener, Backlog::MAXCONN).map_err(|e| BindError::os(Op::Listen, path, e))?;
+    socket::listen(&fd, Backlog::MAXCONN).map_err(|e| BindError::os(Op::Listen, path, e))?;
+    // Only a listening socket may be registered: epoll reports a stream
+    // socket that is neither connected nor listening as hung up, and Tokio
+    // would keep that forever, spinning on accept.
+    let listener = into_tokio(fd).map_err(|e| BindError::os(Op::Register, path, errno_of(&e)))?;
 
     // 6. Into place.
     match o.on_existing {

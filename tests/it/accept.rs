@@ -255,3 +255,69 @@ fn accept_from_many_tasks_serves_every_client_exactly_once() {
         }
     }
 }
+
+/// Binds `SUL_ADDR` and waits 300 ms for a connection that never comes.
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_idle_accept() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    // Worker threads wait in epoll while the main thread binds.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let l = SafeUnixListener::bind(std::env::var("SUL_ADDR").unwrap()).unwrap();
+        let idle = tokio::time::timeout(Duration::from_millis(300), l.accept()).await;
+        assert!(idle.is_err(), "nobody connected");
+    });
+}
+
+/// An idle listener makes no system calls: it is registered with Tokio
+/// only once it listens. (Registered before `listen`, a worker thread
+/// waiting in epoll could see the socket as hung up; Tokio keeps that for
+/// good, and `accept4` ran in a busy loop. `listen` is delayed here by
+/// 100 ms, so that the workers always look in that window.)
+#[test]
+fn an_idle_listener_does_not_spin() {
+    if !crate::support::have_strace() {
+        return;
+    }
+    let dir = tempdir();
+    let trace = dir.path().join("trace");
+    let trace_arg = trace.display().to_string();
+    // `timeout`: a spinning helper fails the test instead of hanging it.
+    let strace = [
+        "timeout",
+        "20",
+        "strace",
+        "-f",
+        "-qq",
+        "-e",
+        "trace=accept4,accept,listen",
+        "-e",
+        "inject=listen:delay_enter=100000",
+        "-o",
+        &trace_arg,
+    ];
+    let out = crate::support::helper_via(&strace, "accept::helper_idle_accept")
+        .env("SUL_ADDR", dir.path().join("idle.sock"))
+        .output()
+        .unwrap();
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    assert!(
+        out.status.success(),
+        "the helper did not finish its 300 ms wait ({}): {} trace lines",
+        out.status,
+        calls.lines().count()
+    );
+    let accepts = calls.lines().filter(|l| l.contains("accept")).count();
+    assert!(
+        accepts < 5,
+        "{accepts} accept calls while idle:\n{}",
+        &calls[..calls.len().min(2000)]
+    );
+}
