@@ -79,10 +79,23 @@
 //!
 //! Probing, removing and binding happen under an exclusive `flock` on
 //! `<path>.lock`, so starters racing on one path end with exactly one
-//! winner. The lock file is removed as soon as the socket listens; one that
-//! cannot be removed (left by another user in a sticky directory) is
-//! harmless and is reused. Where the directory is not writable no lock is
-//! taken, since then nothing in it can be changed by us either.
+//! winner. A lock file the crate made is removed once the socket is in
+//! place; one that was already there and is not the crate's is used but
+//! never removed, and anything at that path that is not a regular file is
+//! an error ([`BindErrorKind::LockFile`]). Where the directory is not
+//! writable no lock is taken, since then nothing in it can be changed by us
+//! either.
+//!
+//! # Against a hostile user of the same machine
+//!
+//! The socket is made in a private 0700 directory beside the path, given
+//! its mode and owner there, set listening, and only then moved to the
+//! path without replacing anything: another user who can write the
+//! directory cannot redirect the mode or owner to another file, and never
+//! finds a half-made socket at the path. Nothing the crate did not create
+//! is removed. [`Builder::check_parent`] applies OpenSSH's StrictModes rule
+//! to every directory above the socket. What is not guaranteed (denial of
+//! service in a directory others can write, for one) is in the README.
 
 #![deny(
     missing_docs,

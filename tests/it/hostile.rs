@@ -74,10 +74,15 @@ while True:
             except OSError:
                 pass
 "#;
+    nobody_python(SCRIPT, dir, victim)
+}
+
+/// `python3 -c script first second`, as uid 65534.
+fn nobody_python(script: &str, first: &Path, second: &Path) -> Running {
     let child: Child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .arg(dir)
-        .arg(victim)
+        .args(["-c", script])
+        .arg(first)
+        .arg(second)
         .uid(NOBODY)
         .gid(NOBODY)
         .stdin(Stdio::null())
@@ -223,16 +228,7 @@ while True:
         except OSError:
             pass
 "#;
-    Command::new("python3")
-        .args(["-c", SCRIPT])
-        .arg(path)
-        .arg(victim)
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("python3 is installed")
-        .into()
+    nobody_python(SCRIPT, path, victim)
 }
 
 /// Item 2: `check_parent` follows OpenSSH's StrictModes rule.
