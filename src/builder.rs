@@ -32,6 +32,7 @@ pub struct Builder {
     addr: UnixAddr,
     options: bind::Options,
     unlink_on_drop: bool,
+    notify_ready: bool,
     access: PeerFilter,
 }
 
@@ -50,6 +51,7 @@ impl Builder {
             addr,
             options: bind::Options::default(),
             unlink_on_drop: true,
+            notify_ready: false,
             access: PeerFilter::default(),
         }
     }
@@ -187,6 +189,23 @@ impl Builder {
         self
     }
 
+    /// Tells the service manager that the service is ready (`READY=1` on
+    /// `$NOTIFY_SOCKET`, see [`notify_ready`](crate::notify_ready)) as soon
+    /// as the socket listens, so that under `Type=notify` nothing ordered
+    /// after the service starts before it accepts connections. Off by
+    /// default; nothing is sent when `$NOTIFY_SOCKET` is unset. A failure
+    /// to notify is logged at `warn`; the listener is kept.
+    ///
+    /// ```
+    /// # use safe_unix_listener::Builder;
+    /// let _builder = Builder::new("/run/app/app.sock".parse()?).notify_ready(true);
+    /// # Ok::<(), safe_unix_listener::BindError>(())
+    /// ```
+    pub fn notify_ready(mut self, notify: bool) -> Self {
+        self.notify_ready = notify;
+        self
+    }
+
     /// Uses the socket passed by the service manager if there is one
     /// ([`SafeUnixListener::from_activation`]), and binds this address
     /// otherwise. The allowed uids and gids apply either way; mode, owner
@@ -203,6 +222,7 @@ impl Builder {
     pub fn activation_or_bind(self) -> Result<SafeUnixListener, BindError> {
         match activation::take(None)? {
             Some((listener, addr, _)) => {
+                self.ready();
                 Ok(SafeUnixListener::new(listener, addr, None, self.access))
             }
             None => self.bind(),
@@ -235,12 +255,22 @@ impl Builder {
                 (listener, None)
             }
         };
+        self.ready();
         Ok(SafeUnixListener::new(
             listener,
             self.addr,
             guard,
             self.access,
         ))
+    }
+
+    /// `READY=1`, if asked for.
+    fn ready(&self) {
+        if self.notify_ready {
+            if let Err(e) = crate::notify_ready() {
+                tracing::warn!(error = %e, "listening, but the service manager was not told");
+            }
+        }
     }
 }
 

@@ -33,8 +33,9 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// `tower::Service` can be served through
 /// `hyper_util::service::TowerToHyperService`.
 ///
-/// When `shutdown` resolves, the server stops accepting and drops the
-/// listener, so the socket file goes away at once and new clients are
+/// When `shutdown` resolves, the server tells the service manager
+/// (`STOPPING=1`, when `$NOTIFY_SOCKET` is set), stops accepting and drops
+/// the listener, so the socket file goes away at once and new clients are
 /// refused; then it waits for in-flight connections, up to the
 /// [grace period](Self::grace_period), and returns. Connections still open
 /// then are left to finish on their own tasks.
@@ -242,6 +243,9 @@ impl HyperServer {
             }
         }
 
+        if let Err(e) = crate::notify_stopping() {
+            tracing::warn!(error = %e, "stopping, but the service manager was not told");
+        }
         let addr = listener.local_addr().clone();
         drop(listener);
         tracing::info!(%addr, in_flight = graceful.count(), "stopped accepting; draining connections");

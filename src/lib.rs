@@ -126,6 +126,7 @@ mod guard;
 mod hyper1;
 mod listener;
 mod lock;
+mod notify;
 mod parent;
 mod peer;
 mod private;
@@ -140,5 +141,6 @@ pub use error::{BindError, BindErrorKind};
 #[cfg(feature = "hyper")]
 pub use hyper1::HyperServer;
 pub use listener::SafeUnixListener;
+pub use notify::{notify_ready, notify_ready_main_pid, notify_status, notify_stopping};
 pub use peer::PeerInfo;
 pub use signal::{ShutdownSignal, shutdown_signal};

@@ -2,6 +2,7 @@
 //! and how they fail. Each example uses a part.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,18 +28,28 @@ fn init_tracing() {
 pub fn start(
     program: &str,
     default_file: &str,
-) -> Result<(SafeUnixListener, ShutdownSignal), ExitCode> {
+) -> Result<(SafeUnixListener, impl Future<Output = ()> + Send + 'static), ExitCode> {
     init_tracing();
     let stop = shutdown_signal().map_err(|e| fail(program, e))?;
     let mut args = std::env::args().skip(1).peekable();
     let takeover = args.next_if(|a| a == "--takeover").is_some();
     let addr = addr_or_default(args.next(), default_file).map_err(|e| fail(program, e))?;
-    let mut builder = SafeUnixListener::builder(addr);
+    // READY=1 once listening, when run under systemd with Type=notify.
+    let mut builder = SafeUnixListener::builder(addr).notify_ready(true);
     if takeover {
         builder = builder.on_existing(OnExisting::TakeOver);
     }
     let listener = builder.activation_or_bind().map_err(|e| fail(program, e))?;
-    Ok((listener, stop))
+    Ok((listener, stopping(stop)))
+}
+
+/// Resolves on SIGINT or SIGTERM, after telling the service manager
+/// (`STOPPING=1`, when run under systemd).
+async fn stopping(stop: ShutdownSignal) {
+    stop.await;
+    if let Err(e) = safe_unix_listener::notify_stopping() {
+        tracing::warn!(error = %e, "stopping, but the service manager was not told");
+    }
 }
 
 /// ADDR (a path, `unix:/path` or `@name`), or `$XDG_RUNTIME_DIR/<file>`,

@@ -16,6 +16,7 @@ mod hyper;
 mod live;
 mod mode;
 mod not_a_socket;
+mod notify;
 mod parent;
 mod paths;
 mod permission;
