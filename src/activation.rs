@@ -27,7 +27,6 @@ use std::sync::{Mutex, PoisonError};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::libc;
-use nix::sys::resource::{Resource, getrlimit};
 use nix::sys::socket::{self, AddressFamily, SockType, SockaddrLike, SockaddrStorage, sockopt};
 
 use crate::addr::UnixAddr;
@@ -198,7 +197,7 @@ fn read_environment() -> Result<Vec<Passed>, String> {
     let count: u32 = fds
         .parse()
         .map_err(|_| format!("LISTEN_FDS={fds:?} is not a number"))?;
-    let limit = getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| soft);
+    let limit = sys::descriptor_limit();
     if u64::from(count) + FIRST_FD as u64 > limit {
         return Err(format!(
             "LISTEN_FDS={count} is more descriptors than this process may have open (RLIMIT_NOFILE is {limit})"

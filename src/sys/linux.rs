@@ -125,12 +125,12 @@ pub(crate) fn peer_groups(fd: BorrowedFd<'_>) -> Option<Vec<u32>> {
 /// which holds the lock for as long as we run.
 pub(crate) fn ancestor_holding_flock(st: &FileStat) -> Option<String> {
     let locks = std::fs::read_to_string("/proc/locks").ok()?;
-    let file = format!(
-        "{:02x}:{:02x}:{}",
-        nix::sys::stat::major(st.st_dev),
-        nix::sys::stat::minor(st.st_dev),
-        st.st_ino
-    );
+    // The kernel's device number encoding (glibc's major() and minor()).
+    #[allow(clippy::unnecessary_cast)] // `dev_t` is narrower on some targets
+    let dev = st.st_dev as u64;
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let file = format!("{major:02x}:{minor:02x}:{}", st.st_ino);
     // "1: FLOCK  ADVISORY  WRITE 1234 00:1f:5678 0 EOF"; waiters have "->".
     let holders: Vec<u32> = locks
         .lines()
@@ -164,4 +164,10 @@ fn stat_of(pid: u32) -> Option<(u32, String)> {
     let name = head.split_once('(')?.1.to_owned();
     let ppid = tail.split_whitespace().nth(1)?.parse().ok()?;
     Some((ppid, name))
+}
+
+/// How many descriptors this process may have open (`RLIMIT_NOFILE`).
+pub(crate) fn descriptor_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit};
+    getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| soft)
 }

@@ -76,3 +76,13 @@ pub(crate) fn peer_groups(_fd: BorrowedFd<'_>) -> Option<Vec<u32>> {
 pub(crate) fn ancestor_holding_flock(_st: &FileStat) -> Option<String> {
     None
 }
+
+/// How many descriptors this process may have open (`RLIMIT_NOFILE`);
+/// `rlim_t` is signed on the BSDs.
+pub(crate) fn descriptor_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit};
+    #[allow(clippy::useless_conversion)] // unsigned on macOS
+    getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| {
+        u64::try_from(soft).unwrap_or(u64::MAX)
+    })
+}

@@ -22,6 +22,7 @@ mod paths;
 mod permission;
 mod properties;
 mod race;
+mod restart;
 mod shutdown;
 mod stale;
 mod stress;
