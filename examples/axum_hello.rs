@@ -1,7 +1,7 @@
 //! axum over a Unix socket.
 //!
 //! ```text
-//! cargo run --example axum_hello --features axum -- [--takeover] [ADDR]
+//! cargo run --example axum_hello --features axum -- [--takeover | --systemd-units] [ADDR]
 //! curl --unix-socket "$XDG_RUNTIME_DIR/safe-unix-listener-demo.sock" http://localhost/
 //! ```
 //!

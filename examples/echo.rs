@@ -1,7 +1,7 @@
 //! A line echo server on a Unix socket.
 //!
 //! ```text
-//! cargo run --example echo -- [--takeover] [ADDR]
+//! cargo run --example echo -- [--takeover | --systemd-units] [ADDR]
 //! ```
 //!
 //! Under systemd socket activation (or `systemd-socket-activate -l PATH`)

@@ -1,7 +1,7 @@
 //! hyper over a Unix socket, HTTP/1 and HTTP/2.
 //!
 //! ```text
-//! cargo run --example hyper_hello --features hyper -- [--takeover] [ADDR]
+//! cargo run --example hyper_hello --features hyper -- [--takeover | --systemd-units] [ADDR]
 //! curl --unix-socket "$XDG_RUNTIME_DIR/safe-unix-listener-demo.sock" http://localhost/
 //! ```
 //!

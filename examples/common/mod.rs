@@ -24,7 +24,8 @@ fn init_tracing() {
 /// Sets up logging, installs the SIGINT/SIGTERM handler, and gets the
 /// listener: the one systemd (or `systemd-socket-activate`) passed, or a
 /// safe bind of `[--takeover] [ADDR]`. On failure, the message has been
-/// printed and the exit code is 1.
+/// printed and the exit code is 1. `--systemd-units [ADDR]` prints the
+/// systemd units that run the program instead, and exits 0.
 pub fn start(
     program: &str,
     default_file: &str,
@@ -32,6 +33,11 @@ pub fn start(
     init_tracing();
     let stop = shutdown_signal().map_err(|e| fail(program, e))?;
     let mut args = std::env::args().skip(1).peekable();
+    if args.next_if(|a| a == "--systemd-units").is_some() {
+        let addr = addr_or_default(args.next(), default_file).map_err(|e| fail(program, e))?;
+        print!("{}", systemd_units(program, &addr));
+        return Err(ExitCode::SUCCESS);
+    }
     let takeover = args.next_if(|a| a == "--takeover").is_some();
     let addr = addr_or_default(args.next(), default_file).map_err(|e| fail(program, e))?;
     // READY=1 once listening, when run under systemd with Type=notify.
@@ -41,6 +47,24 @@ pub fn start(
     }
     let listener = builder.activation_or_bind().map_err(|e| fail(program, e))?;
     Ok((listener, stopping(stop)))
+}
+
+/// The systemd units that run `program` on `addr`, both ways.
+fn systemd_units(program: &str, addr: &UnixAddr) -> String {
+    let exe =
+        std::env::current_exe().map_or_else(|_| program.to_owned(), |p| p.display().to_string());
+    format!(
+        "# Socket activation: systemd holds the socket, also across restarts.\n\
+         # /etc/systemd/system/{program}.socket\n\
+         [Socket]\nListenStream={addr}\nSocketMode=0660\n\n[Install]\nWantedBy=sockets.target\n\n\
+         # /etc/systemd/system/{program}.service\n\
+         [Service]\nExecStart={exe}\n\n\
+         # Or the service binds the socket itself and says when it is ready;\n\
+         # restart it with --takeover, then stop the old one.\n\
+         # /etc/systemd/system/{program}.service\n\
+         [Service]\nType=notify\nNotifyAccess=all\nRuntimeDirectory={program}\n\
+         ExecStart={exe} /run/{program}/{program}.sock\n"
+    )
 }
 
 /// Resolves on SIGINT or SIGTERM, after telling the service manager

@@ -385,8 +385,9 @@ fn helper_three_passed() {
 }
 
 /// Runs [`helper_three_passed`] under `systemd-socket-activate` with two
-/// Unix sockets and a TCP listener; returns its stdout.
-fn three_passed(what: &str) -> Option<String> {
+/// Unix sockets and a TCP listener (or, with `three_unix`, a third Unix
+/// socket `c`); returns its stdout.
+fn three_passed(what: &str, three_unix: bool) -> Option<String> {
     if !crate::support::have_socket_activate() {
         return None;
     }
@@ -405,8 +406,16 @@ fn three_passed(what: &str) -> Option<String> {
         .arg("-l")
         .arg(&b)
         .arg("-l")
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["--fdname=a:b:tcp", "-E", &format!("SUL_WHAT={what}")])
+        .arg(match three_unix {
+            true => dir.path().join("c.sock").display().to_string(),
+            false => format!("127.0.0.1:{port}"),
+        })
+        .arg(if three_unix {
+            "--fdname=a:b:c"
+        } else {
+            "--fdname=a:b:tcp"
+        })
+        .args(["-E", &format!("SUL_WHAT={what}")])
         .arg(cmd.get_program())
         .args(cmd.get_args())
         .stdout(Stdio::piped())
@@ -431,7 +440,7 @@ fn three_passed(what: &str) -> Option<String> {
 
 #[test]
 fn a_child_inherits_none_of_the_passed_descriptors() {
-    let Some(out) = three_passed("named-then-child") else {
+    let Some(out) = three_passed("named-then-child", false) else {
         return;
     };
     assert!(out.contains("TOOK DIR/a.sock"), "{out}");
@@ -450,7 +459,17 @@ fn a_child_inherits_none_of_the_passed_descriptors() {
 
 #[test]
 fn from_activation_all_returns_every_unix_listener_and_reports_the_rest() {
-    let Some(out) = three_passed("all") else {
+    let Some(out) = three_passed("all", true) else {
+        return;
+    };
+    for name in ["a", "b", "c"] {
+        assert!(
+            out.contains(&format!("LISTENER {name} DIR/{name}.sock")),
+            "{out}"
+        );
+    }
+    assert!(!out.contains("OTHER"), "{out}");
+    let Some(out) = three_passed("all", false) else {
         return;
     };
     assert!(out.contains("LISTENER a DIR/a.sock"), "{out}");

@@ -102,3 +102,25 @@ fn the_default_address_is_under_xdg_runtime_dir() {
     assert_eq!(crate::support::finish(child).status.code(), Some(0));
     assert!(!exists(&path));
 }
+
+#[test]
+fn the_examples_print_the_systemd_units_that_run_them() {
+    let out = std::process::Command::new(crate::support::example_bin("echo"))
+        .args(["--systemd-units", "/run/echo/echo.sock"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let units = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "# /etc/systemd/system/echo.socket",
+        "ListenStream=/run/echo/echo.sock",
+        "Type=notify",
+        "NotifyAccess=all",
+        "RuntimeDirectory=echo",
+    ] {
+        assert!(
+            units.lines().any(|l| l == line),
+            "{line:?} missing from:\n{units}"
+        );
+    }
+}
