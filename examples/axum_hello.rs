@@ -54,7 +54,7 @@ async fn main() -> ExitCode {
         listener,
         app.into_make_service_with_connect_info::<PeerInfo>(),
     )
-    .with_graceful_shutdown(stop)
+    .with_graceful_shutdown(common::stopping(stop))
     .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,6 +38,7 @@ async fn main() -> ExitCode {
         _ => {}
     }
 
+    let stop = common::stopping(stop);
     tokio::pin!(stop);
     loop {
         tokio::select! {

@@ -2,7 +2,6 @@
 //! and how they fail. Each example uses a part.
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,7 +28,7 @@ fn init_tracing() {
 pub fn start(
     program: &str,
     default_file: &str,
-) -> Result<(SafeUnixListener, impl Future<Output = ()> + Send + 'static), ExitCode> {
+) -> Result<(SafeUnixListener, ShutdownSignal), ExitCode> {
     init_tracing();
     let stop = shutdown_signal().map_err(|e| fail(program, e))?;
     let mut args = std::env::args().skip(1).peekable();
@@ -46,7 +45,7 @@ pub fn start(
         builder = builder.on_existing(OnExisting::TakeOver);
     }
     let listener = builder.activation_or_bind().map_err(|e| fail(program, e))?;
-    Ok((listener, stopping(stop)))
+    Ok((listener, stop))
 }
 
 /// The systemd units that run `program` on `addr`, both ways.
@@ -68,8 +67,8 @@ fn systemd_units(program: &str, addr: &UnixAddr) -> String {
 }
 
 /// Resolves on SIGINT or SIGTERM, after telling the service manager
-/// (`STOPPING=1`, when run under systemd).
-async fn stopping(stop: ShutdownSignal) {
+/// (`STOPPING=1`, when run under systemd). `HyperServer` does this itself.
+pub async fn stopping(stop: ShutdownSignal) {
     stop.await;
     if let Err(e) = safe_unix_listener::notify_stopping() {
         tracing::warn!(error = %e, "stopping, but the service manager was not told");

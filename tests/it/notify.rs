@@ -83,6 +83,25 @@ fn an_example_reports_ready_and_stopping_on_an_abstract_name() {
     );
 }
 
+/// `HyperServer` reports stopping itself, once.
+#[cfg(feature = "hyper")]
+#[test]
+fn hyper_server_reports_stopping() {
+    let dir = tempdir();
+    let notify = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&notify).unwrap();
+    let app = dir.path().join("app.sock");
+    ready_then_stopping(
+        "hyper_hello",
+        &app.display().to_string(),
+        &notify.display().to_string(),
+        &socket,
+        || UnixStream::connect(&app).is_ok(),
+    );
+    socket.set_nonblocking(true).unwrap();
+    assert!(socket.recv(&mut [0; 64]).is_err(), "no second message");
+}
+
 /// Sends a status with a line break to `$NOTIFY_SOCKET` and prints what
 /// came of it.
 #[test]
