@@ -17,6 +17,7 @@ mod common;
 use std::process::ExitCode;
 
 use futures_util::StreamExt;
+use safe_unix_listener::AddrView;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
@@ -29,13 +30,12 @@ async fn main() -> ExitCode {
 
     let addr = listener.local_addr();
     println!("echo server listening on {addr}");
-    match (addr.as_path(), addr.as_abstract_name()) {
-        (Some(path), _) => println!("try: socat - UNIX-CONNECT:{}", path.display()),
-        (_, Some(name)) => println!(
+    match addr.view() {
+        AddrView::Path(path) => println!("try: socat - UNIX-CONNECT:{}", path.display()),
+        AddrView::Abstract(name) => println!(
             "try: socat - ABSTRACT-CONNECT:{}",
             String::from_utf8_lossy(name)
         ),
-        _ => {}
     }
 
     let stop = common::stopping(stop);

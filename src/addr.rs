@@ -1,10 +1,12 @@
 //! [`UnixAddr`]: what a listener binds to, parsed and validated up front.
 //!
-//! Everything here is pure: no system call is made, so a bad address is
-//! reported before anything on disk is looked at.
+//! Parsing and validation are pure: no system call is made, so a bad
+//! address is reported before anything on disk is looked at. Only
+//! [`UnixAddr::connect`] touches the system.
 
 use std::ffi::OsStr;
 use std::fmt;
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -176,6 +178,61 @@ impl UnixAddr {
         }
     }
 
+    /// The address's shape, to match on: a path or an abstract name, and
+    /// nothing else.
+    ///
+    /// ```
+    /// use safe_unix_listener::{AddrView, UnixAddr};
+    ///
+    /// let addr: UnixAddr = "@app".parse()?;
+    /// let shown = match addr.view() {
+    ///     AddrView::Path(path) => format!("curl --unix-socket {}", path.display()),
+    ///     AddrView::Abstract(name) => {
+    ///         format!("curl --abstract-unix-socket {}", String::from_utf8_lossy(name))
+    ///     }
+    /// };
+    /// assert_eq!(shown, "curl --abstract-unix-socket app");
+    /// # Ok::<(), safe_unix_listener::BindError>(())
+    /// ```
+    pub fn view(&self) -> AddrView<'_> {
+        match &self.0 {
+            Inner::Path(p) => AddrView::Path(p),
+            Inner::Abstract(name) => AddrView::Abstract(name),
+        }
+    }
+
+    /// Connects to the server at this address: a path, or an abstract name
+    /// (Linux and Android). For clients and tests.
+    ///
+    /// # Errors
+    ///
+    /// The OS error's kind (`NotFound`, `ConnectionRefused`,
+    /// `PermissionDenied`, `Unsupported` for an abstract name elsewhere),
+    /// with a message that names the address.
+    ///
+    /// ```
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let listener = SafeUnixListener::bind(dir.path().join("app.sock"))?;
+    /// let _client = listener.local_addr().connect().await?;
+    /// let (_server, _) = listener.accept().await?;
+    ///
+    /// let err = "/nonexistent/app.sock".parse::<safe_unix_listener::UnixAddr>()?.connect().await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// assert!(err.to_string().starts_with("cannot connect to /nonexistent/app.sock: "));
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(&self) -> io::Result<tokio::net::UnixStream> {
+        let connected = match self.view() {
+            AddrView::Path(path) => tokio::net::UnixStream::connect(path).await,
+            AddrView::Abstract(name) => connect_abstract(name).await,
+        };
+        connected.map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {self}: {e}")))
+    }
+
     /// Whether this is an abstract address (no file behind it).
     ///
     /// ```
@@ -187,6 +244,31 @@ impl UnixAddr {
     pub fn is_abstract(&self) -> bool {
         matches!(self.0, Inner::Abstract(_))
     }
+}
+
+/// The shape of a [`UnixAddr`], from [`UnixAddr::view`]: exhaustive, so a
+/// `match` needs no other arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddrView<'a> {
+    /// A filesystem path.
+    Path(&'a Path),
+    /// A name in the Linux abstract namespace, without the leading `@`.
+    Abstract(&'a [u8]),
+}
+
+/// A non-blocking connect to an abstract name, handed to Tokio.
+async fn connect_abstract(name: &[u8]) -> io::Result<tokio::net::UnixStream> {
+    let Some(addr) = sys::abstract_sockaddr(name) else {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "abstract socket names exist only on Linux and Android",
+        ));
+    };
+    let fd = sys::stream_socket()?;
+    // A Unix stream connect completes at once, or fails (EAGAIN when the
+    // server's queue is full).
+    nix::sys::socket::connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr)?;
+    tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))
 }
 
 impl FromStr for UnixAddr {

@@ -35,6 +35,7 @@ use nix::sys::stat::{FchmodatFlags, FileStat, fchmodat};
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, linkat, unlinkat};
 use tokio::net::UnixListener;
 
+use crate::addr::UnixAddr;
 use crate::error::{BindError, Op, errno_of, parent_dir};
 use crate::guard::UnlinkGuard;
 use crate::lock::{self, LOCK_TIMEOUT};
@@ -359,6 +360,22 @@ pub(crate) fn bind_abstract(
     socket::bind(fd.as_raw_fd(), &sockaddr).map_err(fail)?;
     socket::listen(&fd, Backlog::MAXCONN).map_err(fail)?;
     into_tokio(fd).map_err(|e| fail(errno_of(&e)))
+}
+
+/// Linux autobind: binding an unnamed address makes the kernel choose a
+/// free abstract name. Returns the listener and the name it got.
+pub(crate) fn bind_abstract_auto() -> Result<(UnixListener, UnixAddr), BindError> {
+    let shown = "an abstract name chosen by the kernel";
+    let Some(unnamed) = sys::autobind_sockaddr() else {
+        return Err(BindError::unsupported_abstract(shown));
+    };
+    let fail = |e| BindError::abstract_failed(shown, e);
+    let fd = sys::stream_socket().map_err(fail)?;
+    socket::bind(fd.as_raw_fd(), &unnamed).map_err(fail)?;
+    socket::listen(&fd, Backlog::MAXCONN).map_err(fail)?;
+    let bound: socket::UnixAddr = socket::getsockname(fd.as_raw_fd()).map_err(fail)?;
+    let addr = sys::unix_addr_of(&bound).ok_or_else(|| fail(Errno::EADDRNOTAVAIL))?;
+    Ok((into_tokio(fd).map_err(|e| fail(errno_of(&e)))?, addr))
 }
 
 fn into_tokio(fd: OwnedFd) -> std::io::Result<UnixListener> {

@@ -322,6 +322,34 @@ impl SafeUnixListener {
         Builder::new(UnixAddr::from_abstract_name(name)?).bind()
     }
 
+    /// Binds a free name in the Linux abstract namespace, chosen by the
+    /// kernel (autobind): nothing to clean up, no collision, for tests and
+    /// throwaway servers. [`local_addr`](Self::local_addr) gives the name
+    /// (`@` and five hex digits). Elsewhere it fails with
+    /// [`Unsupported`](crate::BindErrorKind::Unsupported).
+    ///
+    /// ```
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # if cfg!(not(target_os = "linux")) { return Ok(()); }
+    /// let listener = SafeUnixListener::bind_abstract_auto()?;
+    /// assert!(listener.local_addr().is_abstract());
+    /// let _client = listener.local_addr().connect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn bind_abstract_auto() -> Result<Self, BindError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(BindError::no_runtime(
+                "an abstract name chosen by the kernel",
+            ));
+        }
+        let (listener, addr) = bind::bind_abstract_auto()?;
+        tracing::debug!(%addr, "listening");
+        Ok(Self::new(listener, addr, None, PeerFilter::default()))
+    }
+
     /// The Unix listening socket passed by systemd (or anything speaking its
     /// socket-activation protocol), if exactly one was passed; `Ok(None)` if
     /// none was.

@@ -134,7 +134,7 @@ mod signal;
 mod stat;
 mod sys;
 
-pub use addr::UnixAddr;
+pub use addr::{AddrView, UnixAddr};
 pub use bind::OnExisting;
 pub use builder::{Activated, Builder, receive_activation};
 pub use error::{BindError, BindErrorKind};

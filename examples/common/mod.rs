@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use safe_unix_listener::{
-    BindError, OnExisting, SafeUnixListener, ShutdownSignal, UnixAddr, shutdown_signal,
+    AddrView, BindError, OnExisting, SafeUnixListener, ShutdownSignal, UnixAddr, shutdown_signal,
 };
 
 /// Logs to stderr at `RUST_LOG`, `info` by default.
@@ -89,16 +89,15 @@ fn addr_or_default(arg: Option<String>, file: &str) -> Result<UnixAddr, BindErro
 
 /// `curl --unix-socket …` or `curl --abstract-unix-socket …` for `addr`.
 pub fn curl_command(addr: &UnixAddr, url_path: &str) -> String {
-    match (addr.as_path(), addr.as_abstract_name()) {
-        (Some(p), _) => format!(
+    match addr.view() {
+        AddrView::Path(p) => format!(
             "curl --unix-socket {} http://localhost{url_path}",
             p.display()
         ),
-        (_, Some(n)) => format!(
+        AddrView::Abstract(n) => format!(
             "curl --abstract-unix-socket {} http://localhost{url_path}",
             String::from_utf8_lossy(n)
         ),
-        _ => unreachable!("an address is a path or a name"),
     }
 }
 

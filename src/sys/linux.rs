@@ -171,3 +171,9 @@ pub(crate) fn descriptor_limit() -> u64 {
     use nix::sys::resource::{Resource, getrlimit};
     getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| soft)
 }
+
+/// The unnamed address that makes `bind` choose a free abstract name
+/// (autobind).
+pub(crate) fn autobind_sockaddr() -> Option<socket::UnixAddr> {
+    Some(socket::UnixAddr::new_unnamed())
+}

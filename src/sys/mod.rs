@@ -12,6 +12,7 @@
 mod imp;
 
 pub(crate) use imp::{
-    MAX_ABSTRACT_LEN, MAX_PATH_LEN, abstract_sockaddr, ancestor_holding_flock, descriptor_limit,
-    fd_path, peer_groups, peer_pid, rename_exchange, rename_noreplace, stream_socket, unix_addr_of,
+    MAX_ABSTRACT_LEN, MAX_PATH_LEN, abstract_sockaddr, ancestor_holding_flock, autobind_sockaddr,
+    descriptor_limit, fd_path, peer_groups, peer_pid, rename_exchange, rename_noreplace,
+    stream_socket, unix_addr_of,
 };

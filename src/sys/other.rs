@@ -86,3 +86,8 @@ pub(crate) fn descriptor_limit() -> u64 {
         u64::try_from(soft).unwrap_or(u64::MAX)
     })
 }
+
+/// No abstract namespace here, so no autobind.
+pub(crate) fn autobind_sockaddr() -> Option<socket::UnixAddr> {
+    None
+}

@@ -9,6 +9,7 @@ mod access;
 mod activation;
 mod api;
 mod axum;
+mod client;
 mod example_echo;
 mod faults;
 mod hostile;

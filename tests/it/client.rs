@@ -1,0 +1,132 @@
+//! `UnixAddr::connect`, the client side: a path, an abstract name, and
+//! errors that name the address.
+
+use std::io::ErrorKind;
+
+use safe_unix_listener::{SafeUnixListener, UnixAddr};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{NOBODY, helper, make_stale, skip_unless_root, tempdir, tempdir_with_mode};
+
+/// A round trip through `connect` to `listener`.
+async fn round_trip(listener: &SafeUnixListener) {
+    let mut client = listener.local_addr().connect().await.unwrap();
+    let (mut server, _) = listener.accept().await.unwrap();
+    client.write_all(b"ping").await.unwrap();
+    let mut buf = [0; 4];
+    server.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ping");
+}
+
+#[tokio::test]
+async fn connect_reaches_a_path_and_an_abstract_name() {
+    let dir = tempdir();
+    round_trip(&SafeUnixListener::bind(dir.path().join("app.sock")).unwrap()).await;
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        let name = format!("sul-client-test-{}", std::process::id());
+        round_trip(&SafeUnixListener::bind_abstract(&name).unwrap()).await;
+    }
+}
+
+#[tokio::test]
+async fn connect_errors_name_the_address() {
+    let dir = tempdir();
+    let missing: UnixAddr = dir.path().join("missing.sock").try_into().unwrap();
+    let err = missing.connect().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot connect to {missing}: ")),
+        "{err}"
+    );
+
+    let stale = dir.path().join("stale.sock");
+    make_stale(&stale);
+    let stale: UnixAddr = stale.try_into().unwrap();
+    let err = stale.connect().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot connect to {stale}: ")),
+        "{err}"
+    );
+
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        let nobody: UnixAddr = format!("@sul-client-nobody-{}", std::process::id())
+            .parse()
+            .unwrap();
+        let err = nobody.connect().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+        assert!(err.to_string().contains(&nobody.to_string()), "{err}");
+    }
+}
+
+/// Connects to `SUL_ADDR` and prints the error's kind and message.
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_connect() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    let addr: UnixAddr = std::env::var("SUL_ADDR").unwrap().parse().unwrap();
+    let rt = crate::support::runtime();
+    match rt.block_on(addr.connect()) {
+        Ok(_) => println!("\nCONNECTED"),
+        Err(e) => println!("\nERROR {:?} {e}", e.kind()),
+    }
+}
+
+#[test]
+fn a_permission_refusal_names_the_address() {
+    if skip_unless_root("connecting as uid 65534") {
+        return;
+    }
+    let dir = tempdir_with_mode(0o755);
+    let path = dir.path().join("private.sock");
+    let rt = crate::support::runtime();
+    let _listener = rt.block_on(async {
+        SafeUnixListener::builder(path.clone().try_into().unwrap())
+            .mode(0o600)
+            .bind()
+            .unwrap()
+    });
+    let out = helper("client::helper_connect", Some(NOBODY))
+        .env("SUL_ADDR", &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "ERROR PermissionDenied cannot connect to {}: ",
+            path.display()
+        )),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn autobind_gets_a_fresh_name_that_connect_reaches() {
+    if !cfg!(any(target_os = "linux", target_os = "android")) {
+        let err = SafeUnixListener::bind_abstract_auto().unwrap_err();
+        assert_eq!(err.kind(), safe_unix_listener::BindErrorKind::Unsupported);
+        return;
+    }
+    let first = SafeUnixListener::bind_abstract_auto().unwrap();
+    let second = SafeUnixListener::bind_abstract_auto().unwrap();
+    let name = first.local_addr().as_abstract_name().unwrap().to_vec();
+    assert_eq!(
+        name.len(),
+        5,
+        "the kernel's five hex digits: {}",
+        first.local_addr()
+    );
+    assert!(
+        name.iter().all(u8::is_ascii_hexdigit),
+        "{}",
+        first.local_addr()
+    );
+    assert_ne!(first.local_addr(), second.local_addr());
+    round_trip(&first).await;
+    round_trip(&second).await;
+    assert!(!first.unlink_on_drop(), "no file to remove");
+}
