@@ -6,7 +6,8 @@
 //!
 //! Accept rate: 8 concurrent clients each connect, read one byte and close;
 //! the server accepts, writes the byte and closes. Bind latency: a stale
-//! socket is at the path each time.
+//! socket is at the path each time. Throwaway sockets: a new directory,
+//! a socket in it, both removed, as a test harness does.
 
 mod common;
 
@@ -333,6 +334,44 @@ fn main() {
             &format!("SafeUnixListener: {safe_steps}"),
         ],
         &bind_samples[2..],
+        0,
+    );
+
+    // ---- throwaway sockets, as tests make them ----------------------------
+    let per_sample = |make: &dyn Fn()| {
+        let start = Instant::now();
+        for _ in 0..BINDS {
+            make();
+        }
+        start.elapsed().as_secs_f64() * 1e6 / BINDS as f64
+    };
+    let mut variants = vec![
+        Variant {
+            name: "tempfile::tempdir + tokio bind + remove",
+            run: Box::new(|| {
+                per_sample(&|| {
+                    let dir = tempfile::tempdir().unwrap();
+                    let path = dir.path().join("s");
+                    drop(tokio::net::UnixListener::bind(&path).unwrap());
+                    std::fs::remove_file(&path).unwrap();
+                    dir.close().unwrap();
+                })
+            }),
+        },
+        Variant {
+            name: "SafeUnixListener::bind_temp + drop",
+            run: Box::new(|| per_sample(&|| drop(SafeUnixListener::bind_temp().unwrap()))),
+        },
+    ];
+    let names: Vec<&str> = variants.iter().map(|v| v.name).collect();
+    let samples = interleave(rounds, &mut variants);
+    table(
+        &format!(
+            "A throwaway socket, made and removed with its directory: {BINDS} a sample, {rounds} rounds"
+        ),
+        "µs/socket",
+        &names,
+        &samples,
         0,
     );
 }

@@ -53,6 +53,45 @@ use crate::sys;
 /// assert_eq!(err.kind(), safe_unix_listener::BindErrorKind::InvalidAddress);
 /// # Ok::<(), safe_unix_listener::BindError>(())
 /// ```
+///
+/// As a command-line argument: clap needs nothing but [`FromStr`], and a
+/// bad address is reported with the crate's message.
+///
+/// ```
+/// use clap::Parser;
+/// use safe_unix_listener::UnixAddr;
+///
+/// #[derive(Parser)]
+/// struct Args {
+///     /// Where to listen: a path, unix:/path or @name.
+///     #[arg(long, default_value = "/run/app/app.sock")]
+///     listen: UnixAddr,
+/// }
+///
+/// let args = Args::try_parse_from(["app", "--listen", "@app"])?;
+/// assert_eq!(args.listen.to_string(), "@app");
+/// let err = Args::try_parse_from(["app", "--listen", ""]).err().unwrap();
+/// assert!(err.to_string().contains("cannot use address \"\""));
+/// # Ok::<(), clap::Error>(())
+/// ```
+///
+/// With the `serde` feature it reads and writes as the same string, for
+/// configuration files (see `examples/config_file.rs`):
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use safe_unix_listener::UnixAddr;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Config {
+///     listen: UnixAddr,
+/// }
+///
+/// let config: Config = serde_json::from_str(r#"{ "listen": "unix:/run/app.sock" }"#).unwrap();
+/// assert_eq!(config.listen.as_path(), Some(std::path::Path::new("/run/app.sock")));
+/// assert_eq!(serde_json::to_string(&config.listen).unwrap(), r#""/run/app.sock""#);
+/// # }
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct UnixAddr(Inner);
 

@@ -11,6 +11,7 @@ use crate::bind::{self, OnExisting};
 use crate::error::BindError;
 use crate::listener::SafeUnixListener;
 use crate::peer::PeerFilter;
+use crate::temp;
 
 /// Options for binding a [`SafeUnixListener`], from
 /// [`SafeUnixListener::builder`].
@@ -348,6 +349,44 @@ impl SafeUnixListener {
         let (listener, addr) = bind::bind_abstract_auto()?;
         tracing::debug!(%addr, "listening");
         Ok(Self::new(listener, addr, None, PeerFilter::default()))
+    }
+
+    /// Binds a throwaway socket, for tests: `s` in a new directory only we
+    /// may enter (mode 0700), made in the first of `$XDG_RUNTIME_DIR`,
+    /// `$TMPDIR` and `/tmp` where the socket's whole path fits the
+    /// platform's limit (107 bytes on Linux, 103 on macOS and the BSDs).
+    /// [`local_addr`](Self::local_addr) gives the path to connect to.
+    ///
+    /// The directory is `sul-` and eight random characters, never one that
+    /// already exists, so any number of threads and processes can bind at
+    /// once without colliding. Dropping the listener removes the socket
+    /// and the directory (not in a forked child); a process that is killed
+    /// leaves them, as with any temporary directory.
+    ///
+    /// # Errors
+    ///
+    /// When no base directory fits or can be written, a
+    /// [`BindError`] that names each one and why it was passed over.
+    ///
+    /// ```
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let listener = SafeUnixListener::bind_temp()?;
+    /// let path = listener.local_addr().as_path().unwrap().to_owned();
+    /// let _client = listener.local_addr().connect().await?;
+    /// drop(listener);
+    /// assert!(!path.parent().unwrap().exists());
+    /// # Ok(()) }
+    /// ```
+    pub fn bind_temp() -> Result<Self, BindError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(BindError::no_runtime("a temporary socket"));
+        }
+        let (listener, addr, temp) = temp::bind_temp()?;
+        tracing::debug!(%addr, "listening");
+        Ok(Self::new(listener, addr, None, PeerFilter::default()).in_temp_dir(temp))
     }
 
     /// The Unix listening socket passed by systemd (or anything speaking its

@@ -28,6 +28,7 @@ pub(crate) enum Op {
     LookUpDir,
     CreateDir,
     CreatePrivateDir,
+    CreateTempDir,
     ProbeSocket,
     RemoveStale,
     Lock,
@@ -53,6 +54,7 @@ impl Op {
             Op::LookUpDir => "look up directory",
             Op::CreateDir => "create directory",
             Op::CreatePrivateDir => "create a private directory for",
+            Op::CreateTempDir => "create a temporary socket directory in",
             Op::ProbeSocket => "probe socket",
             Op::RemoveStale => "remove stale socket",
             Op::Lock => "take bind lock",
@@ -422,6 +424,17 @@ impl BindError {
                  would be {needed} bytes, over the limit of {max}"
             ))
             .fix_with("use a directory with a shorter path, or a longer socket file name")
+    }
+
+    pub(crate) fn no_temp_dir(tried: &str, errno: Option<Errno>) -> Self {
+        let kind = errno.map_or(BindErrorKind::PathTooLong, kind_of);
+        let mut e = Self::new(kind, Op::CreateTempDir, "$XDG_RUNTIME_DIR, $TMPDIR or /tmp")
+            .why(tried)
+            .fix_with("set TMPDIR to a short directory this user may write to, such as /tmp");
+        if let Some(errno) = errno {
+            e = e.caused_by(errno);
+        }
+        e
     }
 
     /// Something at a path we were using changed under us: another process

@@ -70,10 +70,20 @@
 //! - `axum`: `axum::serve(listener, app)` works as is, and [`PeerInfo`] is
 //!   axum connect-info.
 //! - `hyper`: `HyperServer` serves a hyper service over HTTP/1 and HTTP/2
-//!   with graceful shutdown.
+//!   with graceful shutdown, and `UnixConnector` lets hyper-util's client
+//!   reach a Unix socket.
+//! - `serde`: [`UnixAddr`] reads and writes as the string it parses from,
+//!   for configuration files.
 //!
 //! tonic needs no feature: the listener is a `Stream` of
 //! [`tokio::net::UnixStream`], which `serve_with_incoming` accepts.
+//!
+//! # Tests
+//!
+//! [`SafeUnixListener::bind_temp`] binds a throwaway socket whose path
+//! always fits, and removes it with its directory on drop;
+//! [`SafeUnixListener::bind_abstract_auto`] lets Linux choose a free
+//! abstract name. [`UnixAddr::connect`] is the client for either.
 //!
 //! # The bind lock
 //!
@@ -115,11 +125,15 @@ compile_error!("safe-unix-listener supports Unix platforms only");
 
 mod activation;
 mod addr;
+#[cfg(feature = "serde")]
+mod addr_serde;
 #[cfg(feature = "axum")]
 mod axum08;
 mod backoff;
 mod bind;
 mod builder;
+#[cfg(feature = "hyper")]
+mod connector;
 mod error;
 mod guard;
 #[cfg(feature = "hyper")]
@@ -133,10 +147,13 @@ mod private;
 mod signal;
 mod stat;
 mod sys;
+mod temp;
 
 pub use addr::{AddrView, UnixAddr};
 pub use bind::OnExisting;
 pub use builder::{Activated, Builder, receive_activation};
+#[cfg(feature = "hyper")]
+pub use connector::UnixConnector;
 pub use error::{BindError, BindErrorKind};
 #[cfg(feature = "hyper")]
 pub use hyper1::HyperServer;

@@ -16,6 +16,7 @@ use crate::addr::UnixAddr;
 use crate::backoff::{Backoff, is_connection_error};
 use crate::guard::UnlinkGuard;
 use crate::peer::PeerFilter;
+use crate::temp::TempSocket;
 
 /// A Unix-domain listening socket that was bound safely and cleans up after
 /// itself.
@@ -82,6 +83,7 @@ pub struct SafeUnixListener {
     // Declared before `listener`, so it drops first: the identity check
     // and unlink happen while the listening socket is still open.
     guard: Option<UnlinkGuard>,
+    temp: Option<TempSocket>,
     listener: UnixListener,
     addr: UnixAddr,
     access: PeerFilter,
@@ -97,11 +99,18 @@ impl SafeUnixListener {
     ) -> Self {
         Self {
             guard,
+            temp: None,
             listener,
             addr,
             access,
             backoff: Backoff::new(),
         }
+    }
+
+    /// This listener, which also removes its temporary directory on drop.
+    pub(crate) fn in_temp_dir(mut self, temp: TempSocket) -> Self {
+        self.temp = Some(temp);
+        self
     }
 
     /// Accepts a connection.
@@ -198,7 +207,8 @@ impl SafeUnixListener {
 
     /// Turns the unlink on drop on or off (it is on unless the builder said
     /// otherwise). Turning it on never makes a drop remove a file that is
-    /// not the socket this listener bound. No effect on abstract names.
+    /// not the socket this listener bound. No effect on abstract names. For
+    /// [`bind_temp`](Self::bind_temp) it covers the directory too.
     ///
     /// ```no_run
     /// # use safe_unix_listener::SafeUnixListener;
@@ -211,6 +221,9 @@ impl SafeUnixListener {
     pub fn set_unlink_on_drop(&mut self, unlink: bool) {
         if let Some(guard) = &mut self.guard {
             guard.set_armed(unlink);
+        }
+        if let Some(temp) = &mut self.temp {
+            temp.armed = unlink;
         }
     }
 
@@ -227,6 +240,7 @@ impl SafeUnixListener {
     /// ```
     pub fn unlink_on_drop(&self) -> bool {
         self.guard.as_ref().is_some_and(UnlinkGuard::is_armed)
+            || self.temp.as_ref().is_some_and(|temp| temp.armed)
     }
 
     /// The Tokio listener inside. The socket file is then left in place:

@@ -62,7 +62,7 @@ impl<'d> PrivateDir<'d> {
         }
         let mut last = Errno::EEXIST;
         for _ in 0..16 {
-            let name = random_name();
+            let name = random_name(PREFIX);
             let path = parent_path.join(&name);
             match mkdirat(parent, name.as_os_str(), Mode::S_IRWXU) {
                 Ok(()) => {}
@@ -95,12 +95,7 @@ impl<'d> PrivateDir<'d> {
     /// directory only we may enter, locks it, and checks that the name
     /// still leads to it.
     fn open_ours(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Errno> {
-        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let fd = openat(parent, name, flags, Mode::empty())?;
-        let st = fstat(&fd)?;
-        if st.st_uid != geteuid().as_raw() || st.st_mode & 0o077 != 0 {
-            return Err(Errno::EPERM);
-        }
+        let fd = open_own_dir(parent, name)?;
         let fd = Flock::lock(fd, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e)?;
         match lstat_at(parent, name)? {
             Some(now) if same_file(&*fd, &now) => Ok(fd),
@@ -199,13 +194,26 @@ fn refuses_connections(path: &Path) -> bool {
     socket::connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr) == Err(Errno::ECONNREFUSED)
 }
 
-/// `.sul-` and eight random characters from `[a-z0-9]`.
-fn random_name() -> OsString {
+/// Opens the directory `name` in `parent` without following a link, and
+/// checks that only we may enter it: owned by our effective uid, no access
+/// for group or others.
+pub(crate) fn open_own_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = openat(parent, name, flags, Mode::empty())?;
+    let st = fstat(&fd)?;
+    if st.st_uid != geteuid().as_raw() || st.st_mode & 0o077 != 0 {
+        return Err(Errno::EPERM);
+    }
+    Ok(fd)
+}
+
+/// `prefix` and eight random characters from `[a-z0-9]`.
+pub(crate) fn random_name(prefix: &str) -> OsString {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     // RandomState's keys come from the OS's randomness, and differ for
     // every RandomState made.
     let mut bits = RandomState::new().build_hasher().finish();
-    let mut name = PREFIX.to_owned();
+    let mut name = prefix.to_owned();
     for _ in 0..RANDOM_LEN {
         name.push(ALPHABET[(bits % ALPHABET.len() as u64) as usize] as char);
         bits /= ALPHABET.len() as u64;

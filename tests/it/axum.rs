@@ -158,3 +158,32 @@ async fn connect_info_carries_the_clients_uid() {
     }
     server.abort();
 }
+
+/// The README's "Testing your server", as written there.
+#[cfg(feature = "hyper")]
+mod testing_your_server {
+    use axum::Router;
+    use axum::routing::get;
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    use safe_unix_listener::{SafeUnixListener, UnixConnector};
+
+    fn app() -> Router {
+        Router::new().route("/", get(|| async { "hello\n" }))
+    }
+
+    #[tokio::test]
+    async fn hello_answers() -> Result<(), Box<dyn std::error::Error>> {
+        let listener = SafeUnixListener::bind_temp()?;
+        let connector = UnixConnector::new(listener.local_addr().clone());
+        tokio::spawn(async move { axum::serve(listener, app()).await });
+
+        let client = Client::builder(TokioExecutor::new()).build::<_, Empty<Bytes>>(connector);
+        let response = client.get("http://localhost/".parse()?).await?;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.into_body().collect().await?.to_bytes(), "hello\n");
+        Ok(())
+    }
+}

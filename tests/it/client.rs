@@ -130,3 +130,95 @@ async fn autobind_gets_a_fresh_name_that_connect_reaches() {
     round_trip(&second).await;
     assert!(!first.unlink_on_drop(), "no file to remove");
 }
+
+/// `GET /` through a hyper-util client with `UnixConnector`: the status,
+/// the HTTP version spoken and the body.
+#[cfg(feature = "hyper")]
+fn get_through_connector(addr: &UnixAddr, http2: bool) -> (u16, hyper::Version, String) {
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    use safe_unix_listener::UnixConnector;
+
+    crate::support::runtime().block_on(async {
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(http2)
+            .build::<_, Empty<Bytes>>(UnixConnector::new(addr.clone()));
+        let response = client
+            .get("http://localhost/".parse().unwrap())
+            .await
+            .unwrap();
+        let (status, version) = (response.status().as_u16(), response.version());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, version, String::from_utf8(body.to_vec()).unwrap())
+    })
+}
+
+#[cfg(feature = "hyper")]
+#[test]
+fn unix_connector_gets_200_from_the_examples_over_http1_and_http2() {
+    use crate::support::{finish, signal, spawn_example, wait_listening};
+    use hyper::Version;
+
+    let dir = tempdir();
+    let mut servers = vec![(
+        "hyper_hello",
+        dir.path().join("hyper.sock").display().to_string(),
+    )];
+    if cfg!(feature = "axum") {
+        servers.push((
+            "axum_hello",
+            dir.path().join("axum.sock").display().to_string(),
+        ));
+    }
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        let name = format!("@sul-connector-test-{}", std::process::id());
+        servers.push(("hyper_hello", name));
+    }
+    for (example, addr) in servers {
+        let mut server = spawn_example(example, &[&addr]);
+        wait_listening(&mut server);
+        let addr: UnixAddr = addr.parse().unwrap();
+        for (http2, version) in [(false, Version::HTTP_11), (true, Version::HTTP_2)] {
+            let (status, spoken, body) = get_through_connector(&addr, http2);
+            assert_eq!((status, spoken), (200, version), "{example} at {addr}");
+            let from = example.trim_end_matches("_hello");
+            assert!(
+                body.starts_with(&format!("hello from {from} over a Unix socket"))
+                    && body.ends_with("uid 0\n"),
+                "{example}: {body}"
+            );
+        }
+        signal(&server, nix::sys::signal::Signal::SIGTERM);
+        assert_eq!(finish(server).status.code(), Some(0), "{example}");
+    }
+}
+
+#[cfg(feature = "hyper")]
+#[test]
+fn unix_connector_errors_name_the_address() {
+    use http_body_util::Empty;
+    use hyper::body::Bytes;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    use safe_unix_listener::UnixConnector;
+
+    let dir = tempdir();
+    let missing: UnixAddr = dir.path().join("missing.sock").try_into().unwrap();
+    let err = crate::support::runtime().block_on(async {
+        Client::builder(TokioExecutor::new())
+            .build::<_, Empty<Bytes>>(UnixConnector::new(missing.clone()))
+            .get("http://localhost/".parse().unwrap())
+            .await
+            .unwrap_err()
+    });
+    assert!(err.is_connect(), "{err:?}");
+    let cause = std::error::Error::source(&err)
+        .expect("a cause")
+        .to_string();
+    assert!(
+        cause.starts_with(&format!("cannot connect to {missing}: ")),
+        "{cause}"
+    );
+}

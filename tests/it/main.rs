@@ -10,8 +10,10 @@ mod activation;
 mod api;
 mod axum;
 mod client;
+mod config;
 mod example_echo;
 mod faults;
+mod grpc;
 mod hostile;
 mod hyper;
 mod live;
@@ -28,6 +30,7 @@ mod shutdown;
 mod stale;
 mod stress;
 mod takeover;
+mod temp;
 
 /// Run in a child process by the tests (see `support::helper`): binds
 /// `SUL_ADDR` with the options in the environment and reports the outcome.
