@@ -40,6 +40,7 @@ use crate::error::{BindError, Op, errno_of, parent_dir};
 use crate::guard::UnlinkGuard;
 use crate::lock::{self, LOCK_TIMEOUT};
 use crate::private::{self, PrivateDir, SOCKET};
+use crate::probe::{self, Probe};
 use crate::stat::{self, describe, is_socket, lstat_at, same_inode};
 use crate::{parent, sys};
 
@@ -178,59 +179,56 @@ pub(crate) fn bind_path(
     Ok((listener, guard))
 }
 
+/// Steps 1 to 3 alone, for `clean_stale`: removes a provably stale socket
+/// at `path`. `Ok(true)` if it removed one, `Ok(false)` if nothing was
+/// there.
+pub(crate) fn clean_path(path: &Path) -> Result<bool, BindError> {
+    let dir_path = parent_dir(path);
+    let Some(name) = path.file_name() else {
+        return Ok(false);
+    };
+    let dir = parent::open_dir(path, dir_path)?;
+    let dir = dir.as_fd();
+    let lock = lock::acquire(dir, dir_path, name, LOCK_TIMEOUT)?;
+    private::remove_leftovers(dir, dir_path);
+    let removed = clear(dir, path, name, OnExisting::RemoveStale)?;
+    drop(lock);
+    Ok(removed)
+}
+
 /// Step 3: leaves the path empty (or, for a takeover, a socket), or fails
-/// without touching it.
+/// without touching it. `Ok(true)` if it removed a stale socket.
 fn clear(
     dir: BorrowedFd<'_>,
     path: &Path,
     name: &OsStr,
     on_existing: OnExisting,
-) -> Result<(), BindError> {
+) -> Result<bool, BindError> {
     let Some(found) = lstat_at(dir, name).map_err(|e| BindError::os(Op::LookUp, path, e))? else {
-        return Ok(());
+        return Ok(false);
     };
     if !is_socket(&found) {
         return Err(BindError::not_a_socket(path, describe(&found)));
     }
     if on_existing == OnExisting::TakeOver {
-        return Ok(());
+        return Ok(false);
     }
     match probe(path)? {
-        Probe::Gone => Ok(()),
-        Probe::Live(pid) => Err(BindError::live(path.display(), Some(path), pid)),
+        Probe::Gone => Ok(false),
+        Probe::Live(peer) => Err(BindError::live(path.display(), Some(path), peer.pid)),
         Probe::QueueFull => Err(BindError::backlog_full(path)),
         Probe::Failed(errno @ (Errno::EACCES | Errno::EPERM)) => {
             Err(BindError::os(Op::ProbeSocket, path, errno))
         }
         Probe::Failed(errno) => Err(BindError::unprobeable(path, errno)),
         Probe::Stale if on_existing == OnExisting::Fail => Err(BindError::stale_kept(path)),
-        Probe::Stale => remove_stale(dir, path, name, &found),
+        Probe::Stale => remove_stale(dir, path, name, &found).map(|()| true),
     }
 }
 
-enum Probe {
-    /// Nothing is at the path any more.
-    Gone,
-    /// A server accepted the connection; its pid when it can be known.
-    Live(Option<i32>),
-    /// A server is listening but its accept queue is full.
-    QueueFull,
-    /// Nobody listens: the connection was refused.
-    Stale,
-    /// Anything else: the socket is not provably stale.
-    Failed(Errno),
-}
-
 fn probe(path: &Path) -> Result<Probe, BindError> {
-    let fd = sys::stream_socket().map_err(|errno| BindError::os(Op::ProbeSocket, path, errno))?;
     let addr = socket::UnixAddr::new(path).map_err(|errno| BindError::unprobeable(path, errno))?;
-    Ok(match socket::connect(fd.as_raw_fd(), &addr) {
-        Ok(()) | Err(Errno::EINPROGRESS) => Probe::Live(sys::peer_pid(&fd)),
-        Err(Errno::EAGAIN) => Probe::QueueFull,
-        Err(Errno::ECONNREFUSED) => Probe::Stale,
-        Err(Errno::ENOENT) => Probe::Gone,
-        Err(errno) => Probe::Failed(errno),
-    })
+    probe::probe(&addr).map_err(|errno| BindError::os(Op::ProbeSocket, path, errno))
 }
 
 fn remove_stale(

@@ -74,6 +74,14 @@
 //!   reach a Unix socket.
 //! - `serde`: [`UnixAddr`] reads and writes as the string it parses from,
 //!   for configuration files.
+//! - `cli`: the `sul` command: `sul inspect`, `sul clean` and `sul wait`.
+//!
+//! # Diagnosis
+//!
+//! [`inspect`] tells what is at an address (free, a stale socket and
+//! whether we may remove it, a live server and its pid, something else),
+//! what a bind would do, and changes nothing. [`clean_stale`] removes a
+//! provably stale socket, for servers that do not use this crate.
 //!
 //! tonic needs no feature: the listener is a `Stream` of
 //! [`tokio::net::UnixStream`], which `serve_with_incoming` accepts.
@@ -138,12 +146,14 @@ mod error;
 mod guard;
 #[cfg(feature = "hyper")]
 mod hyper1;
+mod inspect;
 mod listener;
 mod lock;
 mod notify;
 mod parent;
 mod peer;
 mod private;
+mod probe;
 mod signal;
 mod stat;
 mod sys;
@@ -157,6 +167,7 @@ pub use connector::UnixConnector;
 pub use error::{BindError, BindErrorKind};
 #[cfg(feature = "hyper")]
 pub use hyper1::HyperServer;
+pub use inspect::{FileInfo, Found, Inspection, LockState, Server, Verdict, clean_stale, inspect};
 pub use listener::SafeUnixListener;
 pub use notify::{notify_ready, notify_ready_main_pid, notify_status, notify_stopping};
 pub use peer::PeerInfo;

@@ -24,6 +24,7 @@ use nix::sys::stat::{Mode, SFlag, fstat, fstatat};
 use nix::unistd::{UnlinkatFlags, geteuid, unlinkat};
 
 use crate::error::{BindError, Op};
+use crate::inspect::LockState;
 use crate::stat::{describe, file_type, same_file};
 use crate::sys;
 
@@ -46,10 +47,49 @@ pub(crate) struct BindLock<'d> {
 }
 
 /// `<socket name>.lock`.
-fn lock_name(socket_name: &OsStr) -> OsString {
+pub(crate) fn lock_name(socket_name: &OsStr) -> OsString {
     let mut name = socket_name.to_owned();
     name.push(".lock");
     name
+}
+
+/// The state of the bind lock for `socket_name` in `dir`, found without
+/// changing anything: a shared `flock` is tried and released at once. With
+/// the error a bind would give when the lock cannot be used.
+pub(crate) fn look(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    socket_name: &OsStr,
+) -> (LockState, Option<BindError>) {
+    let name = lock_name(socket_name);
+    let st = match fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(_) => return (LockState::None, None),
+    };
+    if file_type(&st) != SFlag::S_IFREG {
+        let path = dir_path.join(&name);
+        return (
+            LockState::Unusable,
+            Some(BindError::lock_unusable(&path, describe(&st))),
+        );
+    }
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let held = openat(
+        dir,
+        name.as_os_str(),
+        flags | OFlag::O_NOCTTY,
+        Mode::empty(),
+    )
+    .is_ok_and(|fd| {
+        matches!(
+            Flock::lock(fd, FlockArg::LockSharedNonblock),
+            Err((_, Errno::EWOULDBLOCK))
+        )
+    });
+    match held {
+        true => (LockState::Held, None),
+        false => (LockState::Free, None),
+    }
 }
 
 /// Takes the bind lock for the socket `socket_name` in the directory `dir`

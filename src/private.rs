@@ -17,11 +17,12 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag, openat};
-use nix::sys::socket::{self, UnixAddr};
+use nix::sys::socket::UnixAddr;
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use nix::unistd::{UnlinkatFlags, geteuid, unlinkat};
 
 use crate::error::{BindError, Op};
+use crate::probe::{Probe, probe};
 use crate::stat::{is_socket, lstat_at, same_file};
 use crate::sys;
 
@@ -188,10 +189,7 @@ fn remove_leftover(parent: BorrowedFd<'_>, parent_path: &Path, name: &OsStr) {
 
 /// The probe rule: only a socket that refuses a connection is stale.
 fn refuses_connections(path: &Path) -> bool {
-    let (Ok(fd), Ok(addr)) = (sys::stream_socket(), UnixAddr::new(path)) else {
-        return false;
-    };
-    socket::connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr) == Err(Errno::ECONNREFUSED)
+    UnixAddr::new(path).is_ok_and(|addr| matches!(probe(&addr), Ok(Probe::Stale)))
 }
 
 /// Opens the directory `name` in `parent` without following a link, and

@@ -54,3 +54,9 @@ pub(crate) fn describe(st: &FileStat) -> &'static str {
 pub(crate) fn mode(bits: u32) -> Mode {
     Mode::from_bits_truncate((bits & 0o7777) as mode_t)
 }
+
+/// The permission bits of `st` (`mode_t` is 16 bits on macOS and the BSDs).
+#[allow(clippy::useless_conversion)]
+pub(crate) fn permissions(st: &FileStat) -> u32 {
+    u32::from(st.st_mode & 0o7777)
+}

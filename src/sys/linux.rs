@@ -9,6 +9,8 @@ use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, sockopt};
 use nix::sys::stat::FileStat;
 use rustix::fs::{RenameFlags, renameat_with};
 
+use super::PeerCred;
+
 /// Longest path in bytes: `sun_path` is 108 bytes, one of them the NUL.
 pub(crate) const MAX_PATH_LEN: usize = 107;
 /// Longest abstract name in bytes: 108 less the leading NUL.
@@ -29,12 +31,36 @@ pub(crate) fn abstract_sockaddr(name: &[u8]) -> Option<socket::UnixAddr> {
     socket::UnixAddr::new_abstract(name).ok()
 }
 
-/// The pid of the process at the other end of a connected socket.
-pub(crate) fn peer_pid(fd: &OwnedFd) -> Option<i32> {
-    socket::getsockopt(fd, sockopt::PeerCredentials)
-        .ok()
-        .map(|cred| cred.pid())
-        .filter(|&pid| pid > 0)
+/// Who is at the other end of a connected socket (`SO_PEERCRED`).
+pub(crate) fn peer_cred(fd: &OwnedFd) -> PeerCred {
+    match socket::getsockopt(fd, sockopt::PeerCredentials) {
+        Ok(cred) => PeerCred {
+            pid: Some(cred.pid()).filter(|&pid| pid > 0),
+            uid: Some(cred.uid()),
+            gid: Some(cred.gid()),
+        },
+        Err(_) => PeerCred::default(),
+    }
+}
+
+/// The command line of process `pid`, its arguments joined by spaces, on
+/// one line (control characters escaped, as `\n`).
+pub(crate) fn command_line(pid: i32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<_> = raw
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(String::from_utf8_lossy)
+        .collect();
+    let line = args.join(" ");
+    let line: String = line
+        .chars()
+        .flat_map(|c| match c.is_control() {
+            true => c.escape_default().collect::<Vec<_>>(),
+            false => vec![c],
+        })
+        .collect();
+    (!line.is_empty()).then_some(line)
 }
 
 /// Our address for a bound socket's name: a path or an abstract name.

@@ -13,6 +13,14 @@ mod imp;
 
 pub(crate) use imp::{
     MAX_ABSTRACT_LEN, MAX_PATH_LEN, abstract_sockaddr, ancestor_holding_flock, autobind_sockaddr,
-    descriptor_limit, fd_path, peer_groups, peer_pid, rename_exchange, rename_noreplace,
-    stream_socket, unix_addr_of,
+    command_line, descriptor_limit, fd_path, peer_cred, peer_groups, rename_exchange,
+    rename_noreplace, stream_socket, unix_addr_of,
 };
+
+/// The credentials of a connected socket's peer, as far as the OS says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PeerCred {
+    pub(crate) pid: Option<i32>,
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+}

@@ -4,6 +4,8 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+
+use super::PeerCred;
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType};
 use nix::sys::stat::FileStat;
@@ -31,8 +33,29 @@ pub(crate) fn abstract_sockaddr(_name: &[u8]) -> Option<socket::UnixAddr> {
     None
 }
 
-/// Not asked for here; errors then name no pid.
-pub(crate) fn peer_pid(_fd: &OwnedFd) -> Option<i32> {
+/// Who is at the other end of a connected socket: `getpeereid` gives the
+/// uid and gid; no pid.
+pub(crate) fn peer_cred(fd: &OwnedFd) -> PeerCred {
+    #[cfg(any(
+        target_vendor = "apple",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    ))]
+    if let Ok((uid, gid)) = nix::unistd::getpeereid(fd) {
+        return PeerCred {
+            pid: None,
+            uid: Some(uid.as_raw()),
+            gid: Some(gid.as_raw()),
+        };
+    }
+    let _ = fd;
+    PeerCred::default()
+}
+
+/// No `/proc` to read it from.
+pub(crate) fn command_line(_pid: i32) -> Option<String> {
     None
 }
 

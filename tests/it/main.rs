@@ -16,6 +16,7 @@ mod faults;
 mod grpc;
 mod hostile;
 mod hyper;
+mod inspect;
 mod live;
 mod mode;
 mod not_a_socket;

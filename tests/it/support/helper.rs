@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use safe_unix_listener::{BindErrorKind, SafeUnixListener, UnixAddr};
 
@@ -27,35 +27,43 @@ pub fn skip_unless_root(what: &str) -> bool {
     true
 }
 
-/// This test binary, where every user may execute it: in place when every
-/// directory above it is searchable by others, else copied once to a temp
-/// directory that is removed when this process exits.
-fn helper_exe() -> &'static Path {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    static COPY_DIR: OnceLock<PathBuf> = OnceLock::new();
-    extern "C" fn remove_copy() {
-        if let Some(dir) = COPY_DIR.get() {
-            let _ = fs::remove_dir_all(dir);
+/// `exe`, where every user may execute it: in place when every directory
+/// above it is searchable by others, else copied once to a temp directory
+/// that is removed when this process exits.
+pub fn executable_by_all(exe: &Path) -> PathBuf {
+    static COPIES: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
+    extern "C" fn remove_copies() {
+        if let Ok(copies) = COPIES.lock() {
+            for (_, copy) in copies.iter() {
+                let _ = fs::remove_dir_all(copy.parent().unwrap());
+            }
         }
     }
-    EXE.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let others_may = |p: &Path, bits: u32| {
-            fs::metadata(p).is_ok_and(|m| m.permissions().mode() & bits == bits)
-        };
-        if others_may(&exe, 0o005) && exe.ancestors().skip(1).all(|d| others_may(d, 0o001)) {
-            return exe;
-        }
-        let dir = tempdir().keep();
-        let copy = dir.join("helper");
-        fs::copy(&exe, &copy).unwrap();
-        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
-        COPY_DIR.set(dir).unwrap();
+    let others_may =
+        |p: &Path, bits: u32| fs::metadata(p).is_ok_and(|m| m.permissions().mode() & bits == bits);
+    if others_may(exe, 0o005) && exe.ancestors().skip(1).all(|d| others_may(d, 0o001)) {
+        return exe.to_owned();
+    }
+    let mut copies = COPIES.lock().unwrap();
+    if let Some((_, copy)) = copies.iter().find(|(original, _)| original == exe) {
+        return copy.clone();
+    }
+    let copy = tempdir().keep().join(exe.file_name().unwrap());
+    fs::copy(exe, &copy).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+    if copies.is_empty() {
         // SAFETY: registers a plain function to run at exit; it only
-        // removes the directory made above.
-        unsafe { nix::libc::atexit(remove_copy) };
-        copy
-    })
+        // removes the directories made here.
+        unsafe { nix::libc::atexit(remove_copies) };
+    }
+    copies.push((exe.to_owned(), copy.clone()));
+    copy
+}
+
+/// This test binary, where every user may execute it.
+fn helper_exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| executable_by_all(&std::env::current_exe().unwrap()))
 }
 
 /// A command that runs the ignored test `name` of this binary in a child

@@ -1,0 +1,177 @@
+//! `sul`: what is at a Unix socket address, remove it if it is provably
+//! stale, or wait until a server accepts there. For any server, not only
+//! those using this crate.
+//!
+//! ```text
+//! cargo install safe-unix-listener --features cli
+//! sul inspect /run/app/app.sock [--json]
+//! sul clean /run/app/app.sock
+//! sul wait /run/app/app.sock --timeout 10s
+//! ```
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use safe_unix_listener::{
+    FileInfo, Found, Inspection, LockState, UnixAddr, Verdict, clean_stale, inspect,
+};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(
+    name = "sul",
+    version,
+    about = "Inspect, clean or wait for a Unix socket address (a path, unix:/path or @name)",
+    after_help = "Exit codes of `inspect`: 0 free, 3 stale, 4 live, 5 blocked (not a socket, \
+                  no access, no directory). `clean`: 0 removed or nothing there, 1 refused. \
+                  `wait`: 0 once a server accepts, 1 at the timeout. Any command: 2 for a bad \
+                  argument."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Report what is at ADDR, who owns it, whether anyone listens, and
+    /// what a bind would do. Changes nothing; may open and close one
+    /// connection to a socket there.
+    Inspect {
+        addr: UnixAddr,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the socket at ADDR if it is provably stale (nobody listens),
+    /// under the bind lock and with the same checks as a bind. Anything
+    /// else is left alone, with the reason and what to do.
+    Clean { addr: UnixAddr },
+    /// Wait until a server accepts connections at ADDR.
+    Wait {
+        addr: UnixAddr,
+        /// How long to wait: 10s, 500ms, 2m, or seconds.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Inspect { addr, json } => {
+            let report = inspect(&addr);
+            match json {
+                true => println!("{:#}", as_json(&report)),
+                false => println!("{report}"),
+            }
+            ExitCode::from(match report.verdict() {
+                Verdict::Free => 0,
+                Verdict::Stale => 3,
+                Verdict::Live => 4,
+                _ => 5,
+            })
+        }
+        Command::Clean { addr } => match clean_stale(&addr) {
+            Ok(true) => {
+                println!("removed the stale socket {addr}");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                println!("nothing to remove at {addr}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("sul: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Wait { addr, timeout } => wait(&addr, timeout),
+    }
+}
+
+/// Polls every 20 ms until a server accepts at `addr`, or `timeout`.
+fn wait(addr: &UnixAddr, timeout: Duration) -> ExitCode {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let report = inspect(addr);
+        if report.verdict() == Verdict::Live {
+            return ExitCode::SUCCESS;
+        }
+        if Instant::now() >= deadline {
+            let reason = report.to_string();
+            let reason = reason.lines().next().unwrap_or_default();
+            eprintln!("sul: no server accepted within {timeout:?}; {reason}");
+            return ExitCode::from(1);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let scale = match unit {
+        "ms" => Some(0.001),
+        "s" => Some(1.0),
+        "m" => Some(60.0),
+        _ => None,
+    };
+    match (number.parse::<f64>(), scale) {
+        (Ok(n), Some(scale)) if n >= 0.0 && (n * scale).is_finite() && n * scale < 1e9 => {
+            Ok(Duration::from_secs_f64(n * scale))
+        }
+        _ => Err(format!("{s:?} is not a duration such as 10s, 500ms or 2m")),
+    }
+}
+
+fn as_json(report: &Inspection) -> Value {
+    let file = |i: &FileInfo| json!({ "type": i.file_type, "uid": i.uid, "gid": i.gid, "mode": format!("{:04o}", i.mode) });
+    let (found, details) = match report.found() {
+        Found::Free => ("free", json!({})),
+        Found::Stale { file: i, removable } => {
+            ("stale", json!({ "file": file(i), "removable": removable }))
+        }
+        Found::Live(s) => (
+            "live",
+            json!({ "server": { "pid": s.pid, "uid": s.uid, "gid": s.gid, "command": s.command } }),
+        ),
+        Found::QueueFull => ("queue_full", json!({})),
+        Found::NotASocket(i) => ("not_a_socket", json!({ "file": file(i) })),
+        Found::NoAccess => ("no_access", json!({})),
+        Found::ParentMissing => ("parent_missing", json!({})),
+        _ => ("unknown", json!({})),
+    };
+    let verdict = match report.verdict() {
+        Verdict::Free => "free",
+        Verdict::Stale => "stale",
+        Verdict::Live => "live",
+        _ => "blocked",
+    };
+    let lock = match report.lock() {
+        LockState::None => "none",
+        LockState::Free => "free",
+        LockState::Held => "held",
+        _ => "unusable",
+    };
+    let bind = match report.bind_error() {
+        None => json!({ "ok": true }),
+        Some(e) => {
+            json!({ "ok": false, "kind": format!("{:?}", e.kind()), "error": e.to_string() })
+        }
+    };
+    let mut out = json!({
+        "addr": report.addr().to_string(),
+        "verdict": verdict,
+        "found": found,
+        "euid": nix::unistd::geteuid().as_raw(),
+        "lock": lock,
+        "parent_error": report.parent_error().map(ToString::to_string),
+        "bind": bind,
+    });
+    if let (Value::Object(out), Value::Object(details)) = (&mut out, details) {
+        out.extend(details);
+    }
+    out
+}

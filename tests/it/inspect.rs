@@ -1,0 +1,484 @@
+//! `inspect`, `clean_stale` and the `sul` command, against real servers
+//! that do not use this crate (python's `socket` module), the Ergo case run
+//! as uid 65534, and every row of the README's behaviour table: `inspect`
+//! first, which must change nothing, then a bind, which must do what the
+//! inspection predicted, with the same message.
+#![cfg(feature = "cli")]
+
+use std::io::{BufRead, BufReader};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use safe_unix_listener::{BindError, Found, SafeUnixListener, UnixAddr, inspect};
+use serde_json::Value;
+
+use crate::support::{
+    NOBODY, Outcome, Running, executable_by_all, exists, finish, helper, ino, listing, make_stale,
+    run_helper, runtime, skip_unless_root, tempdir, tempdir_with_mode,
+};
+
+/// Runs `sul ARGS`, as `uid` if given.
+fn sul(uid: Option<u32>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(executable_by_all(Path::new(env!("CARGO_BIN_EXE_sul"))));
+    cmd.args(args).current_dir("/");
+    if let Some(uid) = uid {
+        cmd.uid(uid).gid(uid);
+    }
+    cmd.output().unwrap()
+}
+
+/// `sul inspect --json ADDR`: its exit code and report.
+fn sul_inspect(uid: Option<u32>, addr: &str) -> (i32, Value) {
+    let out = sul(uid, &["inspect", "--json", addr]);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    (out.status.code().unwrap(), report)
+}
+
+fn text(out: &Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A server that does not use this crate: python's `socket` module,
+/// listening on `path` until killed.
+fn python_server(path: &Path) -> Running {
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import socket, sys, time\n\
+             s = socket.socket(socket.AF_UNIX)\n\
+             s.bind(sys.argv[1])\n\
+             s.listen()\n\
+             print('ready', flush=True)\n\
+             time.sleep(120)",
+        ])
+        .arg(path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    child.into()
+}
+
+// ---- the Ergo case, with the `sul` command ------------------------------
+
+#[test]
+fn the_ergo_case_inspected_and_cleaned_by_uid_65534_then_by_root() {
+    if skip_unless_root("the Ergo case as uid 65534") {
+        return;
+    }
+    // A root-owned stale socket in a sticky directory, which uid 65534 may
+    // connect to (so it is provably stale) but not remove.
+    let dir = tempdir_with_mode(0o1777);
+    let path = dir.path().join("ergo_websocket");
+    let before = make_stale(&path);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let shown = path.display().to_string();
+
+    let (code, report) = sul_inspect(Some(NOBODY), &shown);
+    assert_eq!(code, 3, "stale: {report:#}");
+    assert_eq!(report["found"], "stale");
+    assert_eq!(report["removable"], false);
+    assert_eq!(report["euid"], NOBODY);
+    assert_eq!(report["file"]["uid"], 0);
+    assert_eq!(report["bind"]["kind"], "PermissionDenied");
+    let why = report["bind"]["error"].as_str().unwrap();
+    for words in [
+        &format!("cannot remove stale socket {shown}") as &str,
+        "owned by uid 0",
+        "we run as uid 65534",
+        &format!(
+            "{} is sticky, so only the owner may remove it (EPERM)",
+            dir.path().display()
+        ),
+        "remove it as uid 0",
+    ] {
+        assert!(why.contains(words), "{words:?} missing from: {why}");
+    }
+    // The text report says the same.
+    let (code, stdout, _) = text(&sul(Some(NOBODY), &["inspect", &shown]));
+    assert_eq!(code, 3);
+    assert!(
+        stdout.starts_with(&format!("{shown}: a stale socket: nobody listens")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("removable: no, not by us (uid 65534)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("a bind now: fails: {why}")),
+        "{stdout}"
+    );
+
+    let (code, _, stderr) = text(&sul(Some(NOBODY), &["clean", &shown]));
+    assert_eq!(
+        (code, stderr.trim_end()),
+        (1, format!("sul: {why}").as_str())
+    );
+    assert_eq!(ino(&path), before, "uid 65534 changed nothing");
+
+    let (code, stdout, _) = text(&sul(None, &["clean", &shown]));
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, format!("removed the stale socket {shown}\n").as_str())
+    );
+    assert!(!exists(&path));
+    assert_eq!(
+        listing(dir.path()),
+        vec![],
+        "no lock file or anything else left"
+    );
+}
+
+#[test]
+fn a_live_python_server_is_named_with_its_pid_and_command_and_never_cleaned() {
+    let dir = tempdir();
+    let path = dir.path().join("py.sock");
+    let server = python_server(&path);
+    let shown = path.display().to_string();
+
+    let (code, report) = sul_inspect(None, &shown);
+    assert_eq!(code, 4, "live: {report:#}");
+    assert_eq!(report["found"], "live");
+    assert_eq!(report["server"]["pid"], server.id());
+    assert_eq!(report["server"]["uid"], 0);
+    let command = report["server"]["command"].as_str().unwrap();
+    assert!(
+        command.contains("python3 -c import socket, sys, time\\ns = socket"),
+        "{command}"
+    );
+    assert!(command.ends_with(&format!(" {shown}")), "{command}");
+    assert_eq!(report["bind"]["kind"], "InUse");
+
+    let (code, stdout, _) = text(&sul(None, &["inspect", &shown]));
+    assert_eq!(code, 4);
+    assert!(
+        stdout.contains(&format!("  server: pid {}, uid 0, gid 0: ", server.id()))
+            && stdout.contains(" -c import socket"),
+        "{stdout}"
+    );
+
+    let before = ino(&path);
+    let (code, _, stderr) = text(&sul(None, &["clean", &shown]));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(&format!(
+            "a server (pid {}) is listening on it",
+            server.id()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(ino(&path), before);
+}
+
+#[test]
+fn sul_wait_returns_once_a_server_appears_and_gives_up_on_a_stale_socket() {
+    let dir = tempdir();
+    let path = dir.path().join("later.sock");
+    let shown = path.display().to_string();
+    let exe = executable_by_all(Path::new(env!("CARGO_BIN_EXE_sul")));
+    let waiting: Running = Command::new(&exe)
+        .args(["wait", &shown, "--timeout", "30s"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+        .into();
+    std::thread::sleep(Duration::from_secs(1));
+    let mut waiting = waiting;
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "it waits while nothing is there"
+    );
+    let _server = python_server(&path);
+    let out = finish(waiting);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let stale = dir.path().join("stale.sock");
+    make_stale(&stale);
+    let (code, _, stderr) = text(&sul(
+        None,
+        &["wait", &stale.display().to_string(), "--timeout", "300ms"],
+    ));
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        format!(
+            "sul: no server accepted within 300ms; {}: a stale socket: nobody listens (connection refused)\n",
+            stale.display()
+        )
+    );
+    let (code, _, stderr) = text(&sul(None, &["wait", &shown, "--timeout", "soon"]));
+    assert_eq!(code, 2, "a bad timeout is a usage error");
+    assert!(
+        stderr.contains("\"soon\" is not a duration such as 10s, 500ms or 2m"),
+        "{stderr}"
+    );
+}
+
+// ---- inspect, then bind: they agree, row by row -------------------------
+
+/// Inspects `addr` (changing nothing in `dir`), then binds it, and checks
+/// that the bind did what the inspection said, with the same message.
+/// Returns what was found.
+fn agree(addr: &UnixAddr, dir: Option<&Path>) -> Found {
+    let before = dir.map(listing);
+    let report = inspect(addr);
+    assert_eq!(
+        dir.map(listing),
+        before,
+        "inspect changed something:\n{report}"
+    );
+    let rt = runtime();
+    let _guard = rt.enter();
+    let bound: Result<_, BindError> = SafeUnixListener::builder(addr.clone()).bind();
+    match (report.bind_error(), &bound) {
+        (None, Ok(_)) => {}
+        (Some(predicted), Err(actual)) => {
+            assert_eq!(predicted.kind(), actual.kind(), "{report}");
+            assert_eq!(predicted.to_string(), actual.to_string());
+        }
+        (predicted, actual) => panic!("inspect predicted {predicted:?}, the bind gave {actual:?}"),
+    }
+    report.found().clone()
+}
+
+/// The same, as uid 65534: `sul inspect --json`, then a bind in a helper.
+fn agree_as_nobody(path: &Path) -> Value {
+    let before = listing(path.parent().unwrap());
+    let (_, report) = sul_inspect(Some(NOBODY), &path.display().to_string());
+    assert_eq!(
+        listing(path.parent().unwrap()),
+        before,
+        "inspect changed something"
+    );
+    let (outcome, _, _) = run_helper(helper("helper_bind", Some(NOBODY)).env("SUL_ADDR", path));
+    match outcome {
+        Outcome::Bound { .. } => assert_eq!(report["bind"]["ok"], true, "{report:#}"),
+        Outcome::Failed { kind, message } => {
+            assert_eq!(report["bind"]["kind"], kind.as_str(), "{report:#}");
+            assert_eq!(report["bind"]["error"], message.as_str());
+        }
+    }
+    report
+}
+
+#[test]
+fn row_nothing_at_the_path() {
+    let dir = tempdir();
+    let addr = dir.path().join("app.sock").try_into().unwrap();
+    assert_eq!(agree(&addr, Some(dir.path())), Found::Free);
+}
+
+#[test]
+fn row_a_stale_socket() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    make_stale(&path);
+    let found = agree(&path.try_into().unwrap(), Some(dir.path()));
+    assert!(
+        matches!(
+            found,
+            Found::Stale {
+                removable: true,
+                ..
+            }
+        ),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn row_a_live_socket_accepting_or_with_its_queue_full() {
+    let dir = tempdir();
+    let path = dir.path().join("py.sock");
+    let server = python_server(&path);
+    let found = agree(&path.clone().try_into().unwrap(), Some(dir.path()));
+    assert!(
+        matches!(&found, Found::Live(s) if s.pid == Some(server.id() as i32)),
+        "{found:?}"
+    );
+
+    let full = dir.path().join("full.sock");
+    let _clients = listener_with_full_queue(&full);
+    assert_eq!(
+        agree(&full.try_into().unwrap(), Some(dir.path())),
+        Found::QueueFull
+    );
+}
+
+/// A listener with a backlog of 0, and the clients that fill its queue.
+fn listener_with_full_queue(path: &Path) -> (OwnedFd, Vec<OwnedFd>) {
+    use nix::sys::socket::{
+        AddressFamily, Backlog, SockFlag, SockType, UnixAddr as Sock, bind, connect, listen, socket,
+    };
+    let new = |flags| socket(AddressFamily::Unix, SockType::Stream, flags, None).unwrap();
+    let server = new(SockFlag::empty());
+    let addr = Sock::new(path).unwrap();
+    bind(server.as_raw_fd(), &addr).unwrap();
+    listen(&server, Backlog::new(0).unwrap()).unwrap();
+    let mut clients = Vec::new();
+    loop {
+        let client = new(SockFlag::SOCK_NONBLOCK);
+        match connect(client.as_raw_fd(), &addr) {
+            Ok(()) => clients.push(client),
+            Err(nix::errno::Errno::EAGAIN) => return (server, clients),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn row_a_file_directory_fifo_or_symlink() {
+    let dir = tempdir();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "data").unwrap();
+    let subdir = dir.path().join("dir");
+    std::fs::create_dir(&subdir).unwrap();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink("file", &link).unwrap();
+    for (path, file_type) in [
+        (file, "regular file"),
+        (subdir, "directory"),
+        (fifo, "FIFO"),
+        (link, "symbolic link"),
+    ] {
+        let found = agree(&path.try_into().unwrap(), Some(dir.path()));
+        assert!(
+            matches!(found, Found::NotASocket(i) if i.file_type == file_type),
+            "{found:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("file")).unwrap(),
+        "data"
+    );
+}
+
+#[test]
+fn row_a_stale_socket_we_may_not_remove() {
+    if skip_unless_root("binding as uid 65534") {
+        return;
+    }
+    // EPERM in a sticky directory, EACCES in one we may not write.
+    for (mode, errno) in [(0o1777, "(EPERM)"), (0o755, "(EACCES)")] {
+        let dir = tempdir_with_mode(mode);
+        let path = dir.path().join("app.sock");
+        make_stale(&path);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let report = agree_as_nobody(&path);
+        assert_eq!(
+            (&report["found"], &report["removable"]),
+            (&"stale".into(), &false.into())
+        );
+        assert_eq!(report["bind"]["kind"], "PermissionDenied");
+        assert!(
+            report["bind"]["error"].as_str().unwrap().contains(errno),
+            "{report:#}"
+        );
+    }
+}
+
+#[test]
+fn row_a_socket_we_may_not_connect_to() {
+    if skip_unless_root("binding as uid 65534") {
+        return;
+    }
+    let dir = tempdir_with_mode(0o1777);
+    let path = dir.path().join("app.sock");
+    make_stale(&path); // mode 0755 from the umask: uid 65534 may not connect
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let report = agree_as_nobody(&path);
+    assert_eq!(report["found"], "no_access");
+    assert!(
+        report["bind"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot probe socket"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn row_a_missing_parent_directory() {
+    let dir = tempdir();
+    let addr = dir.path().join("missing/app.sock").try_into().unwrap();
+    assert_eq!(agree(&addr, Some(dir.path())), Found::ParentMissing);
+    assert_eq!(listing(dir.path()), vec![]);
+}
+
+#[test]
+fn rows_a_path_too_long_or_invalid_are_refused_before_either_looks() {
+    let long = format!("/tmp/{}", "x".repeat(200));
+    for bad in [long.as_str(), "", "/tmp/."] {
+        let parsed = bad.parse::<UnixAddr>().unwrap_err();
+        let (code, _, stderr) = text(&sul(None, &["inspect", bad]));
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(&parsed.to_string()), "{stderr}");
+    }
+}
+
+#[test]
+fn row_something_that_is_not_a_regular_file_at_the_lock_path() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    std::os::unix::fs::symlink("/etc/passwd", dir.path().join("app.sock.lock")).unwrap();
+    let report = inspect(&path.clone().try_into().unwrap());
+    assert_eq!(report.lock(), safe_unix_listener::LockState::Unusable);
+    assert_eq!(
+        agree(&path.try_into().unwrap(), Some(dir.path())),
+        Found::Free
+    );
+}
+
+#[test]
+fn row_an_abstract_name_free_or_taken() {
+    if !cfg!(any(target_os = "linux", target_os = "android")) {
+        return;
+    }
+    let addr: UnixAddr = format!("@sul-inspect-test-{}", std::process::id())
+        .parse()
+        .unwrap();
+    assert_eq!(agree(&addr, None), Found::Free);
+    let rt = runtime();
+    let _guard = rt.enter();
+    let _taken = SafeUnixListener::builder(addr.clone()).bind().unwrap();
+    let found = agree(&addr, None);
+    assert!(
+        matches!(&found, Found::Live(s) if s.pid == Some(std::process::id() as i32)),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn clean_stale_never_touches_a_live_socket_or_another_file() {
+    let dir = tempdir();
+    let path = dir.path().join("py.sock");
+    let _server = python_server(&path);
+    let before = ino(&path);
+    let err = safe_unix_listener::clean_stale(&path.clone().try_into().unwrap()).unwrap_err();
+    assert_eq!(err.kind(), safe_unix_listener::BindErrorKind::InUse);
+    assert_eq!(ino(&path), before);
+    let nothing: UnixAddr = dir.path().join("none.sock").try_into().unwrap();
+    assert!(!safe_unix_listener::clean_stale(&nothing).unwrap());
+}
