@@ -12,10 +12,9 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::AtFlags;
 use nix::sys::socket;
 use nix::sys::stat::FileStat;
-use nix::unistd::{AccessFlags, faccessat, geteuid};
+use nix::unistd::geteuid;
 
 use crate::addr::{AddrView, UnixAddr};
 use crate::error::{BindError, BindErrorKind, Op, parent_dir};
@@ -433,20 +432,14 @@ fn no_access_or_unknown(errno: Errno) -> Found {
 /// Whether we may create a file in `dir` (the private directory a bind
 /// makes), as the bind would be told.
 fn may_create(dir: BorrowedFd<'_>, path: &Path) -> Result<(), BindError> {
-    let access = AccessFlags::W_OK | AccessFlags::X_OK;
-    faccessat(dir, ".", access, AtFlags::AT_EACCESS).map_err(|e| BindError::os(Op::Bind, path, e))
+    sys::may_write_dir(dir).map_err(|e| BindError::os(Op::Bind, path, e))
 }
 
 /// Whether we may remove the file `st` from `dir`: write and search on the
 /// directory (else EACCES, or EROFS), and in a sticky directory, owning the
 /// file or the directory, or being root (else EPERM).
 fn may_remove(dir: BorrowedFd<'_>, st: &FileStat) -> Result<(), Errno> {
-    faccessat(
-        dir,
-        ".",
-        AccessFlags::W_OK | AccessFlags::X_OK,
-        AtFlags::AT_EACCESS,
-    )?;
+    sys::may_write_dir(dir)?;
     let dir_st = nix::sys::stat::fstat(dir)?;
     let euid = geteuid().as_raw();
     let sticky = dir_st.st_mode & 0o1000 != 0;

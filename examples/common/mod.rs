@@ -2,9 +2,12 @@
 //! and how they fail. Each example uses a part.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{CommandFactory, FromArgMatches, Parser};
+use nix::unistd::{Group, User};
 use safe_unix_listener::{
     AddrView, BindError, OnExisting, SafeUnixListener, ShutdownSignal, UnixAddr, shutdown_signal,
 };
@@ -20,32 +23,172 @@ fn init_tracing() {
         .init();
 }
 
-/// Sets up logging, installs the SIGINT/SIGTERM handler, and gets the
-/// listener: the one systemd (or `systemd-socket-activate`) passed, or a
-/// safe bind of `[--takeover] [ADDR]`. On failure, the message has been
-/// printed and the exit code is 1. `--systemd-units [ADDR]` prints the
-/// systemd units that run the program instead, and exits 0.
+/// The command line every example takes, with `--help`.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "An example server of safe-unix-listener: binds ADDR safely (or uses the socket \
+             systemd passes), serves until SIGINT or SIGTERM, then removes its socket"
+)]
+pub struct Args {
+    /// Where to listen: a path, unix:/path or @name [default:
+    /// $XDG_RUNTIME_DIR/<name>.sock, or the same name in the temp directory]
+    pub addr: Option<String>,
+    /// Replace a running instance's socket without a gap (then stop the old one)
+    #[arg(long)]
+    pub takeover: bool,
+    /// Print the systemd units that run this program on ADDR, and exit
+    #[arg(long)]
+    pub systemd_units: bool,
+    /// The socket's permission bits, in octal; connecting needs write
+    /// permission, so 0660 lets the owner and the group in
+    #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
+    pub mode: Option<u32>,
+    /// The socket's group, by name or gid: a proxy's group, with --mode 0660
+    #[arg(long, value_name = "NAME|GID")]
+    pub group: Option<String>,
+    /// The socket's owner, by name or uid (changing it needs root)
+    #[arg(long, value_name = "NAME|UID")]
+    pub owner: Option<String>,
+    /// Accept connections only from this user (and those of --allow-gid);
+    /// repeatable
+    #[arg(long, value_name = "NAME|UID")]
+    pub allow_uid: Vec<String>,
+    /// Accept connections only from members of this group (and the users
+    /// of --allow-uid); repeatable
+    #[arg(long, value_name = "NAME|GID")]
+    pub allow_gid: Vec<String>,
+    /// Refuse to bind unless every directory above the socket is owned by
+    /// root or us and not writable by others (OpenSSH's StrictModes rule)
+    #[arg(long)]
+    pub check_parent: bool,
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s, 8) {
+        Ok(mode) if mode <= 0o7777 => Ok(mode),
+        _ => Err(format!("{s:?} is not an octal mode such as 0660")),
+    }
+}
+
+/// A uid, from a number or a user name.
+fn uid_of(name: &str) -> Result<u32, String> {
+    if let Ok(uid) = name.parse() {
+        return Ok(uid);
+    }
+    match User::from_name(name) {
+        Ok(Some(user)) => Ok(user.uid.as_raw()),
+        Ok(None) => Err(format!(
+            "unknown user {name:?}: it is not in the user database"
+        )),
+        Err(e) => Err(format!("cannot look up user {name:?}: {e}")),
+    }
+}
+
+/// A gid, from a number or a group name.
+fn gid_of(name: &str) -> Result<u32, String> {
+    if let Ok(gid) = name.parse() {
+        return Ok(gid);
+    }
+    match Group::from_name(name) {
+        Ok(Some(group)) => Ok(group.gid.as_raw()),
+        Ok(None) => Err(format!(
+            "unknown group {name:?}: it is not in the group database"
+        )),
+        Err(e) => Err(format!("cannot look up group {name:?}: {e}")),
+    }
+}
+
+/// Sets up logging, installs the SIGINT/SIGTERM handler, parses the
+/// command line ([`Args`]) and gets the listener: the one systemd (or
+/// `systemd-socket-activate`) passed, or a safe bind of ADDR with the
+/// options given. On failure, the message has been printed and the exit
+/// code is 1 (2 for a malformed command line). `--systemd-units` prints
+/// the systemd units that run the program instead, and exits 0.
 pub fn start(
-    program: &str,
+    program: &'static str,
     default_file: &str,
 ) -> Result<(SafeUnixListener, ShutdownSignal), ExitCode> {
     init_tracing();
+    let matches = Args::command().name(program).get_matches();
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let stop = shutdown_signal().map_err(|e| fail(program, e))?;
-    let mut args = std::env::args().skip(1).peekable();
-    if args.next_if(|a| a == "--systemd-units").is_some() {
-        let addr = addr_or_default(args.next(), default_file).map_err(|e| fail(program, e))?;
+    let addr = addr_or_default(args.addr, default_file).map_err(|e| fail(program, e))?;
+    if args.systemd_units {
         print!("{}", systemd_units(program, &addr));
         return Err(ExitCode::SUCCESS);
     }
-    let takeover = args.next_if(|a| a == "--takeover").is_some();
-    let addr = addr_or_default(args.next(), default_file).map_err(|e| fail(program, e))?;
     // READY=1 once listening, when run under systemd with Type=notify.
     let mut builder = SafeUnixListener::builder(addr).notify_ready(true);
-    if takeover {
+    if args.takeover {
         builder = builder.on_existing(OnExisting::TakeOver);
     }
+    if let Some(mode) = args.mode {
+        builder = builder.mode(mode);
+    }
+    if let Some(owner) = &args.owner {
+        builder = builder.owner(uid_of(owner).map_err(|e| fail(program, e))?);
+    }
+    if let Some(group) = &args.group {
+        builder = builder.group(gid_of(group).map_err(|e| fail(program, e))?);
+    }
+    let uids: Result<Vec<u32>, String> = args.allow_uid.iter().map(|u| uid_of(u)).collect();
+    let gids: Result<Vec<u32>, String> = args.allow_gid.iter().map(|g| gid_of(g)).collect();
+    builder = builder
+        .allow_uids(uids.map_err(|e| fail(program, e))?)
+        .allow_gids(gids.map_err(|e| fail(program, e))?)
+        .check_parent(args.check_parent);
     let listener = builder.activation_or_bind().map_err(|e| fail(program, e))?;
+    if let AddrView::Path(path) = listener.local_addr().view() {
+        say_who_can_connect(path);
+    }
     Ok((listener, stop))
+}
+
+/// One line at start-up when the socket's mode keeps other users out,
+/// naming who can connect: otherwise a proxy running as another user gets
+/// EACCES, and nothing on our side says why.
+fn say_who_can_connect(path: &Path) {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o002 != 0 {
+        return; // every user may connect
+    }
+    let user = |uid: u32| match User::from_uid(uid.into()) {
+        Ok(Some(u)) => format!("{} (uid {uid})", u.name),
+        _ => format!("uid {uid}"),
+    };
+    let group = |gid: u32| match Group::from_gid(gid.into()) {
+        Ok(Some(g)) => format!("{} (gid {gid})", g.name),
+        _ => format!("gid {gid}"),
+    };
+    let mut who = Vec::new();
+    if meta.uid() != 0 {
+        who.push("root".to_owned());
+    }
+    if mode & 0o200 != 0 {
+        who.push(user(meta.uid()));
+    }
+    if mode & 0o020 != 0 {
+        who.push(format!("members of group {}", group(meta.gid())));
+    }
+    if meta.uid() == 0 && mode & 0o200 == 0 {
+        who.push("root".to_owned());
+    }
+    let who = format!(
+        "only {} can connect to {} (mode {mode:04o})",
+        who.join(" and "),
+        path.display()
+    );
+    match mode & 0o020 {
+        0 => tracing::warn!(
+            "{who}; other users, such as a proxy's workers, get EACCES: give their group \
+             access with --mode 0660 --group NAME"
+        ),
+        _ => tracing::info!("{who}"),
+    }
 }
 
 /// The systemd units that run `program` on `addr`, both ways.
@@ -55,7 +198,7 @@ fn systemd_units(program: &str, addr: &UnixAddr) -> String {
     format!(
         "# Socket activation: systemd holds the socket, also across restarts.\n\
          # /etc/systemd/system/{program}.socket\n\
-         [Socket]\nListenStream={addr}\nSocketMode=0660\n\n[Install]\nWantedBy=sockets.target\n\n\
+         [Socket]\nListenStream={addr}\nSocketMode=0660\n# SocketGroup=www-data  (a proxy's group)\n\n[Install]\nWantedBy=sockets.target\n\n\
          # /etc/systemd/system/{program}.service\n\
          [Service]\nExecStart={exe}\n\n\
          # Or the service binds the socket itself and says when it is ready;\n\

@@ -5,8 +5,10 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::AtFlags;
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, sockopt};
 use nix::sys::stat::FileStat;
+use nix::unistd::{AccessFlags, faccessat};
 use rustix::fs::{RenameFlags, renameat_with};
 
 use super::PeerCred;
@@ -202,4 +204,16 @@ pub(crate) fn descriptor_limit() -> u64 {
 /// (autobind).
 pub(crate) fn autobind_sockaddr() -> Option<socket::UnixAddr> {
     Some(socket::UnixAddr::new_unnamed())
+}
+
+/// Whether we may create and remove names in `dir` (write and search
+/// permission), checked for our effective ids.
+pub(crate) fn may_write_dir(dir: BorrowedFd<'_>) -> nix::Result<()> {
+    // Bionic's faccessat takes no flags: it checks the real ids, which are
+    // the effective ones unless the program is set-id.
+    #[cfg(target_os = "android")]
+    let flags = AtFlags::empty();
+    #[cfg(not(target_os = "android"))]
+    let flags = AtFlags::AT_EACCESS;
+    faccessat(dir, ".", AccessFlags::W_OK | AccessFlags::X_OK, flags)
 }

@@ -4,11 +4,12 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-
-use super::PeerCred;
-use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::fcntl::{AtFlags, FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType};
 use nix::sys::stat::FileStat;
+use nix::unistd::{AccessFlags, faccessat};
+
+use super::PeerCred;
 
 /// Longest path in bytes: `sun_path` is 104 bytes, one of them the NUL.
 pub(crate) const MAX_PATH_LEN: usize = 103;
@@ -113,4 +114,15 @@ pub(crate) fn descriptor_limit() -> u64 {
 /// No abstract namespace here, so no autobind.
 pub(crate) fn autobind_sockaddr() -> Option<socket::UnixAddr> {
     None
+}
+
+/// Whether we may create and remove names in `dir` (write and search
+/// permission), checked for our effective ids.
+pub(crate) fn may_write_dir(dir: BorrowedFd<'_>) -> nix::Result<()> {
+    faccessat(
+        dir,
+        ".",
+        AccessFlags::W_OK | AccessFlags::X_OK,
+        AtFlags::AT_EACCESS,
+    )
 }
