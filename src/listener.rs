@@ -80,8 +80,9 @@ use crate::temp::TempSocket;
 /// The accept back-off uses Tokio's timer, so the runtime needs it enabled
 /// (`#[tokio::main]` does; a hand-built runtime needs `enable_all`).
 pub struct SafeUnixListener {
-    // Declared before `listener`, so it drops first: the identity check
-    // and unlink happen while the listening socket is still open.
+    // Declared before `listener`, so they drop first: the identity check
+    // and unlink happen while the listening socket is still open. `temp`
+    // is for `bind_temp`, which removes its directory too.
     guard: Option<UnlinkGuard>,
     temp: Option<TempSocket>,
     listener: UnixListener,

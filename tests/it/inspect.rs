@@ -7,7 +7,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -18,7 +17,7 @@ use serde_json::Value;
 
 use crate::support::{
     NOBODY, Outcome, Running, executable_by_all, exists, finish, helper, ino, listing, make_stale,
-    run_helper, runtime, skip_unless_root, tempdir, tempdir_with_mode,
+    make_stale_with_mode, run_helper, runtime, skip_unless_root, tempdir, tempdir_with_mode,
 };
 
 /// Runs `sul ARGS`, as `uid` if given.
@@ -84,8 +83,7 @@ fn the_ergo_case_inspected_and_cleaned_by_uid_65534_then_by_root() {
     // connect to (so it is provably stale) but not remove.
     let dir = tempdir_with_mode(0o1777);
     let path = dir.path().join("ergo_websocket");
-    let before = make_stale(&path);
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let before = make_stale_with_mode(&path, 0o777);
     let shown = path.display().to_string();
 
     let (code, report) = sul_inspect(Some(NOBODY), &shown);
@@ -384,8 +382,7 @@ fn row_a_stale_socket_we_may_not_remove() {
     for (mode, errno) in [(0o1777, "(EPERM)"), (0o755, "(EACCES)")] {
         let dir = tempdir_with_mode(mode);
         let path = dir.path().join("app.sock");
-        make_stale(&path);
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        make_stale_with_mode(&path, 0o777);
         let report = agree_as_nobody(&path);
         assert_eq!(
             (&report["found"], &report["removable"]),
@@ -406,8 +403,8 @@ fn row_a_socket_we_may_not_connect_to() {
     }
     let dir = tempdir_with_mode(0o1777);
     let path = dir.path().join("app.sock");
-    make_stale(&path); // mode 0755 from the umask: uid 65534 may not connect
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    make_stale_with_mode(&path, 0o755); // uid 65534 may not connect
+
     let report = agree_as_nobody(&path);
     assert_eq!(report["found"], "no_access");
     assert!(
@@ -481,4 +478,64 @@ fn clean_stale_never_touches_a_live_socket_or_another_file() {
     assert_eq!(ino(&path), before);
     let nothing: UnixAddr = dir.path().join("none.sock").try_into().unwrap();
     assert!(!safe_unix_listener::clean_stale(&nothing).unwrap());
+}
+
+#[test]
+fn sul_inspect_exit_codes_for_free_and_blocked_and_clean_of_nothing() {
+    let dir = tempdir();
+    let free = dir.path().join("free.sock").display().to_string();
+    let (code, report) = sul_inspect(None, &free);
+    assert_eq!((code, &report["verdict"]), (0, &"free".into()));
+    let (code, stdout, _) = text(&sul(None, &["clean", &free]));
+    assert_eq!(
+        (code, stdout),
+        (0, format!("nothing to remove at {free}\n"))
+    );
+
+    let file = dir.path().join("notes");
+    std::fs::write(&file, "data").unwrap();
+    let (code, report) = sul_inspect(None, &file.display().to_string());
+    assert_eq!((code, &report["found"]), (5, &"not_a_socket".into()));
+    assert_eq!(report["file"]["type"], "regular file");
+    let (code, report) = sul_inspect(None, &dir.path().join("no/app.sock").display().to_string());
+    assert_eq!((code, &report["found"]), (5, &"parent_missing".into()));
+}
+
+#[test]
+fn a_held_bind_lock_and_an_unsafe_parent_are_reported_and_agree_with_the_bind() {
+    let dir = tempdir_with_mode(0o777); // writable by others, not sticky
+    let path = dir.path().join("app.sock");
+    let lock = dir.path().join("app.sock.lock");
+    // Another process holds the bind lock, as a bind in progress does.
+    let mut holder: Running = Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl, sys, time\n\
+             f = open(sys.argv[1], 'w')\n\
+             fcntl.flock(f, fcntl.LOCK_EX)\n\
+             print('locked', flush=True)\n\
+             time.sleep(120)",
+        ])
+        .arg(&lock)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+        .into();
+    let mut line = String::new();
+    BufReader::new(holder.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "locked\n");
+
+    let (code, report) = sul_inspect(None, &path.display().to_string());
+    assert_eq!((code, &report["lock"]), (0, &"held".into()), "{report:#}");
+    assert_eq!(report["bind"]["kind"], "InUse");
+    let parent = report["parent_error"].as_str().unwrap();
+    assert!(
+        parent.contains(&format!("directory {}", dir.path().display())),
+        "{parent}"
+    );
+    // The bind waits for the lock, then says what inspect said.
+    let found = agree(&path.try_into().unwrap(), Some(dir.path()));
+    assert_eq!(found, Found::Free);
 }

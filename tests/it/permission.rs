@@ -7,11 +7,11 @@
 //! the restart runs in a child process as uid 65534.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::support::{
-    NOBODY, Outcome, helper, ino, make_stale, run_helper, skip_unless_root, tempdir_with_mode,
+    NOBODY, Outcome, helper, ino, make_stale, make_stale_with_mode, run_helper, skip_unless_root,
+    tempdir_with_mode,
 };
 
 /// Binds `path` in a child process running as uid 65534.
@@ -39,8 +39,7 @@ fn assert_mentions(msg: &str, words: &[&str]) {
 /// probe proves it stale and only the removal is refused.
 fn root_stale_socket(dir: &Path) -> (std::path::PathBuf, u64) {
     let path = dir.join("app.sock");
-    let before = make_stale(&path);
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o777)).unwrap();
+    let before = make_stale_with_mode(&path, 0o777);
     (path, before)
 }
 
@@ -103,8 +102,7 @@ fn the_ergo_case_a_root_socket_in_a_sticky_directory() {
     // uid 65534 may not even connect to.
     let dir = tempdir_with_mode(0o1777);
     let path = dir.path().join("ergo_websocket");
-    let before = make_stale(&path);
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    let before = make_stale_with_mode(&path, 0o755);
 
     let msg = bind_as_nobody(&path).expect_failed("PermissionDenied");
     assert_mentions(

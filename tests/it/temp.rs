@@ -30,18 +30,20 @@ fn temp_paths(cmd: &mut Command, xdg: Option<&Path>, tmpdir: Option<&Path>) -> V
             None => cmd.env_remove(var),
         };
     }
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    stdout_of(cmd)
         .lines()
         .filter_map(|l| l.strip_prefix("BOUND "))
         .map(PathBuf::from)
         .collect()
+}
+
+/// Runs a helper that must succeed, and returns what it printed.
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    stdout
 }
 
 #[test]
@@ -125,13 +127,7 @@ fn no_usable_base_is_a_typed_error_that_names_each_one() {
     cmd.env("SUL_EXPECT_ERROR", "1")
         .env("XDG_RUNTIME_DIR", &long)
         .env_remove("TMPDIR");
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of(&mut cmd);
     let line = stdout
         .lines()
         .find_map(|l| l.strip_prefix("ERROR "))

@@ -1,7 +1,7 @@
 //! What is on disk: stale sockets, inodes, lock files.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Leaves a stale socket at `path`: bound, listened, closed, not removed.
@@ -9,6 +9,14 @@ use std::path::{Path, PathBuf};
 pub fn make_stale(path: &Path) -> u64 {
     drop(std::os::unix::net::UnixListener::bind(path).unwrap());
     ino(path)
+}
+
+/// [`make_stale`], then sets the socket's mode (a root-owned socket that
+/// uid 65534 may connect to is 0777; one it may not, 0755).
+pub fn make_stale_with_mode(path: &Path, mode: u32) -> u64 {
+    let ino = make_stale(path);
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    ino
 }
 
 pub fn ino(path: &Path) -> u64 {
