@@ -122,7 +122,7 @@ pub(crate) fn bind_path(
     // 2. The bind lock, held until the socket is in place. Leftovers of
     // binds that died half-way are cleared under it too.
     let lock = lock::acquire(dir, dir_path, name, LOCK_TIMEOUT)?;
-    private::remove_leftovers(dir, dir_path);
+    private::remove_leftovers(dir, dir_path, private::PREFIX);
 
     // 3. What is at the path.
     clear(dir, path, name, o.on_existing)?;
@@ -190,7 +190,7 @@ pub(crate) fn clean_path(path: &Path) -> Result<bool, BindError> {
     let dir = parent::open_dir(path, dir_path)?;
     let dir = dir.as_fd();
     let lock = lock::acquire(dir, dir_path, name, LOCK_TIMEOUT)?;
-    private::remove_leftovers(dir, dir_path);
+    private::remove_leftovers(dir, dir_path, private::PREFIX);
     let removed = clear(dir, path, name, OnExisting::RemoveStale)?;
     drop(lock);
     Ok(removed)

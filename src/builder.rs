@@ -360,8 +360,9 @@ impl SafeUnixListener {
     /// The directory is `sul-` and eight random characters, never one that
     /// already exists, so any number of threads and processes can bind at
     /// once without colliding. Dropping the listener removes the socket
-    /// and the directory (not in a forked child); a process that is killed
-    /// leaves them, as with any temporary directory.
+    /// and the directory (not in a forked child). A process that is killed
+    /// leaves them; the next process to call `bind_temp` with the same base
+    /// directory removes them (it tells a leftover by its free `flock`).
     ///
     /// # Errors
     ///

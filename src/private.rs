@@ -26,8 +26,9 @@ use crate::probe::{Probe, probe};
 use crate::stat::{is_socket, lstat_at, same_file};
 use crate::sys;
 
-const PREFIX: &str = ".sul-";
+pub(crate) const PREFIX: &str = ".sul-";
 const RANDOM_LEN: usize = 8;
+const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// The socket's name inside the private directory.
 pub(crate) const SOCKET: &str = "s";
 /// How many bytes binding in a private directory named by its path adds to
@@ -71,7 +72,7 @@ impl<'d> PrivateDir<'d> {
                 // Reported as what it is to the user: the bind failing.
                 Err(errno) => return Err(BindError::os(Op::Bind, socket, errno)),
             }
-            match Self::open_ours(parent, &name) {
+            match open_ours(parent, &name) {
                 Ok(fd) => {
                     return Ok(Self {
                         fd,
@@ -90,18 +91,6 @@ impl<'d> PrivateDir<'d> {
             socket,
             &format!("each new private directory was replaced before it could be used ({last})"),
         ))
-    }
-
-    /// Opens `name` without following a link, checks that it is a
-    /// directory only we may enter, locks it, and checks that the name
-    /// still leads to it.
-    fn open_ours(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Errno> {
-        let fd = open_own_dir(parent, name)?;
-        let fd = Flock::lock(fd, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e)?;
-        match lstat_at(parent, name)? {
-            Some(now) if same_file(&*fd, &now) => Ok(fd),
-            _ => Err(Errno::ENOENT),
-        }
     }
 
     /// The descriptor of the directory, for the `*at` calls on the socket.
@@ -143,18 +132,30 @@ impl Drop for PrivateDir<'_> {
     }
 }
 
-/// Removes the private directories in `parent` that are ours and whose lock
-/// is free (their process died mid-bind), with the stale socket in them.
-/// Anything else is left alone, and every failure only means a leftover
-/// stays for a later bind.
-pub(crate) fn remove_leftovers(parent: BorrowedFd<'_>, parent_path: &Path) {
+/// Opens `name` in `parent` without following a link, checks that it is a
+/// directory only we may enter, locks it, and checks that the name still
+/// leads to it. A directory whose lock is taken is in use.
+pub(crate) fn open_ours(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Errno> {
+    let fd = open_own_dir(parent, name)?;
+    let fd = Flock::lock(fd, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e)?;
+    match lstat_at(parent, name)? {
+        Some(now) if same_file(&*fd, &now) => Ok(fd),
+        _ => Err(Errno::ENOENT),
+    }
+}
+
+/// Removes the directories `prefix` and eight random characters in
+/// `parent` that are ours and whose lock is free (their process died), with
+/// the stale socket in them. Anything else is left alone, and every
+/// failure only means a leftover stays for a later bind.
+pub(crate) fn remove_leftovers(parent: BorrowedFd<'_>, parent_path: &Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(parent_path) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if name.as_bytes().starts_with(PREFIX.as_bytes()) && name.len() == PREFIX.len() + RANDOM_LEN
-        {
+        let random = name.as_bytes().strip_prefix(prefix.as_bytes());
+        if random.is_some_and(|r| r.len() == RANDOM_LEN && r.iter().all(|b| ALPHABET.contains(b))) {
             remove_leftover(parent, parent_path, &name);
         }
     }
@@ -162,7 +163,7 @@ pub(crate) fn remove_leftovers(parent: BorrowedFd<'_>, parent_path: &Path) {
 
 fn remove_leftover(parent: BorrowedFd<'_>, parent_path: &Path, name: &OsStr) {
     // Ours, a directory, and not in use: its lock is free.
-    let Ok(fd) = PrivateDir::open_ours(parent, name) else {
+    let Ok(fd) = open_ours(parent, name) else {
         return;
     };
     let path = parent_path.join(name);
@@ -195,7 +196,7 @@ fn refuses_connections(path: &Path) -> bool {
 /// Opens the directory `name` in `parent` without following a link, and
 /// checks that only we may enter it: owned by our effective uid, no access
 /// for group or others.
-pub(crate) fn open_own_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
+fn open_own_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = openat(parent, name, flags, Mode::empty())?;
     let st = fstat(&fd)?;
@@ -207,7 +208,6 @@ pub(crate) fn open_own_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Owned
 
 /// `prefix` and eight random characters from `[a-z0-9]`.
 pub(crate) fn random_name(prefix: &str) -> OsString {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     // RandomState's keys come from the OS's randomness, and differ for
     // every RandomState made.
     let mut bits = RandomState::new().build_hasher().finish();

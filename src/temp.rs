@@ -5,16 +5,22 @@
 //! the first of `$XDG_RUNTIME_DIR`, `$TMPDIR` and `/tmp` where the socket's
 //! whole path fits the platform's limit and the directory can be made. A
 //! name already taken is never reused, so threads and processes never
-//! collide, and nobody else can enter the directory, so nothing in it needs
-//! a lock or a stale-socket check.
+//! collide, and nobody else can enter the directory, so the bind needs no
+//! lock or stale-socket check.
+//!
+//! The directory is `flock`ed while in use, as the bind's private
+//! directories are ([`crate::private`]). The first `bind_temp` of a process
+//! in a base directory removes the unlocked ones there: those a killed
+//! process left, holding nothing but a stale socket.
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, open};
+use nix::fcntl::{Flock, OFlag, open};
 use nix::sys::socket::{self, Backlog};
 use nix::sys::stat::{FileStat, Mode, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
@@ -22,7 +28,7 @@ use tokio::net::UnixListener;
 
 use crate::addr::UnixAddr;
 use crate::error::{BindError, errno_of};
-use crate::private::{open_own_dir, random_name};
+use crate::private::{open_ours, random_name, remove_leftovers};
 use crate::stat::{is_socket, lstat_at, same_file, same_inode};
 use crate::sys;
 
@@ -77,6 +83,7 @@ fn bases() -> [(&'static str, Option<OsString>); 3] {
 fn bind_in(base_path: &Path) -> Result<(UnixListener, UnixAddr, TempSocket), Errno> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let base = open(base_path, flags, Mode::empty())?;
+    sweep_once(base.as_fd(), base_path);
     let (name, dir) = make_own_dir(base.as_fd())?;
     let dir_path = base_path.join(&name);
     let path = dir_path.join(SOCKET);
@@ -103,17 +110,40 @@ fn bind_in(base_path: &Path) -> Result<(UnixListener, UnixAddr, TempSocket), Err
     Ok((listener, addr, made))
 }
 
-/// A new directory only we may enter, under a name nobody used before.
-fn make_own_dir(base: std::os::fd::BorrowedFd<'_>) -> Result<(OsString, OwnedFd), Errno> {
+/// A new directory only we may enter, under a name nobody used before,
+/// locked while in use.
+fn make_own_dir(base: BorrowedFd<'_>) -> Result<(OsString, Flock<OwnedFd>), Errno> {
+    let mut last = Errno::EEXIST;
     for _ in 0..16 {
         let name = random_name(PREFIX);
         match mkdirat(base, name.as_os_str(), Mode::S_IRWXU) {
-            Ok(()) => return Ok((name.clone(), open_own_dir(base, &name)?)),
+            Ok(()) => {}
             Err(Errno::EEXIST) => continue,
             Err(errno) => return Err(errno),
         }
+        match open_ours(base, &name) {
+            Ok(dir) => return Ok((name, dir)),
+            // Taken for a leftover and removed by another process's sweep
+            // before we locked it: use another name.
+            Err(errno) => last = errno,
+        }
     }
-    Err(Errno::EEXIST)
+    Err(last)
+}
+
+/// Once per base directory and process: removes the directories that
+/// processes killed while holding a temporary socket left behind (ours,
+/// unlocked, holding nothing but a stale socket).
+fn sweep_once(base: BorrowedFd<'_>, base_path: &Path) {
+    static SWEPT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let Ok(mut swept) = SWEPT.lock() else {
+        return;
+    };
+    if !swept.iter().any(|p| p == base_path) {
+        swept.push(base_path.to_owned());
+        drop(swept);
+        remove_leftovers(base, base_path, PREFIX);
+    }
 }
 
 /// Removes a temporary socket and its directory on drop: the socket only if
@@ -122,7 +152,9 @@ fn make_own_dir(base: std::os::fd::BorrowedFd<'_>) -> Result<(OsString, OwnedFd)
 #[derive(Debug)]
 pub(crate) struct TempSocket {
     base: OwnedFd,
-    dir: OwnedFd,
+    /// Locked while the socket is in use: an unlocked directory is a
+    /// leftover, which the next sweep removes.
+    dir: Flock<OwnedFd>,
     name: OsString,
     /// For messages.
     dir_path: PathBuf,
@@ -145,7 +177,7 @@ impl Drop for TempSocket {
             }
         }
         match lstat_at(self.base.as_fd(), &self.name) {
-            Ok(Some(st)) if same_file(&self.dir, &st) => {
+            Ok(Some(st)) if same_file(&*self.dir, &st) => {
                 if let Err(errno) = unlinkat(
                     self.base.as_fd(),
                     self.name.as_os_str(),

@@ -3,9 +3,10 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
 
@@ -143,6 +144,51 @@ fn no_usable_base_is_a_typed_error_that_names_each_one() {
     );
 }
 
+/// A helper holding one temporary socket in `tmpdir`, and its path.
+fn holder(tmpdir: &Path) -> (std::process::Child, PathBuf) {
+    let mut child = helper("temp::helper_temp_binds", None)
+        .env("SUL_HOLD", "1")
+        .env("TMPDIR", tmpdir)
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let path = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("BOUND ").map(PathBuf::from))
+        .unwrap();
+    // libtest writes more at exit; keep reading so that it can.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, path)
+}
+
+#[test]
+fn what_a_killed_process_left_is_removed_by_the_next_one_and_a_live_one_is_kept() {
+    let root = tempdir();
+    let tmpdir = dir_of_len(root.path(), 40);
+    let (mut killed, left) = holder(&tmpdir);
+    let (mut live, kept) = holder(&tmpdir);
+    killed.kill().unwrap(); // SIGKILL: no drop runs
+    killed.wait().unwrap();
+    assert!(fs::symlink_metadata(&left).unwrap().file_type().is_socket());
+
+    let paths = temp_paths(
+        &mut helper("temp::helper_temp_binds", None),
+        None,
+        Some(&tmpdir),
+    );
+    assert_eq!(paths.len(), 1);
+    assert!(!left.parent().unwrap().exists(), "the leftover is gone");
+    std::os::unix::net::UnixStream::connect(&kept).expect("the live one is kept");
+
+    drop(live.stdin.take()); // the holder drops its listener and exits
+    assert!(live.wait().unwrap().success());
+    assert_eq!(listing(&tmpdir), vec![]);
+}
+
 #[tokio::test]
 async fn drop_removes_only_what_it_made() {
     let listener = SafeUnixListener::bind_temp().unwrap();
@@ -180,7 +226,8 @@ fn outside_a_runtime_it_says_so() {
 /// Binds `SUL_THREADS` × `SUL_PER_THREAD` (default 1 × 1) temporary
 /// sockets, each thread holding all of its own until every thread is done,
 /// checks that each accepts a connection, and prints `BOUND <path>` for
-/// each. With `SUL_EXPECT_ERROR`, prints `ERROR <kind> <io kind> <message>`
+/// each. With `SUL_HOLD`, binds one and keeps it until stdin closes. With
+/// `SUL_EXPECT_ERROR`, prints `ERROR <kind> <io kind> <message>`
 /// instead.
 #[test]
 #[ignore = "helper: run in a child process by the other tests"]
@@ -190,6 +237,14 @@ fn helper_temp_binds() {
     }
     let count = |var| std::env::var(var).map_or(1, |v| v.parse().unwrap());
     let (threads, per_thread): (usize, usize) = (count("SUL_THREADS"), count("SUL_PER_THREAD"));
+    if std::env::var_os("SUL_HOLD").is_some() {
+        let rt = crate::support::runtime();
+        let _guard = rt.enter();
+        let held = SafeUnixListener::bind_temp().unwrap();
+        println!("\nBOUND {}", held.local_addr());
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new()).unwrap();
+        return;
+    }
     if std::env::var_os("SUL_EXPECT_ERROR").is_some() {
         let rt = crate::support::runtime();
         let _guard = rt.enter();
