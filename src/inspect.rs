@@ -111,7 +111,7 @@ pub enum Found {
         removable: bool,
     },
     /// A server accepted the probe connection.
-    Live(Server),
+    Live(LiveServer),
     /// A server is listening, but its accept queue is full.
     QueueFull,
     /// Something other than a socket; it is never removed.
@@ -145,7 +145,7 @@ pub struct FileInfo {
 /// Linux; the uid and gid on macOS and the BSDs too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Server {
+pub struct LiveServer {
     /// Its process id.
     pub pid: Option<i32>,
     /// Its effective uid when it bound the socket.
@@ -460,8 +460,8 @@ fn file_info(st: &FileStat) -> FileInfo {
     }
 }
 
-fn server(peer: sys::PeerCred) -> Server {
-    Server {
+fn server(peer: sys::PeerCred) -> LiveServer {
+    LiveServer {
         pid: peer.pid,
         uid: peer.uid,
         gid: peer.gid,

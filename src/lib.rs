@@ -167,7 +167,9 @@ pub use connector::UnixConnector;
 pub use error::{BindError, BindErrorKind};
 #[cfg(feature = "hyper")]
 pub use hyper1::HyperServer;
-pub use inspect::{FileInfo, Found, Inspection, LockState, Server, Verdict, clean_stale, inspect};
+pub use inspect::{
+    FileInfo, Found, Inspection, LiveServer, LockState, Verdict, clean_stale, inspect,
+};
 pub use listener::SafeUnixListener;
 pub use notify::{notify_ready, notify_ready_main_pid, notify_status, notify_stopping};
 pub use peer::PeerInfo;
