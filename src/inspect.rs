@@ -278,7 +278,7 @@ impl fmt::Display for Inspection {
             }
             Found::NoAccess => writeln!(f, "cannot be inspected by us (uid {})", geteuid())?,
             Found::ParentMissing => writeln!(f, "its directory does not exist")?,
-            Found::Unknown => writeln!(f, "unknown")?,
+            Found::Unknown => writeln!(f, "cannot tell what is there")?,
         }
         match self.lock {
             LockState::None => {}
