@@ -113,6 +113,13 @@ fn no_usable_base_is_a_typed_error_that_names_each_one() {
     if skip_unless_root("mounting a read-only /tmp in a mount namespace") {
         return;
     }
+    if !Command::new("unshare")
+        .args(["--mount", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return eprintln!("skipped: no mount namespaces here (unshare --mount)");
+    }
     let root = tempdir();
     let long = dir_of_len(root.path(), 100);
     // /tmp becomes a read-only tmpfs for the helper alone. The helper is
