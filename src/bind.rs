@@ -101,6 +101,83 @@ pub(crate) fn bind_path(
     path: &Path,
     o: &Options,
 ) -> Result<(UnixListener, UnlinkGuard), BindError> {
+    // 1. The directory, made and checked when asked.
+    let dir_path = parent_dir(path);
+    if let Some(mode) = o.create_parents {
+        parent::create_missing(path, dir_path, mode)?;
+    }
+    if o.check_parent {
+        parent::check_chain(path, dir_path)?;
+    }
+    // 2. and 3., then the rest under the lock.
+    cleared(path, o.on_existing, |dir, name, _| {
+        // 4. A private directory, which nobody else can enter.
+        let private = PrivateDir::create(dir, dir_path, path)?;
+
+        // 5. The socket: bound, checked, mode and owner, listening,
+        // registered.
+        let fd = sys::stream_socket().map_err(|e| BindError::os(Op::CreateSocket, path, e))?;
+        let at = socket::UnixAddr::new(&private.socket_path())
+            .map_err(|e| BindError::os(Op::Bind, path, e))?;
+        socket::bind(fd.as_raw_fd(), &at).map_err(|e| BindError::os(Op::Bind, path, e))?;
+        let identity = match lstat_at(private.fd(), OsStr::new(SOCKET)) {
+            Ok(Some(st)) if is_socket(&st) => st,
+            // The bind went elsewhere: the directory's path was redirected.
+            _ => {
+                return Err(BindError::raced(
+                    Op::Bind,
+                    path,
+                    "our private directory was replaced while binding",
+                ));
+            }
+        };
+        if let Some(mode) = o.mode {
+            fchmodat(
+                private.fd(),
+                SOCKET,
+                stat::mode(mode),
+                FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| BindError::os(Op::SetMode, path, e))?;
+        }
+        if o.owner.is_some() || o.group.is_some() {
+            let (uid, gid) = (o.owner.map(Uid::from_raw), o.group.map(Gid::from_raw));
+            fchownat(private.fd(), SOCKET, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
+                .map_err(|e| BindError::os(Op::ChangeOwner, path, e))?;
+        }
+        socket::listen(&fd, Backlog::MAXCONN).map_err(|e| BindError::os(Op::Listen, path, e))?;
+        // Only a listening socket may be registered: epoll reports a stream
+        // socket that is neither connected nor listening as hung up, and
+        // Tokio would keep that forever, spinning on accept.
+        let listener =
+            into_tokio(fd).map_err(|e| BindError::os(Op::Register, path, errno_of(&e)))?;
+
+        // 6. Into place.
+        match o.on_existing {
+            OnExisting::TakeOver => swap_in(private.fd(), dir, path, name)?,
+            _ => move_in(private.fd(), dir, path, name)?,
+        }
+        // 7. The private directory goes here, the lock on return.
+        Ok((listener, UnlinkGuard::new(path, &identity)))
+    })
+}
+
+/// Steps 1 to 3 alone, for `clean_stale`: removes a provably stale socket
+/// at `path`. `Ok(true)` if it removed one, `Ok(false)` if nothing was
+/// there.
+pub(crate) fn clean_path(path: &Path) -> Result<bool, BindError> {
+    cleared(path, OnExisting::RemoveStale, |_, _, removed| Ok(removed))
+}
+
+/// Steps 1 to 3: opens the directory of `path`, takes the bind lock (2),
+/// clears leftovers of binds that died half-way and what is at the path
+/// (3), then runs `then` with the directory, the file name, and whether a
+/// stale socket was removed. The lock is released after `then` returns.
+fn cleared<T>(
+    path: &Path,
+    on_existing: OnExisting,
+    then: impl FnOnce(BorrowedFd<'_>, &OsStr, bool) -> Result<T, BindError>,
+) -> Result<T, BindError> {
     let dir_path = parent_dir(path);
     let Some(name) = path.file_name() else {
         return Err(BindError::invalid_address(
@@ -108,92 +185,14 @@ pub(crate) fn bind_path(
             "the path does not end in a file name",
         ));
     };
-
-    // 1. The directory.
-    if let Some(mode) = o.create_parents {
-        parent::create_missing(path, dir_path, mode)?;
-    }
-    if o.check_parent {
-        parent::check_chain(path, dir_path)?;
-    }
-    let dir = parent::open_dir(path, dir_path)?;
-    let dir = dir.as_fd();
-
-    // 2. The bind lock, held until the socket is in place. Leftovers of
-    // binds that died half-way are cleared under it too.
-    let lock = lock::acquire(dir, dir_path, name, LOCK_TIMEOUT)?;
-    private::remove_leftovers(dir, dir_path, private::PREFIX);
-
-    // 3. What is at the path.
-    clear(dir, path, name, o.on_existing)?;
-
-    // 4. A private directory, which nobody else can enter.
-    let private = PrivateDir::create(dir, dir_path, path)?;
-
-    // 5. The socket: bound, checked, mode and owner, listening, registered.
-    let fd = sys::stream_socket().map_err(|e| BindError::os(Op::CreateSocket, path, e))?;
-    let at = socket::UnixAddr::new(&private.socket_path())
-        .map_err(|e| BindError::os(Op::Bind, path, e))?;
-    socket::bind(fd.as_raw_fd(), &at).map_err(|e| BindError::os(Op::Bind, path, e))?;
-    let identity = match lstat_at(private.fd(), OsStr::new(SOCKET)) {
-        Ok(Some(st)) if is_socket(&st) => st,
-        // The bind went elsewhere: the directory's path was redirected.
-        _ => {
-            return Err(BindError::raced(
-                Op::Bind,
-                path,
-                "our private directory was replaced while binding",
-            ));
-        }
-    };
-    if let Some(mode) = o.mode {
-        fchmodat(
-            private.fd(),
-            SOCKET,
-            stat::mode(mode),
-            FchmodatFlags::FollowSymlink,
-        )
-        .map_err(|e| BindError::os(Op::SetMode, path, e))?;
-    }
-    if o.owner.is_some() || o.group.is_some() {
-        let (uid, gid) = (o.owner.map(Uid::from_raw), o.group.map(Gid::from_raw));
-        fchownat(private.fd(), SOCKET, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(|e| BindError::os(Op::ChangeOwner, path, e))?;
-    }
-    socket::listen(&fd, Backlog::MAXCONN).map_err(|e| BindError::os(Op::Listen, path, e))?;
-    // Only a listening socket may be registered: epoll reports a stream
-    // socket that is neither connected nor listening as hung up, and Tokio
-    // would keep that forever, spinning on accept.
-    let listener = into_tokio(fd).map_err(|e| BindError::os(Op::Register, path, errno_of(&e)))?;
-
-    // 6. Into place.
-    match o.on_existing {
-        OnExisting::TakeOver => swap_in(private.fd(), dir, path, name)?,
-        _ => move_in(private.fd(), dir, path, name)?,
-    }
-    let guard = UnlinkGuard::new(path, &identity);
-
-    // 7. The private directory, then the lock.
-    drop(private);
-    drop(lock);
-    Ok((listener, guard))
-}
-
-/// Steps 1 to 3 alone, for `clean_stale`: removes a provably stale socket
-/// at `path`. `Ok(true)` if it removed one, `Ok(false)` if nothing was
-/// there.
-pub(crate) fn clean_path(path: &Path) -> Result<bool, BindError> {
-    let dir_path = parent_dir(path);
-    let Some(name) = path.file_name() else {
-        return Ok(false);
-    };
     let dir = parent::open_dir(path, dir_path)?;
     let dir = dir.as_fd();
     let lock = lock::acquire(dir, dir_path, name, LOCK_TIMEOUT)?;
     private::remove_leftovers(dir, dir_path, private::PREFIX);
-    let removed = clear(dir, path, name, OnExisting::RemoveStale)?;
+    let removed = clear(dir, path, name, on_existing)?;
+    let done = then(dir, name, removed);
     drop(lock);
-    Ok(removed)
+    done
 }
 
 /// Step 3: leaves the path empty (or, for a takeover, a socket), or fails

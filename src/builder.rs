@@ -6,9 +6,10 @@
 use std::path::Path;
 
 use crate::activation;
-use crate::addr::UnixAddr;
+use crate::addr::{AddrView, UnixAddr};
 use crate::bind::{self, OnExisting};
 use crate::error::BindError;
+use crate::guard::Cleanup;
 use crate::listener::SafeUnixListener;
 use crate::peer::PeerFilter;
 use crate::temp;
@@ -224,7 +225,12 @@ impl Builder {
         match activation::take(None)? {
             Some((listener, addr, _)) => {
                 self.ready();
-                Ok(SafeUnixListener::new(listener, addr, None, self.access))
+                Ok(SafeUnixListener::new(
+                    listener,
+                    addr,
+                    Cleanup::Nothing,
+                    self.access,
+                ))
             }
             None => self.bind(),
         }
@@ -243,24 +249,24 @@ impl Builder {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(BindError::no_runtime(&self.addr));
         }
-        let (listener, guard) = match (self.addr.as_path(), self.addr.as_abstract_name()) {
-            (Some(path), _) => {
+        let (listener, cleanup) = match self.addr.view() {
+            AddrView::Path(path) => {
                 let (listener, mut guard) = bind::bind_path(path, &self.options)?;
                 guard.set_armed(self.unlink_on_drop);
                 tracing::debug!(path = %path.display(), "listening");
-                (listener, Some(guard))
+                (listener, Cleanup::Socket(guard))
             }
-            (None, name) => {
-                let listener = bind::bind_abstract(name.unwrap_or_default(), &self.addr)?;
+            AddrView::Abstract(name) => {
+                let listener = bind::bind_abstract(name, &self.addr)?;
                 tracing::debug!(addr = %self.addr, "listening");
-                (listener, None)
+                (listener, Cleanup::Nothing)
             }
         };
         self.ready();
         Ok(SafeUnixListener::new(
             listener,
             self.addr,
-            guard,
+            cleanup,
             self.access,
         ))
     }
@@ -348,7 +354,12 @@ impl SafeUnixListener {
         }
         let (listener, addr) = bind::bind_abstract_auto()?;
         tracing::debug!(%addr, "listening");
-        Ok(Self::new(listener, addr, None, PeerFilter::default()))
+        Ok(Self::new(
+            listener,
+            addr,
+            Cleanup::Nothing,
+            PeerFilter::default(),
+        ))
     }
 
     /// Binds a throwaway socket, for tests: `s` in a new directory only we
@@ -363,6 +374,11 @@ impl SafeUnixListener {
     /// and the directory (not in a forked child). A process that is killed
     /// leaves them; the next process to call `bind_temp` with the same base
     /// directory removes them (it tells a leftover by its free `flock`).
+    ///
+    /// In a base directory other users may write (not sticky, unlike
+    /// `/tmp`), they can move the directory away, so that the path no
+    /// longer leads to the socket, but they cannot redirect the bind: on
+    /// Linux it goes through the directory's descriptor.
     ///
     /// # Errors
     ///
@@ -387,7 +403,12 @@ impl SafeUnixListener {
         }
         let (listener, addr, temp) = temp::bind_temp()?;
         tracing::debug!(%addr, "listening");
-        Ok(Self::new(listener, addr, None, PeerFilter::default()).in_temp_dir(temp))
+        Ok(Self::new(
+            listener,
+            addr,
+            Cleanup::TempDir(temp),
+            PeerFilter::default(),
+        ))
     }
 
     /// The Unix listening socket passed by systemd (or anything speaking its
@@ -475,7 +496,10 @@ impl SafeUnixListener {
         let (adopted, others) = activation::take_all()?;
         let listeners = adopted
             .into_iter()
-            .map(|(l, addr, name)| (name, Self::new(l, addr, None, PeerFilter::default())))
+            .map(|(l, addr, name)| {
+                let listener = Self::new(l, addr, Cleanup::Nothing, PeerFilter::default());
+                (name, listener)
+            })
             .collect();
         Ok(Activated { listeners, others })
     }
@@ -499,7 +523,7 @@ impl SafeUnixListener {
 }
 
 fn passed((listener, addr, _): activation::Adopted) -> SafeUnixListener {
-    SafeUnixListener::new(listener, addr, None, PeerFilter::default())
+    SafeUnixListener::new(listener, addr, Cleanup::Nothing, PeerFilter::default())
 }
 
 /// What [`SafeUnixListener::from_activation_all`] found.

@@ -1,4 +1,6 @@
-//! The identity-checked unlink at shutdown.
+//! The identity-checked unlink at shutdown, and [`Cleanup`]: what a
+//! listener removes when it drops (nothing, its socket file, or a
+//! `bind_temp` socket with its directory, in [`crate::temp`]).
 //!
 //! The guard remembers the inode (device and inode number) of the socket
 //! file it bound, and the pid that bound it. When it drops, it removes the
@@ -21,7 +23,38 @@ use nix::unistd::{UnlinkatFlags, unlinkat};
 
 use crate::error::parent_dir;
 use crate::stat::{is_socket, lstat_at, same_inode};
+use crate::temp::TempSocket;
 use crate::{lock, parent};
+
+/// What a listener removes when it drops.
+#[derive(Debug)]
+pub(crate) enum Cleanup {
+    /// Nothing: an abstract name, or a socket the service manager passed.
+    Nothing,
+    /// The socket file, if it is still ours.
+    Socket(UnlinkGuard),
+    /// The socket and the temporary directory `bind_temp` made for it.
+    TempDir(TempSocket),
+}
+
+impl Cleanup {
+    /// Turns the removal off or back on.
+    pub(crate) fn set_armed(&mut self, armed: bool) {
+        match self {
+            Cleanup::Nothing => {}
+            Cleanup::Socket(guard) => guard.set_armed(armed),
+            Cleanup::TempDir(temp) => temp.set_armed(armed),
+        }
+    }
+
+    pub(crate) fn is_armed(&self) -> bool {
+        match self {
+            Cleanup::Nothing => false,
+            Cleanup::Socket(guard) => guard.is_armed(),
+            Cleanup::TempDir(temp) => temp.is_armed(),
+        }
+    }
+}
 
 /// Unlinks a bound socket file on drop, if it is still ours.
 #[derive(Debug)]

@@ -14,9 +14,8 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::addr::UnixAddr;
 use crate::backoff::{Backoff, is_connection_error};
-use crate::guard::UnlinkGuard;
+use crate::guard::Cleanup;
 use crate::peer::PeerFilter;
-use crate::temp::TempSocket;
 
 /// A Unix-domain listening socket that was bound safely and cleans up after
 /// itself.
@@ -80,11 +79,9 @@ use crate::temp::TempSocket;
 /// The accept back-off uses Tokio's timer, so the runtime needs it enabled
 /// (`#[tokio::main]` does; a hand-built runtime needs `enable_all`).
 pub struct SafeUnixListener {
-    // Declared before `listener`, so they drop first: the identity check
-    // and unlink happen while the listening socket is still open. `temp`
-    // is for `bind_temp`, which removes its directory too.
-    guard: Option<UnlinkGuard>,
-    temp: Option<TempSocket>,
+    // Declared before `listener`, so it drops first: the identity check
+    // and unlink happen while the listening socket is still open.
+    cleanup: Cleanup,
     listener: UnixListener,
     addr: UnixAddr,
     access: PeerFilter,
@@ -95,23 +92,16 @@ impl SafeUnixListener {
     pub(crate) fn new(
         listener: UnixListener,
         addr: UnixAddr,
-        guard: Option<UnlinkGuard>,
+        cleanup: Cleanup,
         access: PeerFilter,
     ) -> Self {
         Self {
-            guard,
-            temp: None,
+            cleanup,
             listener,
             addr,
             access,
             backoff: Backoff::new(),
         }
-    }
-
-    /// This listener, which also removes its temporary directory on drop.
-    pub(crate) fn in_temp_dir(mut self, temp: TempSocket) -> Self {
-        self.temp = Some(temp);
-        self
     }
 
     /// Accepts a connection.
@@ -220,12 +210,7 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub fn set_unlink_on_drop(&mut self, unlink: bool) {
-        if let Some(guard) = &mut self.guard {
-            guard.set_armed(unlink);
-        }
-        if let Some(temp) = &mut self.temp {
-            temp.armed = unlink;
-        }
+        self.cleanup.set_armed(unlink);
     }
 
     /// Whether dropping this listener will remove its socket file (if it is
@@ -240,8 +225,7 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub fn unlink_on_drop(&self) -> bool {
-        self.guard.as_ref().is_some_and(UnlinkGuard::is_armed)
-            || self.temp.as_ref().is_some_and(|temp| temp.armed)
+        self.cleanup.is_armed()
     }
 
     /// The Tokio listener inside. The socket file is then left in place:

@@ -97,9 +97,13 @@ fn bind_in(base_path: &Path) -> Result<(UnixListener, UnixAddr, TempSocket), Err
         armed: true,
     };
     let fd = sys::stream_socket()?;
-    socket::bind(fd.as_raw_fd(), &socket::UnixAddr::new(&path)?)?;
-    // Nobody else can enter the directory; only a renamed base directory
-    // could have sent the bind elsewhere.
+    // Through `/proc/self/fd` where there is one: in a base directory
+    // others may write, our directory can be renamed away and a link put
+    // in its place, and a bind by path would follow it.
+    let at = sys::fd_path(made.dir.as_fd()).map_or_else(|| path.clone(), |d| d.join(SOCKET));
+    socket::bind(fd.as_raw_fd(), &socket::UnixAddr::new(&at)?)?;
+    // Elsewhere the bind goes by path, and a redirected one is caught here:
+    // nobody else can put a socket in our directory.
     match lstat_at(made.dir.as_fd(), OsStr::new(SOCKET))? {
         Some(st) if is_socket(&st) => made.identity = Some(st),
         _ => return Err(Errno::EBUSY),
@@ -161,7 +165,17 @@ pub(crate) struct TempSocket {
     identity: Option<FileStat>,
     pid: u32,
     /// Off: both are left in place (see `set_unlink_on_drop`).
-    pub(crate) armed: bool,
+    armed: bool,
+}
+
+impl TempSocket {
+    pub(crate) fn set_armed(&mut self, armed: bool) {
+        self.armed = armed;
+    }
+
+    pub(crate) fn is_armed(&self) -> bool {
+        self.armed
+    }
 }
 
 impl Drop for TempSocket {

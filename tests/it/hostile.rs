@@ -171,6 +171,177 @@ fn bind_under_attack(path: &Path, create_parents: bool) -> String {
         .to_owned()
 }
 
+/// uid 65534 sweeping `dir` every millisecond: each temporary directory
+/// (`sul-…`) it finds is renamed away and replaced by a link to the
+/// victim's directory, and its links from the sweep before are removed.
+/// Between sweeps a new directory survives long enough to reach `bind`.
+fn temp_dir_swapper(dir: &Path, victim: &Path) -> Running {
+    const SCRIPT: &str = r#"
+import os, sys, time
+d, victim_dir = sys.argv[1], os.path.dirname(sys.argv[2])
+n = 0
+while True:
+    time.sleep(0.001)
+    for name in os.listdir(d):
+        path = os.path.join(d, name)
+        if os.path.islink(path):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        elif name.startswith("sul-"):
+            n += 1
+            try:
+                os.rename(path, os.path.join(d, "junk%d" % n))
+                os.symlink(victim_dir, path)
+            except OSError:
+                pass
+"#;
+    nobody_python(SCRIPT, dir, victim)
+}
+
+/// Binds `SUL_REPEAT` temporary sockets one after the other, checking
+/// that each accepts a connection at its address, and prints how many
+/// landed in `$TMPDIR` and how many in `/tmp`.
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_bind_temp_repeatedly() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    let repeat: usize = std::env::var("SUL_REPEAT").unwrap().parse().unwrap();
+    let tmpdir = std::path::PathBuf::from(std::env::var_os("TMPDIR").unwrap());
+    let rt = crate::support::runtime();
+    let _enter = rt.enter();
+    let (mut in_tmpdir, mut in_tmp) = (0, 0);
+    for _ in 0..repeat {
+        let listener = SafeUnixListener::bind_temp().unwrap();
+        let path = listener.local_addr().as_path().unwrap().to_owned();
+        match path.parent().and_then(Path::parent) {
+            Some(base) if base == tmpdir => in_tmpdir += 1,
+            Some(base) if base == Path::new("/tmp") => in_tmp += 1,
+            _ => panic!("bound at {}", path.display()),
+        }
+        // The attacker may have moved the directory away by now; when it
+        // has not, the socket there is ours and listening.
+        if let Err(e) = std::os::unix::net::UnixStream::connect(&path) {
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::NotFound,
+                "{}: {e}",
+                path.display()
+            );
+        }
+    }
+    println!("\nBOUND {in_tmpdir} IN TMPDIR {in_tmp} IN /tmp");
+}
+
+/// `bind_temp` in a `$TMPDIR` that uid 65534 owns, while it renames away
+/// every temporary directory it sees and puts a link to a root-owned
+/// directory in its place, with every `bind` delayed by 5 ms to hold the
+/// window between making the directory and binding in it. A bind by path
+/// would put a socket in the victim's directory; binding through the
+/// directory's descriptor cannot.
+#[test]
+fn a_racing_user_cannot_redirect_a_temporary_socket() {
+    if !have_strace() || skip_unless_root("racing a uid 65534 attacker") {
+        return;
+    }
+    let f = Fixture::new();
+    let dir = nobodys_dir(f.dir.path(), "tmp");
+    let victim = victim(f.dir.path());
+    let _attacker = temp_dir_swapper(&dir, &victim);
+    let mut cmd = helper_via(
+        &[
+            "strace",
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=bind:delay_enter=5000",
+        ],
+        "hostile::helper_bind_temp_repeatedly",
+    );
+    cmd.env("TMPDIR", &dir)
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("SUL_REPEAT", "300");
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bound = stdout.lines().find(|l| l.starts_with("BOUND ")).unwrap();
+    eprintln!("{bound} under attack");
+    assert_untouched(&victim);
+}
+
+/// The sweep of what killed `bind_temp` processes left takes only a
+/// directory that is ours, unlocked, and holds nothing but a stale socket.
+/// uid 65534 squats on names that look like leftovers in a `$TMPDIR` it
+/// owns; we have left a regular file and a live socket in look-alikes too.
+#[test]
+fn the_temp_sweep_takes_only_our_own_dead_leftovers() {
+    if skip_unless_root("names squatted by uid 65534") {
+        return;
+    }
+    let f = Fixture::new();
+    let dir = nobodys_dir(f.dir.path(), "tmp");
+    let victim = victim(f.dir.path());
+    // Theirs: a directory with a stale socket, and a link to the victim's.
+    let squat = r#"
+import os, socket, sys
+d, victim_dir = sys.argv[1], os.path.dirname(sys.argv[2])
+os.mkdir(os.path.join(d, "sul-aaaaaaaa"), 0o700)
+s = socket.socket(socket.AF_UNIX)
+s.bind(os.path.join(d, "sul-aaaaaaaa", "s"))
+s.close()
+os.symlink(victim_dir, os.path.join(d, "sul-bbbbbbbb"))
+"#;
+    let mut squatter = nobody_python(squat, &dir, &victim);
+    assert!(squatter.wait().unwrap().success());
+    // Ours: a regular file, a live socket, and a real leftover.
+    let ours = |name: &str| {
+        let d = dir.join(name);
+        fs::create_dir(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+        d.join("s")
+    };
+    fs::write(ours("sul-cccccccc"), "keep").unwrap();
+    let _live = std::os::unix::net::UnixListener::bind(ours("sul-dddddddd")).unwrap();
+    make_stale(&ours("sul-eeeeeeee"));
+
+    let out = helper("temp::helper_temp_binds", None)
+        .env("TMPDIR", &dir)
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names: Vec<_> = listing(&dir).into_iter().map(|e| e.0).collect();
+    assert_eq!(
+        names,
+        [
+            "sul-aaaaaaaa",
+            "sul-bbbbbbbb",
+            "sul-cccccccc",
+            "sul-dddddddd"
+        ],
+        "only the real leftover (and the helper's own) went"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("sul-cccccccc/s")).unwrap(),
+        "keep"
+    );
+    assert!(dir.join("sul-aaaaaaaa/s").exists());
+    assert_untouched(&victim);
+}
+
 /// Item 1: with `chmod` by path, uid 65534 swapping the fresh socket for a
 /// link made a root-owned 0600 file 0666 within a few thousand binds.
 #[test]

@@ -47,20 +47,11 @@ fn text(out: &Output) -> (i32, String, String) {
     )
 }
 
-/// A server that does not use this crate: python's `socket` module,
-/// listening on `path` until killed.
-fn python_server(path: &Path) -> Running {
+/// Runs a python `script` with `arg`, and waits until it prints `ready`.
+fn python(script: &str, arg: &Path) -> Running {
     let mut child = Command::new("python3")
-        .args([
-            "-c",
-            "import socket, sys, time\n\
-             s = socket.socket(socket.AF_UNIX)\n\
-             s.bind(sys.argv[1])\n\
-             s.listen()\n\
-             print('ready', flush=True)\n\
-             time.sleep(120)",
-        ])
-        .arg(path)
+        .args(["-c", script])
+        .arg(arg)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -70,6 +61,20 @@ fn python_server(path: &Path) -> Running {
         .unwrap();
     assert_eq!(line, "ready\n");
     child.into()
+}
+
+/// A server that does not use this crate: python's `socket` module,
+/// listening on `path` until killed.
+fn python_server(path: &Path) -> Running {
+    python(
+        "import socket, sys, time\n\
+         s = socket.socket(socket.AF_UNIX)\n\
+         s.bind(sys.argv[1])\n\
+         s.listen()\n\
+         print('ready', flush=True)\n\
+         time.sleep(120)",
+        path,
+    )
 }
 
 // ---- the Ergo case, with the `sul` command ------------------------------
@@ -507,25 +512,14 @@ fn a_held_bind_lock_and_an_unsafe_parent_are_reported_and_agree_with_the_bind() 
     let path = dir.path().join("app.sock");
     let lock = dir.path().join("app.sock.lock");
     // Another process holds the bind lock, as a bind in progress does.
-    let mut holder: Running = Command::new("python3")
-        .args([
-            "-c",
-            "import fcntl, sys, time\n\
-             f = open(sys.argv[1], 'w')\n\
-             fcntl.flock(f, fcntl.LOCK_EX)\n\
-             print('locked', flush=True)\n\
-             time.sleep(120)",
-        ])
-        .arg(&lock)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap()
-        .into();
-    let mut line = String::new();
-    BufReader::new(holder.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "locked\n");
+    let _holder = python(
+        "import fcntl, sys, time\n\
+         f = open(sys.argv[1], 'w')\n\
+         fcntl.flock(f, fcntl.LOCK_EX)\n\
+         print('ready', flush=True)\n\
+         time.sleep(120)",
+        &lock,
+    );
 
     let (code, report) = sul_inspect(None, &path.display().to_string());
     assert_eq!((code, &report["lock"]), (0, &"held".into()), "{report:#}");

@@ -86,12 +86,16 @@ fn the_first_base_where_the_path_fits_is_used() {
         first(temp_paths(&mut one(), None, Some(&long))),
         Path::new("/tmp")
     );
-    // A relative value would make the path depend on the working directory.
-    let relative = Path::new("relative");
+    // A relative value would make the path depend on the working directory,
+    // even where it names a directory that exists there.
+    fs::create_dir(root.path().join("relative")).unwrap();
+    let mut in_root = one();
+    in_root.current_dir(root.path());
     assert_eq!(
-        first(temp_paths(&mut one(), Some(relative), None)),
+        first(temp_paths(&mut in_root, Some(Path::new("relative")), None)),
         Path::new("/tmp")
     );
+    assert_eq!(listing(&root.path().join("relative")), vec![]);
     assert_eq!(listing(&short), vec![]);
 }
 
