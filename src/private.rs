@@ -62,35 +62,23 @@ impl<'d> PrivateDir<'d> {
                 sys::MAX_PATH_LEN,
             ));
         }
-        let mut last = Errno::EEXIST;
-        for _ in 0..16 {
-            let name = random_name(PREFIX);
-            let path = parent_path.join(&name);
-            match mkdirat(parent, name.as_os_str(), Mode::S_IRWXU) {
-                Ok(()) => {}
-                Err(Errno::EEXIST) => continue,
-                // Reported as what it is to the user: the bind failing.
-                Err(errno) => return Err(BindError::os(Op::Bind, socket, errno)),
-            }
-            match open_ours(parent, &name) {
-                Ok(fd) => {
-                    return Ok(Self {
-                        fd,
-                        parent,
-                        name,
-                        path,
-                    });
-                }
-                // Swapped or removed by someone else since mkdir: that
-                // directory is not ours to touch; use another name.
-                Err(errno) => last = errno,
-            }
+        match make_own_dir(parent, PREFIX) {
+            Ok((name, fd)) => Ok(Self {
+                fd,
+                parent,
+                path: parent_path.join(&name),
+                name,
+            }),
+            // Reported as what it is to the user: the bind failing.
+            Err(OwnDirError::Os(errno)) => Err(BindError::os(Op::Bind, socket, errno)),
+            Err(OwnDirError::Raced(errno)) => Err(BindError::raced(
+                Op::CreatePrivateDir,
+                socket,
+                &format!(
+                    "each new private directory was replaced before it could be used ({errno})"
+                ),
+            )),
         }
-        Err(BindError::raced(
-            Op::CreatePrivateDir,
-            socket,
-            &format!("each new private directory was replaced before it could be used ({last})"),
-        ))
     }
 
     /// The descriptor of the directory, for the `*at` calls on the socket.
@@ -132,10 +120,45 @@ impl Drop for PrivateDir<'_> {
     }
 }
 
+/// Why [`make_own_dir`] failed.
+#[derive(Debug)]
+pub(crate) enum OwnDirError {
+    /// `mkdir` failed.
+    Os(Errno),
+    /// Each new directory was swapped or removed by someone else before it
+    /// could be locked; the last reason.
+    Raced(Errno),
+}
+
+/// Makes, opens, checks and locks a new directory `prefix` and eight random
+/// characters in `parent`, mode 0700, under a name nobody used before.
+pub(crate) fn make_own_dir(
+    parent: BorrowedFd<'_>,
+    prefix: &str,
+) -> Result<(OsString, Flock<OwnedFd>), OwnDirError> {
+    let mut last = Errno::EEXIST;
+    for _ in 0..16 {
+        let name = random_name(prefix);
+        match mkdirat(parent, name.as_os_str(), Mode::S_IRWXU) {
+            Ok(()) => {}
+            Err(Errno::EEXIST) => continue,
+            Err(errno) => return Err(OwnDirError::Os(errno)),
+        }
+        match open_ours(parent, &name) {
+            Ok(fd) => return Ok((name, fd)),
+            // Swapped or removed by someone else since mkdir (or taken for
+            // a leftover by another process's sweep): that directory is
+            // not ours to touch; use another name.
+            Err(errno) => last = errno,
+        }
+    }
+    Err(OwnDirError::Raced(last))
+}
+
 /// Opens `name` in `parent` without following a link, checks that it is a
 /// directory only we may enter, locks it, and checks that the name still
 /// leads to it. A directory whose lock is taken is in use.
-pub(crate) fn open_ours(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Errno> {
+fn open_ours(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Errno> {
     let fd = open_own_dir(parent, name)?;
     let fd = Flock::lock(fd, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e)?;
     match lstat_at(parent, name)? {
@@ -207,7 +230,7 @@ fn open_own_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> 
 }
 
 /// `prefix` and eight random characters from `[a-z0-9]`.
-pub(crate) fn random_name(prefix: &str) -> OsString {
+fn random_name(prefix: &str) -> OsString {
     // RandomState's keys come from the OS's randomness, and differ for
     // every RandomState made.
     let mut bits = RandomState::new().build_hasher().finish();

@@ -22,13 +22,13 @@ use std::sync::Mutex;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, OFlag, open};
 use nix::sys::socket::{self, Backlog};
-use nix::sys::stat::{FileStat, Mode, mkdirat};
+use nix::sys::stat::{FileStat, Mode};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use tokio::net::UnixListener;
 
 use crate::addr::UnixAddr;
 use crate::error::{BindError, errno_of};
-use crate::private::{open_ours, random_name, remove_leftovers};
+use crate::private::{OwnDirError, make_own_dir, remove_leftovers};
 use crate::stat::{is_socket, lstat_at, same_file, same_inode};
 use crate::sys;
 
@@ -84,7 +84,9 @@ fn bind_in(base_path: &Path) -> Result<(UnixListener, UnixAddr, TempSocket), Err
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let base = open(base_path, flags, Mode::empty())?;
     sweep_once(base.as_fd(), base_path);
-    let (name, dir) = make_own_dir(base.as_fd())?;
+    let (name, dir) = make_own_dir(base.as_fd(), PREFIX).map_err(|e| match e {
+        OwnDirError::Os(errno) | OwnDirError::Raced(errno) => errno,
+    })?;
     let dir_path = base_path.join(&name);
     let path = dir_path.join(SOCKET);
     let mut made = TempSocket {
@@ -112,27 +114,6 @@ fn bind_in(base_path: &Path) -> Result<(UnixListener, UnixAddr, TempSocket), Err
     let listener = UnixListener::from_std(fd.into()).map_err(|e| errno_of(&e))?;
     let addr = UnixAddr::from_path(&path).map_err(|_| Errno::ENAMETOOLONG)?;
     Ok((listener, addr, made))
-}
-
-/// A new directory only we may enter, under a name nobody used before,
-/// locked while in use.
-fn make_own_dir(base: BorrowedFd<'_>) -> Result<(OsString, Flock<OwnedFd>), Errno> {
-    let mut last = Errno::EEXIST;
-    for _ in 0..16 {
-        let name = random_name(PREFIX);
-        match mkdirat(base, name.as_os_str(), Mode::S_IRWXU) {
-            Ok(()) => {}
-            Err(Errno::EEXIST) => continue,
-            Err(errno) => return Err(errno),
-        }
-        match open_ours(base, &name) {
-            Ok(dir) => return Ok((name, dir)),
-            // Taken for a leftover and removed by another process's sweep
-            // before we locked it: use another name.
-            Err(errno) => last = errno,
-        }
-    }
-    Err(last)
 }
 
 /// Once per base directory and process: removes the directories that

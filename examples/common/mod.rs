@@ -73,29 +73,33 @@ fn parse_mode(s: &str) -> Result<u32, String> {
 
 /// A uid, from a number or a user name.
 fn uid_of(name: &str) -> Result<u32, String> {
-    if let Ok(uid) = name.parse() {
-        return Ok(uid);
-    }
-    match User::from_name(name) {
-        Ok(Some(user)) => Ok(user.uid.as_raw()),
-        Ok(None) => Err(format!(
-            "unknown user {name:?}: it is not in the user database"
-        )),
-        Err(e) => Err(format!("cannot look up user {name:?}: {e}")),
-    }
+    id_of(name, "user", |n| {
+        User::from_name(n).map(|u| u.map(|u| u.uid.as_raw()))
+    })
 }
 
 /// A gid, from a number or a group name.
 fn gid_of(name: &str) -> Result<u32, String> {
-    if let Ok(gid) = name.parse() {
-        return Ok(gid);
+    id_of(name, "group", |n| {
+        Group::from_name(n).map(|g| g.map(|g| g.gid.as_raw()))
+    })
+}
+
+/// `name` as a number, or looked up in the `what` database.
+fn id_of(
+    name: &str,
+    what: &str,
+    look_up: impl Fn(&str) -> nix::Result<Option<u32>>,
+) -> Result<u32, String> {
+    if let Ok(id) = name.parse() {
+        return Ok(id);
     }
-    match Group::from_name(name) {
-        Ok(Some(group)) => Ok(group.gid.as_raw()),
+    match look_up(name) {
+        Ok(Some(id)) => Ok(id),
         Ok(None) => Err(format!(
-            "unknown group {name:?}: it is not in the group database"
+            "unknown {what} {name:?}: it is not in the {what} database"
         )),
-        Err(e) => Err(format!("cannot look up group {name:?}: {e}")),
+        Err(e) => Err(format!("cannot look up {what} {name:?}: {e}")),
     }
 }
 
