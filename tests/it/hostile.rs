@@ -15,7 +15,7 @@ use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
 
 use crate::support::{
     Fixture, NOBODY, Outcome, Running, have_strace, helper, helper_via, listing, lock_file,
-    make_stale, run_helper, skip_unless_root, tempdir_with_mode,
+    make_stale, run_helper, run_injected, skip_unless_root, tempdir_with_mode,
 };
 
 /// A directory owned by uid 65534, as an attacker's own directory is.
@@ -251,30 +251,23 @@ fn a_racing_user_cannot_redirect_a_temporary_socket() {
     let dir = nobodys_dir(f.dir.path(), "tmp");
     let victim = victim(f.dir.path());
     let _attacker = temp_dir_swapper(&dir, &victim);
-    let mut cmd = helper_via(
-        &[
-            "strace",
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            "inject=bind:delay_enter=5000",
-        ],
-        "hostile::helper_bind_temp_repeatedly",
-    );
-    cmd.env("TMPDIR", &dir)
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("SUL_REPEAT", "300");
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bound = stdout.lines().find(|l| l.starts_with("BOUND ")).unwrap();
+    let env = [
+        ("TMPDIR", dir.as_path()),
+        ("XDG_RUNTIME_DIR", dir.as_path()),
+        ("SUL_REPEAT", Path::new("300")),
+    ];
+    let inject = ["bind:delay_enter=5000".to_owned()];
+    let stdout = run_injected("hostile::helper_bind_temp_repeatedly", &env, &inject);
+    let bound = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("BOUND "))
+        .unwrap_or_else(|| panic!("the helper failed:\n{stdout}"));
     eprintln!("{bound} under attack");
+    let in_tmpdir: usize = bound.split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        in_tmpdir > 0,
+        "the attacker's directory was never bound in: {bound}"
+    );
     assert_untouched(&victim);
 }
 
