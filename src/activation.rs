@@ -255,5 +255,41 @@ fn check(fd: RawFd) -> Result<UnixAddr, String> {
         return Err("is not listening".to_owned());
     }
     let unix = name.as_unix_addr().ok_or("has no Unix address")?;
-    sys::unix_addr_of(unix).ok_or_else(|| "is not bound to a name".to_owned())
+    UnixAddr::from_sockaddr(unix).ok_or_else(|| "is not bound to a name".to_owned())
+}
+
+/// Reads the socket-activation variables (`LISTEN_PID`, `LISTEN_FDS`,
+/// `LISTEN_FDNAMES`) now, checks them, marks every passed descriptor
+/// close-on-exec and removes the variables; returns how many descriptors
+/// were passed. Needs no runtime.
+///
+/// Call it first thing in `main`, before the runtime starts and before the
+/// program opens any descriptor of its own: the protocol passes descriptors
+/// by number from 3 on, and a lying `LISTEN_FDS` could otherwise name one
+/// the program opened itself. The `from_activation*` functions call it on
+/// first use.
+///
+/// # Errors
+///
+/// [`InvalidActivation`](crate::BindErrorKind::InvalidActivation) when
+/// `LISTEN_PID` is not a number, `LISTEN_FDS` is not a number or is larger
+/// than the descriptor table (`RLIMIT_NOFILE`), or a passed descriptor is
+/// not open.
+///
+/// ```no_run
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let passed = safe_unix_listener::receive_activation()?;
+///     let rt = tokio::runtime::Runtime::new()?;
+///     rt.block_on(async {
+///         let listener = match passed {
+///             0 => safe_unix_listener::SafeUnixListener::bind("/run/app/app.sock")?,
+///             _ => safe_unix_listener::SafeUnixListener::from_activation()?.expect("passed"),
+///         };
+///         drop(listener);
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn receive_activation() -> Result<usize, BindError> {
+    receive()
 }

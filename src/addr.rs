@@ -185,6 +185,16 @@ impl UnixAddr {
         Ok(Self(Inner::Abstract(name.to_owned())))
     }
 
+    /// The address a bound socket's name holds: a path or an abstract
+    /// name; `None` for an unnamed one.
+    pub(crate) fn from_sockaddr(name: &nix::sys::socket::UnixAddr) -> Option<Self> {
+        match (name.path(), sys::abstract_name_of(name)) {
+            (Some(path), _) => Self::from_path(path).ok(),
+            (_, Some(abstract_name)) => Self::from_abstract_name(abstract_name).ok(),
+            _ => None,
+        }
+    }
+
     /// The path, for a filesystem address.
     ///
     /// ```

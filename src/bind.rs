@@ -1,31 +1,35 @@
 //! The bind sequence, read top to bottom in [`bind_path`]:
 //!
-//! 1. the directory: created when asked (never following a link), checked
-//!    when asked (OpenSSH's StrictModes rule), and opened; every later step
-//!    works through its descriptor;
+//! 1. the directory: created when asked (never following a link), then
+//!    resolved once, one component at a time, with OpenSSH's StrictModes
+//!    rule applied to every step ([`crate::parent`]); every later step works
+//!    through its descriptor;
 //! 2. the bind lock ([`crate::lock`]);
-//! 3. the path, looked at without following a link: nothing, or a socket,
-//!    may be there. A socket is probed with a non-blocking `connect`; only
+//! 3. what is at the path ([`crate::classify`]): nothing, or a socket, may
+//!    be there. A socket is probed through the directory's descriptor; only
 //!    one that refuses the connection is stale, and it is removed after
-//!    checking that the path still names the same inode;
-//! 4. a private 0700 directory beside the path ([`crate::private`]);
-//! 5. the socket, bound in that directory (through `/proc/self/fd` on
-//!    Linux, so that the bind cannot be redirected), given its mode and
-//!    owner through the directory's descriptor (no other user can enter it,
-//!    so they can only ever apply to our socket), then listening;
-//! 6. moved into place without replacing anything
+//!    checking that the name still leads to the same inode;
+//! 4. the socket ([`listen_on`], the one sequence every route uses): made,
+//!    bound, given its mode and owner, then listening, then registered with
+//!    Tokio. Where nobody else can replace a name we create in the
+//!    directory (only we may write it, or it is sticky and owned by root or
+//!    us, like `/tmp`), it is bound at the path itself: no client can
+//!    connect before it listens, which is after its mode and owner are set. Anywhere
+//!    else it is bound in a private 0700 directory beside the path
+//!    ([`crate::private`]), where nobody else can reach it, and
+//! 5. moved into place without replacing anything
 //!    (`renameat2(RENAME_NOREPLACE)`, or `link` and `unlink`), so that a
 //!    socket at the path is always already listening with its final mode;
 //!    a takeover swaps it with the socket at the path
 //!    (`renameat2(RENAME_EXCHANGE)`) and swaps back anything that is not a
 //!    socket;
-//! 7. the private directory is removed, then the lock released.
+//! 6. the private directory is removed, then the lock released.
 //!
 //! [`bind_abstract`] is the whole sequence for an abstract name: there is no
 //! file, so nothing to look at, lock or remove.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -36,13 +40,15 @@ use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, linkat, unlinkat};
 use tokio::net::UnixListener;
 
 use crate::addr::UnixAddr;
-use crate::error::{BindError, Op, errno_of, parent_dir};
-use crate::guard::UnlinkGuard;
+use crate::classify::{Next, classify};
+use crate::error::{BindError, Op};
+use crate::escape::shown;
+use crate::guard::{Ours, UnlinkGuard};
 use crate::lock::{self, LOCK_TIMEOUT};
-use crate::private::{self, PrivateDir, SOCKET};
-use crate::probe::{self, Probe};
-use crate::stat::{self, describe, is_socket, lstat_at, same_inode};
-use crate::{parent, sys};
+use crate::parent::{self, Dir};
+use crate::private::{PrivateDir, SOCKET};
+use crate::stat::{self, describe, is_socket, lstat_at, parent_dir, same_inode};
+use crate::sys;
 
 /// What to do when a file already exists at the socket path.
 ///
@@ -101,133 +107,209 @@ pub(crate) fn bind_path(
     path: &Path,
     o: &Options,
 ) -> Result<(UnixListener, UnlinkGuard), BindError> {
-    // 1. The directory, made and checked when asked.
+    // 1. The directory, made when asked, and opened.
     let dir_path = parent_dir(path);
     if let Some(mode) = o.create_parents {
         parent::create_missing(path, dir_path, mode)?;
     }
+    let (mut dir, name) = open(path)?;
     if o.check_parent {
-        parent::check_chain(path, dir_path)?;
+        if let Some(unsafe_step) = dir.unsafe_step.take() {
+            return Err(unsafe_step);
+        }
     }
-    // 2. and 3., then the rest under the lock.
-    cleared(path, o.on_existing, |dir, name, _| {
-        // 4. A private directory, which nobody else can enter.
-        let private = PrivateDir::create(dir, dir_path, path)?;
-
-        // 5. The socket: bound, checked, mode and owner, listening,
-        // registered.
-        let fd = sys::stream_socket().map_err(|e| BindError::os(Op::CreateSocket, path, e))?;
+    // 2. The lock, until the socket is in place.
+    let takeover = o.on_existing == OnExisting::TakeOver;
+    let lock = lock::acquire(dir.fd(), dir_path, name, LOCK_TIMEOUT, takeover)?;
+    // 3. What is there.
+    match classify(dir.fd(), dir_path, path, name, takeover).next? {
+        Next::Create | Next::Replace => {}
+        Next::RemoveStale(..) if o.on_existing == OnExisting::Fail => {
+            return Err(BindError::stale_kept(path));
+        }
+        Next::RemoveStale(st, _) => remove_stale(dir.fd(), path, name, &st)?,
+    }
+    // 4. and 5. The socket, listening, in place.
+    let set_up = |at: BorrowedFd<'_>, at_name: &OsStr| set_mode_and_owner(at, at_name, path, o);
+    let (listener, identity) = if dir.only_ours && !takeover && fd_route_or_safe(&dir) {
+        let at = bind_address(dir.fd(), path, name, dir.unsafe_step.is_none())?;
+        let mut made = None;
+        let bound = listen_on(&at, Named::In(path, dir.fd()), || {
+            let st = identity_of(dir.fd(), name, path)?;
+            made = Some(Ours::new(st));
+            set_up(dir.fd(), name)?;
+            Ok(st)
+        });
+        match bound {
+            Ok(bound) => bound,
+            Err(e) => {
+                // What we bound and could not finish goes again.
+                if let Some(ours) = made {
+                    ours.remove_from(dir.fd(), name);
+                }
+                if e.raw_os_error() == Some(Errno::EADDRINUSE as i32) {
+                    return Err(BindError::raced(
+                        Op::Bind,
+                        path,
+                        "another process put a file there while we were binding",
+                    ));
+                }
+                return Err(e);
+            }
+        }
+    } else {
+        let private = PrivateDir::create(dir.fd(), dir_path, path, name)?;
         let at = socket::UnixAddr::new(&private.socket_path())
             .map_err(|e| BindError::os(Op::Bind, path, e))?;
-        socket::bind(fd.as_raw_fd(), &at).map_err(|e| BindError::os(Op::Bind, path, e))?;
-        let identity = match lstat_at(private.fd(), OsStr::new(SOCKET)) {
-            Ok(Some(st)) if is_socket(&st) => st,
-            // The bind went elsewhere: the directory's path was redirected.
-            _ => {
-                return Err(BindError::raced(
-                    Op::Bind,
-                    path,
-                    "our private directory was replaced while binding",
-                ));
-            }
-        };
-        if let Some(mode) = o.mode {
-            fchmodat(
-                private.fd(),
-                SOCKET,
-                stat::mode(mode),
-                FchmodatFlags::FollowSymlink,
-            )
-            .map_err(|e| BindError::os(Op::SetMode, path, e))?;
+        let (listener, st) = listen_on(&at, Named::Path(path), || {
+            // The bind went elsewhere if the directory's path was
+            // redirected: nobody else can put a socket in it.
+            let st = identity_of(private.fd(), OsStr::new(SOCKET), path)?;
+            set_up(private.fd(), OsStr::new(SOCKET))?;
+            Ok(st)
+        })?;
+        match takeover {
+            true => swap_in(private.fd(), dir.fd(), path, name)?,
+            false => move_in(private.fd(), dir.fd(), path, name)?,
         }
-        if o.owner.is_some() || o.group.is_some() {
-            let (uid, gid) = (o.owner.map(Uid::from_raw), o.group.map(Gid::from_raw));
-            fchownat(private.fd(), SOCKET, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
-                .map_err(|e| BindError::os(Op::ChangeOwner, path, e))?;
-        }
-        socket::listen(&fd, Backlog::MAXCONN).map_err(|e| BindError::os(Op::Listen, path, e))?;
-        // Only a listening socket may be registered: epoll reports a stream
-        // socket that is neither connected nor listening as hung up, and
-        // Tokio would keep that forever, spinning on accept.
-        let listener =
-            into_tokio(fd).map_err(|e| BindError::os(Op::Register, path, errno_of(&e)))?;
-
-        // 6. Into place.
-        match o.on_existing {
-            OnExisting::TakeOver => swap_in(private.fd(), dir, path, name)?,
-            _ => move_in(private.fd(), dir, path, name)?,
-        }
-        // 7. The private directory goes here, the lock on return.
-        Ok((listener, UnlinkGuard::new(path, &identity)))
-    })
+        (listener, st)
+    };
+    // 6. The private directory went with its scope; the lock goes now.
+    drop(lock);
+    let guard = UnlinkGuard::new(dir.fd, dir_path.to_owned(), name, identity);
+    Ok((listener, guard))
 }
 
 /// Steps 1 to 3 alone, for `clean_stale`: removes a provably stale socket
 /// at `path`. `Ok(true)` if it removed one, `Ok(false)` if nothing was
-/// there.
+/// there. A directory on the way that another user could redirect is
+/// refused, with the StrictModes reason.
 pub(crate) fn clean_path(path: &Path) -> Result<bool, BindError> {
-    cleared(path, OnExisting::RemoveStale, |_, _, removed| Ok(removed))
+    let (dir, name) = open(path)?;
+    if let Some(unsafe_step) = dir.unsafe_step {
+        return Err(unsafe_step);
+    }
+    let dir_path = parent_dir(path);
+    let lock = lock::acquire(dir.fd(), dir_path, name, LOCK_TIMEOUT, false)?;
+    let removed = match classify(dir.fd(), dir_path, path, name, false).next? {
+        Next::RemoveStale(st, _) => remove_stale(dir.fd(), path, name, &st).map(|()| true),
+        Next::Create | Next::Replace => Ok(false),
+    };
+    drop(lock);
+    removed
 }
 
-/// Steps 1 to 3: opens the directory of `path`, takes the bind lock (2),
-/// clears leftovers of binds that died half-way and what is at the path
-/// (3), then runs `then` with the directory, the file name, and whether a
-/// stale socket was removed. The lock is released after `then` returns.
-fn cleared<T>(
-    path: &Path,
-    on_existing: OnExisting,
-    then: impl FnOnce(BorrowedFd<'_>, &OsStr, bool) -> Result<T, BindError>,
-) -> Result<T, BindError> {
-    let dir_path = parent_dir(path);
+/// Step 1: the directory of `path`, opened, and the file name.
+pub(crate) fn open(path: &Path) -> Result<(Dir, &OsStr), BindError> {
     let Some(name) = path.file_name() else {
         return Err(BindError::invalid_address(
             path.display(),
             "the path does not end in a file name",
         ));
     };
-    let dir = parent::open_dir(path, dir_path)?;
-    let dir = dir.as_fd();
-    let lock = lock::acquire(dir, dir_path, name, LOCK_TIMEOUT)?;
-    private::remove_leftovers(dir, dir_path, private::PREFIX);
-    let removed = clear(dir, path, name, on_existing)?;
-    let done = then(dir, name, removed);
-    drop(lock);
-    done
+    Ok((parent::open_dir(path, parent_dir(path))?, name))
 }
 
-/// Step 3: leaves the path empty (or, for a takeover, a socket), or fails
-/// without touching it. `Ok(true)` if it removed a stale socket.
-fn clear(
+/// Whether a bind at the path itself cannot be redirected: through the
+/// directory's descriptor, or by a path nobody else can change.
+fn fd_route_or_safe(dir: &Dir) -> bool {
+    sys::fd_path(dir.fd()).is_some() || dir.unsafe_step.is_none()
+}
+
+/// Where to bind `name` in `dir`: the path itself when it is absolute and
+/// nobody else can redirect it (so the kernel names the socket by its
+/// path), else through the directory's descriptor.
+fn bind_address(
     dir: BorrowedFd<'_>,
     path: &Path,
     name: &OsStr,
-    on_existing: OnExisting,
-) -> Result<bool, BindError> {
-    let Some(found) = lstat_at(dir, name).map_err(|e| BindError::os(Op::LookUp, path, e))? else {
-        return Ok(false);
+    chain_safe: bool,
+) -> Result<socket::UnixAddr, BindError> {
+    let at = match sys::fd_path(dir) {
+        Some(through) if !(chain_safe && path.is_absolute()) => through.join(name),
+        _ => path.to_owned(),
     };
-    if !is_socket(&found) {
-        return Err(BindError::not_a_socket(path, describe(&found)));
-    }
-    if on_existing == OnExisting::TakeOver {
-        return Ok(false);
-    }
-    match probe(path)? {
-        Probe::Gone => Ok(false),
-        Probe::Live(peer) => Err(BindError::live(path.display(), Some(path), peer.pid)),
-        Probe::QueueFull => Err(BindError::backlog_full(path)),
-        Probe::Failed(errno @ (Errno::EACCES | Errno::EPERM)) => {
-            Err(BindError::os(Op::ProbeSocket, path, errno))
-        }
-        Probe::Failed(errno) => Err(BindError::unprobeable(path, errno)),
-        Probe::Stale if on_existing == OnExisting::Fail => Err(BindError::stale_kept(path)),
-        Probe::Stale => remove_stale(dir, path, name, &found).map(|()| true),
+    socket::UnixAddr::new(&at).map_err(|e| BindError::os(Op::Bind, path, e))
+}
+
+/// The socket just bound at `name` in `dir`, which only we can write.
+fn identity_of(dir: BorrowedFd<'_>, name: &OsStr, path: &Path) -> Result<FileStat, BindError> {
+    match lstat_at(dir, name) {
+        Ok(Some(st)) if is_socket(&st) => Ok(st),
+        _ => Err(BindError::raced(
+            Op::Bind,
+            path,
+            "the directory was replaced while binding",
+        )),
     }
 }
 
-fn probe(path: &Path) -> Result<Probe, BindError> {
-    let addr = socket::UnixAddr::new(path).map_err(|errno| BindError::unprobeable(path, errno))?;
-    probe::probe(&addr).map_err(|errno| BindError::os(Op::ProbeSocket, path, errno))
+/// The mode and owner asked for, on `name` in `dir`, where nobody else can
+/// replace it: before the socket listens, so no client connects first.
+fn set_mode_and_owner(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    path: &Path,
+    o: &Options,
+) -> Result<(), BindError> {
+    if let Some(mode) = o.mode {
+        fchmodat(dir, name, stat::mode(mode), FchmodatFlags::FollowSymlink)
+            .map_err(|e| BindError::os(Op::SetMode, path, e))?;
+    }
+    if o.owner.is_some() || o.group.is_some() {
+        let (uid, gid) = (o.owner.map(Uid::from_raw), o.group.map(Gid::from_raw));
+        fchownat(dir, name, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| BindError::os_at(Op::ChangeOwner, path, e, dir, Some(name)))?;
+    }
+    Ok(())
+}
+
+/// What a socket is named in messages.
+#[derive(Clone, Copy)]
+pub(crate) enum Named<'a> {
+    Path(&'a Path),
+    /// A path in the directory open as the descriptor, which explains
+    /// EACCES and EPERM.
+    In(&'a Path, BorrowedFd<'a>),
+    Abstract(&'a dyn std::fmt::Display),
+}
+
+impl Named<'_> {
+    fn os(self, op: Op, errno: Errno) -> BindError {
+        match self {
+            Named::Path(path) => BindError::os(op, path, errno),
+            Named::In(path, dir) => BindError::os_at(op, path, errno, dir, None),
+            Named::Abstract(shown) => BindError::abstract_failed(shown, errno),
+        }
+    }
+}
+
+/// The one sequence every bind route ends in: a new socket, bound to `at`,
+/// then `prepare` (the identity check, mode and owner: before any client
+/// can connect), then listening, then registered with Tokio. Only a
+/// listening socket may be registered: epoll reports a stream socket that
+/// is neither connected nor listening as hung up, and Tokio would keep
+/// that forever, spinning on accept.
+pub(crate) fn listen_on<T>(
+    at: &socket::UnixAddr,
+    named: Named<'_>,
+    prepare: impl FnOnce() -> Result<T, BindError>,
+) -> Result<(UnixListener, T), BindError> {
+    let fd = sys::stream_socket().map_err(|e| named.os(Op::CreateSocket, e))?;
+    socket::bind(fd.as_raw_fd(), at).map_err(|e| named.os(Op::Bind, e))?;
+    let prepared = prepare()?;
+    socket::listen(&fd, Backlog::MAXCONN).map_err(|e| named.os(Op::Listen, e))?;
+    let listener =
+        UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)).map_err(|e| {
+            match (e.raw_os_error(), named) {
+                (Some(code), _) => named.os(Op::Register, Errno::from_raw(code)),
+                (None, Named::Path(path) | Named::In(path, _)) => {
+                    BindError::tokio(path.display(), Some(path), e)
+                }
+                (None, Named::Abstract(shown)) => BindError::tokio(shown, None, e),
+            }
+        })?;
+    Ok((listener, prepared))
 }
 
 fn remove_stale(
@@ -236,7 +318,7 @@ fn remove_stale(
     name: &OsStr,
     probed: &FileStat,
 ) -> Result<(), BindError> {
-    match lstat_at(dir, name).map_err(|e| BindError::os(Op::LookUp, path, e))? {
+    match lstat_at(dir, name).map_err(|e| BindError::os_at(Op::LookUp, path, e, dir, Some(name)))? {
         None => return Ok(()),
         Some(now) if !same_inode(&now, probed) => {
             return Err(BindError::raced(
@@ -249,14 +331,19 @@ fn remove_stale(
     }
     match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
         Ok(()) | Err(Errno::ENOENT) => {
-            tracing::info!(path = %path.display(), "removed stale socket");
+            tracing::info!(path = %shown(path), "removed stale socket");
             Ok(())
         }
-        Err(errno) => Err(BindError::os(Op::RemoveStale, path, errno)),
+        Err(errno) => Err(BindError::os_at(
+            Op::RemoveStale,
+            path,
+            errno,
+            dir,
+            Some(name),
+        )),
     }
 }
-
-/// Step 6: the socket `s` in `private` becomes `name` in `dir`, only if
+/// Step 5: the socket `s` in `private` becomes `name` in `dir`, only if
 /// nothing is there.
 fn move_in(
     private: BorrowedFd<'_>,
@@ -288,7 +375,7 @@ fn move_in(
     }
 }
 
-/// Step 6 for a takeover: the socket `s` in `private` replaces the socket at
+/// Step 5 for a takeover: the socket `s` in `private` replaces the socket at
 /// `name` in `dir`, and never anything else.
 fn swap_in(
     private: BorrowedFd<'_>,
@@ -352,29 +439,19 @@ pub(crate) fn bind_abstract(
     let Some(sockaddr) = sys::abstract_sockaddr(name) else {
         return Err(BindError::unsupported_abstract(shown));
     };
-    let fail = |e| BindError::abstract_failed(shown, e);
-    let fd = sys::stream_socket().map_err(fail)?;
-    socket::bind(fd.as_raw_fd(), &sockaddr).map_err(fail)?;
-    socket::listen(&fd, Backlog::MAXCONN).map_err(fail)?;
-    into_tokio(fd).map_err(|e| fail(errno_of(&e)))
+    Ok(listen_on(&sockaddr, Named::Abstract(shown), || Ok(()))?.0)
 }
 
 /// Linux autobind: binding an unnamed address makes the kernel choose a
 /// free abstract name. Returns the listener and the name it got.
 pub(crate) fn bind_abstract_auto() -> Result<(UnixListener, UnixAddr), BindError> {
-    let shown = "an abstract name chosen by the kernel";
+    let shown = &"an abstract name chosen by the kernel";
     let Some(unnamed) = sys::autobind_sockaddr() else {
         return Err(BindError::unsupported_abstract(shown));
     };
+    let (listener, ()) = listen_on(&unnamed, Named::Abstract(shown), || Ok(()))?;
     let fail = |e| BindError::abstract_failed(shown, e);
-    let fd = sys::stream_socket().map_err(fail)?;
-    socket::bind(fd.as_raw_fd(), &unnamed).map_err(fail)?;
-    socket::listen(&fd, Backlog::MAXCONN).map_err(fail)?;
-    let bound: socket::UnixAddr = socket::getsockname(fd.as_raw_fd()).map_err(fail)?;
-    let addr = sys::unix_addr_of(&bound).ok_or_else(|| fail(Errno::EADDRNOTAVAIL))?;
-    Ok((into_tokio(fd).map_err(|e| fail(errno_of(&e)))?, addr))
-}
-
-fn into_tokio(fd: OwnedFd) -> std::io::Result<UnixListener> {
-    UnixListener::from_std(std::os::unix::net::UnixListener::from(fd))
+    let bound: socket::UnixAddr = socket::getsockname(listener.as_raw_fd()).map_err(fail)?;
+    let addr = UnixAddr::from_sockaddr(&bound).ok_or_else(|| fail(Errno::EADDRNOTAVAIL))?;
+    Ok((listener, addr))
 }

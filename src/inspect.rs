@@ -2,25 +2,27 @@
 //! listens, and what a bind would do, found without changing anything; and
 //! [`clean_stale`], which removes a provably stale socket as a bind would.
 //!
-//! Both use the bind's own steps and rules ([`crate::bind`],
-//! [`crate::probe`], [`crate::lock`], [`crate::parent`]), so an inspection
-//! predicts what a bind then does.
+//! Both use the bind's own steps: the directory opened once and checked
+//! ([`crate::parent`]), the lock ([`crate::lock`]), and the one
+//! classification of what is at the path ([`crate::classify`]), so an
+//! inspection predicts what a bind then does by construction.
 
-use std::ffi::OsStr;
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::sys::socket;
-use nix::sys::stat::FileStat;
 use nix::unistd::geteuid;
 
 use crate::addr::{AddrView, UnixAddr};
-use crate::error::{BindError, BindErrorKind, Op, parent_dir};
+use crate::bind;
+use crate::classify::{FileInfo, Found, Next, classify, server};
+use crate::error::{BindError, BindErrorKind, Op};
+use crate::escape::text;
+use crate::lock::{self, LockState};
 use crate::probe::{Probe, probe};
-use crate::stat::{describe, is_socket, lstat_at, permissions};
-use crate::{bind, lock, parent, sys};
+use crate::stat::parent_dir;
+use crate::sys;
 
 /// Looks at `addr` the way a bind would, and changes nothing.
 ///
@@ -64,6 +66,19 @@ pub fn inspect(addr: &UnixAddr) -> Inspection {
 /// we may not remove are left alone, with the [`BindError`] a bind would
 /// give.
 ///
+/// It refuses, with [`InsecureParent`](BindErrorKind::InsecureParent) and
+/// the reason, a path another user could redirect: a directory on the way
+/// (or a symbolic link, or the directory holding one) that is not owned by
+/// root or us, or that others may write without the sticky bit (OpenSSH's
+/// StrictModes rule, as [`Builder::check_parent`](crate::Builder::check_parent)).
+/// Removing a file on behalf of a path someone else can re-point is how a
+/// live socket elsewhere gets deleted.
+///
+/// # Blocking
+///
+/// Like a bind, it waits for a bind lock another process holds, sleeping
+/// the calling thread for at most 5 s.
+///
 /// ```
 /// use safe_unix_listener::{BindErrorKind, clean_stale};
 ///
@@ -94,82 +109,6 @@ pub struct Inspection {
     bind_error: Option<BindError>,
     parent_error: Option<BindError>,
     lock: LockState,
-}
-
-/// What is at the address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Found {
-    /// Nothing: a bind would take the address.
-    Free,
-    /// A socket nobody listens on (a connection is refused).
-    Stale {
-        /// The socket file.
-        file: FileInfo,
-        /// Whether we may remove it; if not,
-        /// [`bind_error`](Inspection::bind_error) says why.
-        removable: bool,
-    },
-    /// A server accepted the probe connection.
-    Live(LiveServer),
-    /// A server is listening, but its accept queue is full.
-    QueueFull,
-    /// Something other than a socket; it is never removed.
-    NotASocket(FileInfo),
-    /// We may not look at the path, or not connect to the socket there
-    /// (EACCES or EPERM): it cannot be proved stale.
-    NoAccess,
-    /// The directory that should hold the socket does not exist.
-    ParentMissing,
-    /// Something else went wrong; [`bind_error`](Inspection::bind_error)
-    /// says what.
-    Unknown,
-}
-
-/// A file's type, owner and permission bits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FileInfo {
-    /// "socket", "regular file", "symbolic link", "directory", "FIFO", …
-    pub file_type: &'static str,
-    /// The owner's uid.
-    pub uid: u32,
-    /// The group's gid.
-    pub gid: u32,
-    /// The permission bits, such as `0o755`.
-    pub mode: u32,
-}
-
-/// The server behind a live socket, from the probe connection's peer
-/// credentials, as far as the platform tells (the pid and command line on
-/// Linux; the uid and gid on macOS and the BSDs too).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LiveServer {
-    /// Its process id.
-    pub pid: Option<i32>,
-    /// Its effective uid when it bound the socket.
-    pub uid: Option<u32>,
-    /// Its effective gid when it bound the socket.
-    pub gid: Option<u32>,
-    /// Its command line, arguments joined by spaces, from `/proc`.
-    pub command: Option<String>,
-}
-
-/// The bind lock at `<path>.lock`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LockState {
-    /// There is no lock file (or the address is an abstract name).
-    None,
-    /// A lock file, not held.
-    Free,
-    /// A lock file held by another process: a bind in progress, or
-    /// something holding it on purpose.
-    Held,
-    /// Something other than a regular file is at the lock's path; a bind
-    /// fails with [`LockFile`](BindErrorKind::LockFile).
-    Unusable,
 }
 
 /// What [`Inspection::verdict`] sums up, for scripts: the `sul inspect`
@@ -243,7 +182,7 @@ impl fmt::Display for Inspection {
                 i.file_type, i.uid, i.gid, i.mode
             )
         };
-        write!(f, "{}: ", self.addr)?;
+        write!(f, "{}: ", text(&self.addr.to_string()))?;
         match &self.found {
             Found::Free => writeln!(f, "free: nothing is there")?,
             Found::Stale { file: i, removable } => {
@@ -263,6 +202,7 @@ impl fmt::Display for Inspection {
                 }
                 write!(f, ", uid {}, gid {}", id(server.uid), id(server.gid))?;
                 match &server.command {
+                    // Escaped when it was read.
                     Some(command) => writeln!(f, ": {command}")?,
                     None => writeln!(f)?,
                 }
@@ -328,6 +268,8 @@ fn inspect_abstract(addr: &UnixAddr, name: &[u8]) -> Inspection {
             report.found = Found::QueueFull;
             report.bind_error = in_use();
         }
+        // Only a probe through a directory can be redirected.
+        Ok(Probe::Redirected) => report.found = Found::Unknown,
         Ok(Probe::Failed(errno)) | Err(errno) => {
             report.found = Found::Unknown;
             report.bind_error = Some(BindError::abstract_failed(addr, errno));
@@ -337,19 +279,15 @@ fn inspect_abstract(addr: &UnixAddr, name: &[u8]) -> Inspection {
 }
 
 fn inspect_path(addr: &UnixAddr, path: &Path) -> Inspection {
-    let dir_path = parent_dir(path);
     let mut report = Inspection {
         addr: addr.clone(),
         found: Found::Unknown,
         bind_error: None,
-        parent_error: parent::check_chain(path, dir_path).err(),
+        parent_error: None,
         lock: LockState::None,
     };
-    let Some(name) = path.file_name() else {
-        return report;
-    };
-    let dir = match parent::open_dir(path, dir_path) {
-        Ok(dir) => dir,
+    let (mut dir, name) = match bind::open(path) {
+        Ok(opened) => opened,
         Err(e) => {
             report.found = match e.kind() {
                 BindErrorKind::ParentMissing => Found::ParentMissing,
@@ -360,11 +298,28 @@ fn inspect_path(addr: &UnixAddr, path: &Path) -> Inspection {
             return report;
         }
     };
-    let dir = dir.as_fd();
+    report.parent_error = dir.unsafe_step.take();
+    let dir_path = parent_dir(path);
     let lock_error;
-    (report.lock, lock_error) = lock::look(dir, dir_path, name);
-    let (found, error) = look_at_path(dir, path, name);
-    report.found = found;
+    (report.lock, lock_error) = lock::look(dir.fd(), dir_path, name);
+    let classified = classify(dir.fd(), dir_path, path, name, false);
+    report.found = classified.found;
+    let may_create = |dir: BorrowedFd<'_>| {
+        sys::may_write_dir(dir)
+            .map_err(|e| BindError::os_at(Op::Bind, path, e, dir, None))
+            .err()
+    };
+    let error = match classified.next {
+        Err(e) => Some(e),
+        Ok(Next::RemoveStale(_, Err(errno))) => Some(BindError::os_at(
+            Op::RemoveStale,
+            path,
+            errno,
+            dir.fd(),
+            Some(name),
+        )),
+        Ok(Next::Create | Next::RemoveStale(_, Ok(())) | Next::Replace) => may_create(dir.fd()),
+    };
     // The bind takes the lock before it looks at the path.
     report.bind_error = lock_error.or(error);
     if report.lock == LockState::Held && report.bind_error.is_none() {
@@ -372,99 +327,4 @@ fn inspect_path(addr: &UnixAddr, path: &Path) -> Inspection {
         report.bind_error = Some(BindError::lock_busy(&lock_path, lock::LOCK_TIMEOUT, None));
     }
     report
-}
-
-/// What is at `name` in `dir`, and the error a bind would give.
-fn look_at_path(dir: BorrowedFd<'_>, path: &Path, name: &OsStr) -> (Found, Option<BindError>) {
-    let st = match lstat_at(dir, name) {
-        Ok(Some(st)) => st,
-        Ok(None) => return (Found::Free, may_create(dir, path).err()),
-        Err(errno) => {
-            return (
-                no_access_or_unknown(errno),
-                Some(BindError::os(Op::LookUp, path, errno)),
-            );
-        }
-    };
-    if !is_socket(&st) {
-        return (
-            Found::NotASocket(file_info(&st)),
-            Some(BindError::not_a_socket(path, describe(&st))),
-        );
-    }
-    let probed = socket::UnixAddr::new(path).and_then(|a| probe(&a));
-    match probed {
-        Ok(Probe::Gone) => (Found::Free, may_create(dir, path).err()),
-        Ok(Probe::Live(peer)) => (
-            Found::Live(server(peer)),
-            Some(BindError::live(path.display(), Some(path), peer.pid)),
-        ),
-        Ok(Probe::QueueFull) => (Found::QueueFull, Some(BindError::backlog_full(path))),
-        Ok(Probe::Failed(errno @ (Errno::EACCES | Errno::EPERM))) => (
-            Found::NoAccess,
-            Some(BindError::os(Op::ProbeSocket, path, errno)),
-        ),
-        Ok(Probe::Failed(errno)) => (Found::Unknown, Some(BindError::unprobeable(path, errno))),
-        Err(errno) => (
-            Found::Unknown,
-            Some(BindError::os(Op::ProbeSocket, path, errno)),
-        ),
-        Ok(Probe::Stale) => {
-            let removal = may_remove(dir, &st).map_err(|e| BindError::os(Op::RemoveStale, path, e));
-            let removed = removal.is_ok();
-            let error = removal.err().or_else(|| may_create(dir, path).err());
-            let found = Found::Stale {
-                file: file_info(&st),
-                removable: removed,
-            };
-            (found, error)
-        }
-    }
-}
-
-fn no_access_or_unknown(errno: Errno) -> Found {
-    match errno {
-        Errno::EACCES | Errno::EPERM => Found::NoAccess,
-        _ => Found::Unknown,
-    }
-}
-
-/// Whether we may create a file in `dir` (the private directory a bind
-/// makes), as the bind would be told.
-fn may_create(dir: BorrowedFd<'_>, path: &Path) -> Result<(), BindError> {
-    sys::may_write_dir(dir).map_err(|e| BindError::os(Op::Bind, path, e))
-}
-
-/// Whether we may remove the file `st` from `dir`: write and search on the
-/// directory (else EACCES, or EROFS), and in a sticky directory, owning the
-/// file or the directory, or being root (else EPERM).
-fn may_remove(dir: BorrowedFd<'_>, st: &FileStat) -> Result<(), Errno> {
-    sys::may_write_dir(dir)?;
-    let dir_st = nix::sys::stat::fstat(dir)?;
-    let euid = geteuid().as_raw();
-    let sticky = dir_st.st_mode & 0o1000 != 0;
-    if sticky && euid != 0 && euid != st.st_uid && euid != dir_st.st_uid {
-        return Err(Errno::EPERM);
-    }
-    Ok(())
-}
-
-fn file_info(st: &FileStat) -> FileInfo {
-    FileInfo {
-        file_type: describe(st)
-            .trim_start_matches("a ")
-            .trim_start_matches("an "),
-        uid: st.st_uid,
-        gid: st.st_gid,
-        mode: permissions(st),
-    }
-}
-
-fn server(peer: sys::PeerCred) -> LiveServer {
-    LiveServer {
-        pid: peer.pid,
-        uid: peer.uid,
-        gid: peer.gid,
-        command: peer.pid.and_then(sys::command_line),
-    }
 }

@@ -95,25 +95,32 @@
 //!
 //! # The bind lock
 //!
-//! Probing, removing and binding happen under an exclusive `flock` on
-//! `<path>.lock`, so starters racing on one path end with exactly one
-//! winner. A lock file the crate made is removed once the socket is in
-//! place; one that was already there and is not the crate's is used but
-//! never removed, and anything at that path that is not a regular file is
-//! an error ([`BindErrorKind::LockFile`]). Where the directory is not
-//! writable no lock is taken, since then nothing in it can be changed by us
-//! either.
+//! Probing, removing and binding happen under an exclusive `flock`, so
+//! starters racing on one path end with exactly one winner. In a directory
+//! neither its group nor others may write, the lock is the directory's
+//! own, and nothing is created. Elsewhere it is `<path>.lock`: a lock file
+//! the crate made is removed once the socket is in place; one that was
+//! already there and is not the crate's is used but never removed, and
+//! anything at that path that is not a regular file is an error
+//! ([`BindErrorKind::LockFile`]). Where the directory is not writable no
+//! lock is taken, since then nothing in it can be changed by us either.
+//! The lock is waited for by sleeping the thread, at most 5 s, and only
+//! while another process holds it: a bind in progress holds it for well
+//! under a millisecond.
 //!
 //! # Against a hostile user of the same machine
 //!
-//! The socket is made in a private 0700 directory beside the path, given
-//! its mode and owner there, set listening, and only then moved to the
-//! path without replacing anything: another user who can write the
-//! directory cannot redirect the mode or owner to another file, and never
+//! The directory is resolved once, and every later step goes through its
+//! descriptor, the probe of a socket at the path included. Where another
+//! user may write the directory, the socket is made in a private 0700
+//! directory beside the path, given its mode and owner there, set
+//! listening, and only then moved to the path without replacing anything:
+//! that user cannot redirect the mode or owner to another file, and never
 //! finds a half-made socket at the path. Nothing the crate did not create
 //! is removed. [`Builder::check_parent`] applies OpenSSH's StrictModes rule
-//! to every directory above the socket. What is not guaranteed (denial of
-//! service in a directory others can write, for one) is in the README.
+//! to every step of the resolution, links included, and [`clean_stale`]
+//! always does. What is not guaranteed (denial of service in a directory
+//! others can write, for one) is in the README.
 
 #![deny(
     missing_docs,
@@ -140,9 +147,12 @@ mod axum08;
 mod backoff;
 mod bind;
 mod builder;
+mod classify;
 #[cfg(feature = "hyper")]
 mod connector;
 mod error;
+mod escape;
+mod explain;
 mod guard;
 #[cfg(feature = "hyper")]
 mod hyper1;
@@ -159,18 +169,19 @@ mod stat;
 mod sys;
 mod temp;
 
+pub use activation::receive_activation;
 pub use addr::{AddrView, UnixAddr};
 pub use bind::OnExisting;
-pub use builder::{Activated, Builder, receive_activation};
+pub use builder::Builder;
+pub use classify::{FileInfo, Found, LiveServer};
 #[cfg(feature = "hyper")]
 pub use connector::UnixConnector;
-pub use error::{BindError, BindErrorKind};
+pub use error::{BindError, BindErrorKind, Operation};
 #[cfg(feature = "hyper")]
 pub use hyper1::HyperServer;
-pub use inspect::{
-    FileInfo, Found, Inspection, LiveServer, LockState, Verdict, clean_stale, inspect,
-};
-pub use listener::SafeUnixListener;
+pub use inspect::{Inspection, Verdict, clean_stale, inspect};
+pub use listener::{Activated, SafeUnixListener};
+pub use lock::LockState;
 pub use notify::{notify_ready, notify_ready_main_pid, notify_status, notify_stopping};
 pub use peer::PeerInfo;
 pub use signal::{ShutdownSignal, shutdown_signal};

@@ -1,7 +1,19 @@
-//! The bind lock: an exclusive `flock` on `<name>.lock` beside the socket,
-//! held from the first look at the path until the new socket is in place,
-//! so that probing, removing and binding are one step for every process
-//! that uses this crate.
+//! The bind lock: held from the first look at the path until the new socket
+//! is in place, and by a listener's drop while it removes its socket, so
+//! that probing, removing and binding are one step for every process that
+//! uses this crate.
+//!
+//! In a directory that neither its group nor others may write, nobody but
+//! its owner (and root) can create a file there, and the lock is an
+//! exclusive `flock` on the directory itself: nothing is created. In a
+//! directory others may write, where a lock on the directory would let any
+//! user hold up every bind in it, the lock is an exclusive `flock` on
+//! `<name>.lock` beside the socket, as follows.
+//!
+//! A drop only ever races a takeover (any other bind finds the dropping
+//! listener live, and leaves it alone), so a drop takes the directory's
+//! `flock` alone, without waiting, and a takeover takes it too, after the
+//! lock file ([`acquire`] with `with_drops`).
 //!
 //! The lock file is removed again when the lock is released, while it is
 //! still held; a starter that was waiting on it then sees that the name is
@@ -24,9 +36,26 @@ use nix::sys::stat::{Mode, SFlag, fstat, fstatat};
 use nix::unistd::{UnlinkatFlags, geteuid, unlinkat};
 
 use crate::error::{BindError, Op};
-use crate::inspect::LockState;
-use crate::stat::{describe, file_type, same_file};
+use crate::escape::shown;
+use crate::stat::{file_type, same_file};
 use crate::sys;
+
+/// The bind lock at `<path>.lock`, as [`inspect`](crate::inspect) found
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockState {
+    /// There is no lock file (or the address is an abstract name).
+    None,
+    /// A lock file, not held.
+    Free,
+    /// A lock file held by another process when it was tried: a bind in
+    /// progress, or something holding it on purpose.
+    Held,
+    /// Something other than a regular file is at the lock's path; a bind
+    /// fails with [`LockFile`](crate::BindErrorKind::LockFile).
+    Unusable,
+}
 
 /// What a lock file made by this crate holds.
 const MARKER: &[u8] = b"safe-unix-listener bind lock\n";
@@ -34,16 +63,42 @@ const MARKER: &[u8] = b"safe-unix-listener bind lock\n";
 /// How long a bind waits for another starter to finish.
 pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A held bind lock. Dropping it removes the lock file if this process
-/// created it, then unlocks.
+/// A held bind lock: on the directory, or on a lock file in it.
 #[derive(Debug)]
-pub(crate) struct BindLock<'d> {
+pub(crate) enum BindLock<'d> {
+    /// The directory's own `flock`; dropping it unlocks.
+    Dir { _held: Flock<OwnedFd> },
+    /// `<name>.lock`, and for a takeover the directory's `flock` too.
+    /// Dropping it removes the file if this process created it, then
+    /// unlocks.
+    File {
+        _held: LockFile<'d>,
+        _dir: Option<Flock<OwnedFd>>,
+    },
+}
+
+/// A held lock file.
+#[derive(Debug)]
+pub(crate) struct LockFile<'d> {
     file: Flock<OwnedFd>,
     dir: BorrowedFd<'d>,
     name: OsString,
     path: PathBuf,
     /// Whether this crate made the file, so that it may be removed.
     ours: bool,
+}
+
+/// Whether the bind lock in `dir` is a lock file: the directory's group or
+/// others may write it. This depends on the directory alone, so that every
+/// process binding there, whoever it runs as, takes the same lock.
+fn needs_file(dir: BorrowedFd<'_>) -> bool {
+    fstat(dir).map_or(true, |st| st.st_mode & 0o022 != 0)
+}
+
+/// How long to sleep between tries, doubling from 100 µs to 20 ms.
+fn next_pause(pause: &mut Duration) {
+    thread::sleep(*pause);
+    *pause = (*pause * 2).min(Duration::from_millis(20));
 }
 
 /// `<socket name>.lock`.
@@ -61,6 +116,24 @@ pub(crate) fn look(
     dir_path: &Path,
     socket_name: &OsStr,
 ) -> (LockState, Option<BindError>) {
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let tried = |fd: nix::Result<OwnedFd>| {
+        let held = fd.is_ok_and(|fd| {
+            matches!(
+                Flock::lock(fd, FlockArg::LockSharedNonblock),
+                Err((_, Errno::EWOULDBLOCK))
+            )
+        });
+        match held {
+            true => LockState::Held,
+            false => LockState::Free,
+        }
+    };
+    if !needs_file(dir) {
+        // A description of our own: a lock on `dir`'s would be ours.
+        let again = openat(dir, ".", flags | OFlag::O_DIRECTORY, Mode::empty());
+        return (tried(again), None);
+    }
     let name = lock_name(socket_name);
     let st = match fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) => st,
@@ -70,31 +143,27 @@ pub(crate) fn look(
         let path = dir_path.join(&name);
         return (
             LockState::Unusable,
-            Some(BindError::lock_unusable(&path, describe(&st))),
+            Some(BindError::lock_unusable(&path, &st)),
         );
     }
-    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-    let held = openat(
+    let fd = openat(
         dir,
         name.as_os_str(),
         flags | OFlag::O_NOCTTY,
         Mode::empty(),
-    )
-    .is_ok_and(|fd| {
-        matches!(
-            Flock::lock(fd, FlockArg::LockSharedNonblock),
-            Err((_, Errno::EWOULDBLOCK))
-        )
-    });
-    match held {
-        true => (LockState::Held, None),
-        false => (LockState::Free, None),
-    }
+    );
+    (tried(fd), None)
 }
 
 /// Takes the bind lock for the socket `socket_name` in the directory `dir`
 /// (named `dir_path` in messages), waiting up to `patience` for another
 /// holder.
+///
+/// # Blocking
+///
+/// The wait sleeps this thread, for at most `patience` (5 s for a bind, none
+/// for a drop). A bind in progress holds the lock for well under a
+/// millisecond; only a process holding it on purpose makes anyone wait.
 ///
 /// `Ok(None)` means no lock could be created because we may not write to
 /// the directory (or the filesystem has no `flock`). Then nothing we do can
@@ -105,18 +174,93 @@ pub(crate) fn acquire<'d>(
     dir_path: &Path,
     socket_name: &OsStr,
     patience: Duration,
+    with_drops: bool,
 ) -> Result<Option<BindLock<'d>>, BindError> {
+    if !needs_file(dir) {
+        return Ok(hold_dir(dir, dir_path, patience)?.map(|_held| BindLock::Dir { _held }));
+    }
+    let Some(_held) = acquire_file(dir, dir_path, socket_name, patience)? else {
+        return Ok(None);
+    };
+    let _dir = match with_drops {
+        true => hold_dir(dir, dir_path, patience)?,
+        false => None,
+    };
+    Ok(Some(BindLock::File { _held, _dir }))
+}
+
+/// The `flock` on the directory itself: the bind lock where only its owner
+/// may write it, and what a drop takes anywhere (see the module docs).
+pub(crate) fn hold_dir(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    patience: Duration,
+) -> Result<Option<Flock<OwnedFd>>, BindError> {
+    let deadline = Instant::now() + patience;
+    let mut pause = Duration::from_micros(100);
+    loop {
+        let fd = dir
+            .try_clone_to_owned()
+            .map_err(|e| BindError::io(Op::Lock, dir_path, e))?;
+        match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(Some(lock)),
+            Err((fd, errno)) => {
+                if let Some(done) = not_now(errno, &fd, dir_path, deadline, patience) {
+                    return done.map(|()| None);
+                }
+            }
+        }
+        next_pause(&mut pause);
+    }
+}
+
+/// What to do when a `flock` failed with `errno`: `None` to try again
+/// later, else give up (`Ok`: go on without the lock).
+fn not_now(
+    errno: Errno,
+    fd: &OwnedFd,
+    path: &Path,
+    deadline: Instant,
+    patience: Duration,
+) -> Option<Result<(), BindError>> {
+    match errno {
+        Errno::EWOULDBLOCK => {
+            if Instant::now() >= deadline {
+                return Some(Err(BindError::lock_busy(path, patience, None)));
+            }
+            // An ancestor (`flock FILE cmd`) will not let go while we run:
+            // say so now rather than after the wait.
+            let holder = fstat(fd)
+                .ok()
+                .and_then(|st| sys::ancestor_holding_flock(&st))?;
+            Some(Err(BindError::lock_busy(path, patience, Some(&holder))))
+        }
+        Errno::ENOLCK | Errno::EINVAL | Errno::EOPNOTSUPP => {
+            tracing::warn!(lock = %shown(path), %errno, "flock is not supported here; binding without the lock");
+            Some(Ok(()))
+        }
+        errno => Some(Err(BindError::os(Op::Lock, path, errno))),
+    }
+}
+
+/// The lock file `<socket_name>.lock`.
+fn acquire_file<'d>(
+    dir: BorrowedFd<'d>,
+    dir_path: &Path,
+    socket_name: &OsStr,
+    patience: Duration,
+) -> Result<Option<LockFile<'d>>, BindError> {
     let name = lock_name(socket_name);
     let path = dir_path.join(&name);
     let deadline = Instant::now() + patience;
-    let mut pause = Duration::from_millis(1);
+    let mut pause = Duration::from_micros(100);
     loop {
         let Some((fd, ours)) = open_or_create(dir, &name, &path)? else {
             return Ok(None);
         };
         match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
             Ok(file) => {
-                let lock = BindLock {
+                let lock = LockFile {
                     file,
                     dir,
                     name: name.clone(),
@@ -128,29 +272,12 @@ pub(crate) fn acquire<'d>(
                 }
                 // Removed (and maybe re-created) by the previous holder.
             }
-            Err((fd, Errno::EWOULDBLOCK)) => {
-                if Instant::now() >= deadline {
-                    return Err(BindError::lock_busy(&path, patience, None));
-                }
-                // An ancestor (`flock FILE cmd`) will not let go while we
-                // run: say so now rather than after the wait.
-                if let Some(holder) = fstat(&fd)
-                    .ok()
-                    .and_then(|st| sys::ancestor_holding_flock(&st))
-                {
-                    return Err(BindError::lock_busy(&path, patience, Some(&holder)));
-                }
-                thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            Err((fd, errno @ (Errno::ENOLCK | Errno::EINVAL | Errno::EOPNOTSUPP))) => {
-                tracing::warn!(lock = %path.display(), %errno, "flock is not supported here; binding without the lock");
-                remove_if_ours(dir, &name, &fd, ours);
-                return Ok(None);
-            }
             Err((fd, errno)) => {
-                remove_if_ours(dir, &name, &fd, ours);
-                return Err(BindError::os(Op::Lock, &path, errno));
+                if let Some(done) = not_now(errno, &fd, &path, deadline, patience) {
+                    remove_if_ours(dir, &name, &fd, ours);
+                    return done.map(|()| None);
+                }
+                next_pause(&mut pause);
             }
         }
     }
@@ -175,10 +302,12 @@ fn open_or_create(
                     }
                     // Replaced between the look and the open: look again.
                     Ok(_) | Err(Errno::ENOENT | Errno::ELOOP) => {}
-                    Err(errno) => return Err(BindError::os(Op::OpenLock, path, errno)),
+                    Err(errno) => {
+                        return Err(BindError::os_at(Op::OpenLock, path, errno, dir, Some(name)));
+                    }
                 }
             }
-            Ok(st) => return Err(BindError::lock_unusable(path, describe(&st))),
+            Ok(st) => return Err(BindError::lock_unusable(path, &st)),
             Err(Errno::ENOENT) => {
                 let create = flags | OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
                 match openat(dir, name, create, Mode::from_bits_truncate(0o644)) {
@@ -189,13 +318,15 @@ fn open_or_create(
                     }
                     Err(Errno::EEXIST) => {}
                     Err(Errno::EACCES | Errno::EPERM | Errno::EROFS) => return Ok(None),
-                    Err(errno) => return Err(BindError::os(Op::OpenLock, path, errno)),
+                    Err(errno) => {
+                        return Err(BindError::os_at(Op::OpenLock, path, errno, dir, Some(name)));
+                    }
                 }
             }
             // The directory may not be searched: no lock, and the bind will
             // say precisely why it fails.
             Err(Errno::EACCES) => return Ok(None),
-            Err(errno) => return Err(BindError::os(Op::OpenLock, path, errno)),
+            Err(errno) => return Err(BindError::os_at(Op::OpenLock, path, errno, dir, None)),
         }
     }
 }
@@ -216,7 +347,7 @@ fn remove_if_ours(dir: BorrowedFd<'_>, name: &OsStr, fd: &OwnedFd, ours: bool) {
     }
 }
 
-impl BindLock<'_> {
+impl LockFile<'_> {
     /// Whether the lock path still names the file we locked.
     fn is_still_at_path(&self) -> bool {
         match fstatat(
@@ -230,7 +361,7 @@ impl BindLock<'_> {
     }
 }
 
-impl Drop for BindLock<'_> {
+impl Drop for LockFile<'_> {
     fn drop(&mut self) {
         // Remove our own file while still holding the lock; waiters then
         // see that the path names another file and start over.
@@ -238,7 +369,7 @@ impl Drop for BindLock<'_> {
             if let Err(errno) =
                 unlinkat(self.dir, self.name.as_os_str(), UnlinkatFlags::NoRemoveDir)
             {
-                tracing::warn!(lock = %self.path.display(), %errno, "could not remove our lock file");
+                tracing::warn!(lock = %shown(&self.path), %errno, "could not remove our lock file");
             }
         }
     }

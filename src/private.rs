@@ -1,13 +1,19 @@
 //! The private directory a new socket is made in before it is moved into
 //! place.
 //!
-//! It is created with mode 0700 beside the socket path, under an
-//! unpredictable name (`.sul-` and eight random characters), and checked to
-//! be ours after it is opened. Nobody else can enter it, so the socket made
-//! in it cannot be swapped, and its mode and owner are set through the
+//! It is created with mode 0700 beside the socket path and checked to be
+//! ours after it is opened. Nobody else can enter it, so the socket made in
+//! it cannot be swapped, and its mode and owner are set through the
 //! directory's descriptor on the one file in it. While in use the directory
 //! is `flock`ed: a directory whose lock is free belongs to a process that
-//! died mid-bind, and the next bind in the same directory removes it.
+//! died mid-bind.
+//!
+//! Its name is derived from the socket's (`.app.sock.sul` for `app.sock`),
+//! and made only under the bind lock, so a leftover of a bind that died is
+//! found by that one name, with no directory listing, and removed by the
+//! next bind of the same socket. When another user has taken that name, a
+//! random one is used (`.sul-` and eight random characters), and leftovers
+//! of those are swept once per process and directory.
 
 use std::ffi::{OsStr, OsString};
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -15,14 +21,15 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use std::sync::Mutex;
+
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag, openat};
-use nix::sys::socket::UnixAddr;
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use nix::unistd::{UnlinkatFlags, geteuid, unlinkat};
 
 use crate::error::{BindError, Op};
-use crate::probe::{Probe, probe};
+use crate::probe::{Probe, probe_at};
 use crate::stat::{is_socket, lstat_at, same_file};
 use crate::sys;
 
@@ -31,8 +38,8 @@ const RANDOM_LEN: usize = 8;
 const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// The socket's name inside the private directory.
 pub(crate) const SOCKET: &str = "s";
-/// How many bytes binding in a private directory named by its path adds to
-/// the parent's path: `/`, the directory's name, `/s`.
+/// How many bytes binding in a random private directory by its path adds
+/// to the parent's path: `/`, the directory's name, `/s`.
 const EXTRA_LEN: usize = 1 + PREFIX.len() + RANDOM_LEN + 1 + SOCKET.len();
 
 /// A private directory in use, removed with whatever socket is still in it
@@ -47,15 +54,49 @@ pub(crate) struct PrivateDir<'d> {
 
 impl<'d> PrivateDir<'d> {
     /// Creates, opens, checks and locks a new private directory in
-    /// `parent`, which is `parent_path`, for the socket `socket` (named in
-    /// messages).
+    /// `parent`, which is `parent_path`, for the socket `name` there
+    /// (`socket` in messages). Call it under the bind lock.
     pub(crate) fn create(
         parent: BorrowedFd<'d>,
         parent_path: &Path,
         socket: &Path,
+        name: &OsStr,
     ) -> Result<Self, BindError> {
-        let needed = sys::fd_path(parent).map_or(parent_path.as_os_str().len() + EXTRA_LEN, |_| 0);
-        if needed > sys::MAX_PATH_LEN {
+        // Without /proc the bind goes by path, which must fit.
+        let by_path = sys::fd_path(parent).is_none();
+        let fits = |dir_name_len: usize| {
+            !by_path
+                || parent_path.as_os_str().len() + 1 + dir_name_len + 1 + SOCKET.len()
+                    <= sys::MAX_PATH_LEN
+        };
+        let own = own_name(name);
+        if fits(own.len()) {
+            let made = match make_named(parent, &own) {
+                Err(Errno::EEXIST) => {
+                    // A bind that died; we hold the bind lock, so no live
+                    // bind of this socket uses it.
+                    remove_leftover(parent, parent_path, &own);
+                    make_named(parent, &own)
+                }
+                made => made,
+            };
+            match made {
+                Ok(fd) => return Ok(Self::at(fd, parent, parent_path, own)),
+                Err(
+                    errno @ (Errno::EACCES
+                    | Errno::EPERM
+                    | Errno::EROFS
+                    | Errno::ENOSPC
+                    | Errno::EDQUOT),
+                ) => {
+                    return Err(BindError::os_at(Op::Bind, socket, errno, parent, None));
+                }
+                // Taken by someone else: a random name instead.
+                Err(_) => sweep_once(parent, parent_path, PREFIX),
+            }
+        }
+        let needed = parent_path.as_os_str().len() + EXTRA_LEN;
+        if !fits(PREFIX.len() + RANDOM_LEN) {
             return Err(BindError::no_room_for_private_dir(
                 socket,
                 needed,
@@ -63,14 +104,11 @@ impl<'d> PrivateDir<'d> {
             ));
         }
         match make_own_dir(parent, PREFIX) {
-            Ok((name, fd)) => Ok(Self {
-                fd,
-                parent,
-                path: parent_path.join(&name),
-                name,
-            }),
+            Ok((name, fd)) => Ok(Self::at(fd, parent, parent_path, name)),
             // Reported as what it is to the user: the bind failing.
-            Err(OwnDirError::Os(errno)) => Err(BindError::os(Op::Bind, socket, errno)),
+            Err(OwnDirError::Os(errno)) => {
+                Err(BindError::os_at(Op::Bind, socket, errno, parent, None))
+            }
             Err(OwnDirError::Raced(errno)) => Err(BindError::raced(
                 Op::CreatePrivateDir,
                 socket,
@@ -78,6 +116,15 @@ impl<'d> PrivateDir<'d> {
                     "each new private directory was replaced before it could be used ({errno})"
                 ),
             )),
+        }
+    }
+
+    fn at(fd: Flock<OwnedFd>, parent: BorrowedFd<'d>, parent_path: &Path, name: OsString) -> Self {
+        Self {
+            fd,
+            parent,
+            path: parent_path.join(&name),
+            name,
         }
     }
 
@@ -130,6 +177,37 @@ pub(crate) enum OwnDirError {
     Raced(Errno),
 }
 
+/// `.<socket name>.sul`: the private directory of the socket `name`.
+fn own_name(name: &OsStr) -> OsString {
+    let mut own = OsString::from(".");
+    own.push(name);
+    own.push(".sul");
+    own
+}
+
+/// Makes, opens, checks and locks the new directory `name` in `parent`.
+fn make_named(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Errno> {
+    mkdirat(parent, name, Mode::S_IRWXU)?;
+    // Swapped since mkdir: that directory is not ours to touch.
+    open_ours(parent, name).map_err(|_| Errno::EBUSY)
+}
+
+/// Once per base directory and process: removes the leftovers there whose
+/// names are `prefix` and eight random characters (ours, unlocked, holding
+/// nothing but a stale socket). This lists the directory, so it runs only
+/// where random names are in use.
+pub(crate) fn sweep_once(parent: BorrowedFd<'_>, parent_path: &Path, prefix: &str) {
+    static SWEPT: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+    let Ok(mut swept) = SWEPT.lock() else {
+        return;
+    };
+    if !swept.iter().any(|(p, q)| p == parent_path && q == prefix) {
+        swept.push((parent_path.to_owned(), prefix.to_owned()));
+        drop(swept);
+        remove_leftovers(parent, parent_path, prefix);
+    }
+}
+
 /// Makes, opens, checks and locks a new directory `prefix` and eight random
 /// characters in `parent`, mode 0700, under a name nobody used before.
 pub(crate) fn make_own_dir(
@@ -171,7 +249,7 @@ fn open_ours(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Err
 /// `parent` that are ours and whose lock is free (their process died), with
 /// the stale socket in them. Anything else is left alone, and every
 /// failure only means a leftover stays for a later bind.
-pub(crate) fn remove_leftovers(parent: BorrowedFd<'_>, parent_path: &Path, prefix: &str) {
+fn remove_leftovers(parent: BorrowedFd<'_>, parent_path: &Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(parent_path) else {
         return;
     };
@@ -190,11 +268,12 @@ fn remove_leftover(parent: BorrowedFd<'_>, parent_path: &Path, name: &OsStr) {
         return;
     };
     let path = parent_path.join(name);
-    let socket = sys::fd_path(fd.as_fd())
-        .unwrap_or_else(|| path.clone())
-        .join(SOCKET);
     if let Ok(Some(st)) = lstat_at(fd.as_fd(), OsStr::new(SOCKET)) {
-        if !is_socket(&st) || !refuses_connections(&socket) {
+        let stale = matches!(
+            probe_at(fd.as_fd(), &path, OsStr::new(SOCKET), false),
+            Ok(Probe::Stale)
+        );
+        if !is_socket(&st) || !stale {
             return;
         }
         if unlinkat(fd.as_fd(), SOCKET, UnlinkatFlags::NoRemoveDir).is_err() {
@@ -209,11 +288,6 @@ fn remove_leftover(parent: BorrowedFd<'_>, parent_path: &Path, name: &OsStr) {
             tracing::debug!(dir = %path.display(), %errno, "left a private directory in place")
         }
     }
-}
-
-/// The probe rule: only a socket that refuses a connection is stale.
-fn refuses_connections(path: &Path) -> bool {
-    UnixAddr::new(path).is_ok_and(|addr| matches!(probe(&addr), Ok(Probe::Stale)))
 }
 
 /// Opens the directory `name` in `parent` without following a link, and

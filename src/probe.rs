@@ -1,12 +1,26 @@
 //! The probe: is anybody listening on a socket? One non-blocking
 //! `connect`, closed at once. Only a socket that refuses the connection is
-//! stale; bind, `clean_stale` and `inspect` all apply this one rule.
+//! stale; the classification ([`crate::classify`]) and the leftover sweep
+//! both apply this one rule.
+//!
+//! A socket in a directory is reached through the directory's descriptor
+//! ([`probe_at`]), never by its path again: on Linux through
+//! `/proc/self/fd/N/name`. Where that route does not exist (no `/proc`, or
+//! another OS), the path is probed and the directory's identity checked
+//! afterwards, and a directory that was swapped meanwhile is reported as
+//! [`Probe::Redirected`] rather than trusted.
 
-use std::os::fd::AsRawFd;
+use std::ffi::OsStr;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::path::Path;
+use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
 use nix::sys::socket::{self, UnixAddr};
+use nix::sys::stat::{Mode, fstat};
 
+use crate::stat::same_inode;
 use crate::sys::{self, PeerCred};
 
 /// What connecting to a socket address showed.
@@ -22,11 +36,60 @@ pub(crate) enum Probe {
     Stale,
     /// Anything else (EACCES, say): the socket is not provably stale.
     Failed(Errno),
+    /// The directory's path named another directory by the time the probe
+    /// by path was made: what answered is not what we opened.
+    Redirected,
+}
+
+/// Probes the socket `name` in the directory open as `dir` (whose path,
+/// for the route without `/proc`, is `dir_path`). `held_here`: a live
+/// listener of this process holds it, so an answer from this process is
+/// final.
+pub(crate) fn probe_at(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &OsStr,
+    held_here: bool,
+) -> nix::Result<Probe> {
+    let probe = |addr: &UnixAddr| match held_here {
+        true => connect_once(addr),
+        false => probe(addr),
+    };
+    if let Some(through) = sys::fd_path(dir) {
+        if let Ok(addr) = UnixAddr::new(&through.join(name)) {
+            return probe(&addr);
+        }
+    }
+    let found = probe(&UnixAddr::new(&dir_path.join(name))?)?;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let same = open(dir_path, flags, Mode::empty())
+        .and_then(|now| Ok(same_inode(&fstat(&now)?, &fstat(dir)?)))
+        .unwrap_or(false);
+    Ok(if same { found } else { Probe::Redirected })
 }
 
 /// Connects once to `addr` and closes the connection. `Err` only when no
 /// socket could be made to probe with.
+///
+/// A listener of this very process that answers is probed again for a few
+/// milliseconds (up to 31 ms): a child spawned by another thread holds a
+/// copy of every listener between its `fork` and its `exec`, including one
+/// this process has just closed, and that copy answers for it until the
+/// `exec`.
 pub(crate) fn probe(addr: &UnixAddr) -> nix::Result<Probe> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let found = connect_once(addr)?;
+        let ours = matches!(&found, Probe::Live(p) if p.pid == Some(std::process::id() as i32));
+        if !ours || pause > Duration::from_millis(16) {
+            return Ok(found);
+        }
+        std::thread::sleep(pause);
+        pause *= 2;
+    }
+}
+
+fn connect_once(addr: &UnixAddr) -> nix::Result<Probe> {
     let fd = sys::stream_socket()?;
     Ok(match socket::connect(fd.as_raw_fd(), addr) {
         Ok(()) | Err(Errno::EINPROGRESS) => Probe::Live(sys::peer_cred(&fd)),

@@ -60,3 +60,11 @@ pub(crate) fn mode(bits: u32) -> Mode {
 pub(crate) fn permissions(st: &FileStat) -> u32 {
     u32::from(st.st_mode & 0o7777)
 }
+
+/// The directory a socket path lives in (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &std::path::Path) -> &std::path::Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    }
+}

@@ -14,22 +14,24 @@
 //! process left, holding nothing but a stale socket.
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, OFlag, open};
-use nix::sys::socket::{self, Backlog};
-use nix::sys::stat::{FileStat, Mode};
+use nix::sys::socket;
+use nix::sys::stat::Mode;
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use tokio::net::UnixListener;
 
 use crate::addr::UnixAddr;
-use crate::error::{BindError, errno_of};
-use crate::private::{OwnDirError, make_own_dir, remove_leftovers};
-use crate::stat::{is_socket, lstat_at, same_file, same_inode};
+use crate::bind::{Named, listen_on};
+use crate::error::{BindError, Op};
+use crate::escape::shown;
+use crate::guard::Ours;
+use crate::private::{OwnDirError, make_own_dir, sweep_once};
+use crate::stat::{is_socket, lstat_at, same_file};
 use crate::sys;
 
 const PREFIX: &str = "sul-";
@@ -83,7 +85,7 @@ fn bases() -> [(&'static str, Option<OsString>); 3] {
 fn bind_in(base_path: &Path) -> Result<(UnixListener, UnixAddr, TempSocket), Errno> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let base = open(base_path, flags, Mode::empty())?;
-    sweep_once(base.as_fd(), base_path);
+    sweep_once(base.as_fd(), base_path, PREFIX);
     let (name, dir) = make_own_dir(base.as_fd(), PREFIX).map_err(|e| match e {
         OwnDirError::Os(errno) | OwnDirError::Raced(errno) => errno,
     })?;
@@ -94,41 +96,26 @@ fn bind_in(base_path: &Path) -> Result<(UnixListener, UnixAddr, TempSocket), Err
         dir,
         name,
         dir_path,
-        identity: None,
-        pid: std::process::id(),
-        armed: true,
+        ours: None,
     };
-    let fd = sys::stream_socket()?;
     // Through `/proc/self/fd` where there is one: in a base directory
     // others may write, our directory can be renamed away and a link put
     // in its place, and a bind by path would follow it.
     let at = sys::fd_path(made.dir.as_fd()).map_or_else(|| path.clone(), |d| d.join(SOCKET));
-    socket::bind(fd.as_raw_fd(), &socket::UnixAddr::new(&at)?)?;
-    // Elsewhere the bind goes by path, and a redirected one is caught here:
-    // nobody else can put a socket in our directory.
-    match lstat_at(made.dir.as_fd(), OsStr::new(SOCKET))? {
-        Some(st) if is_socket(&st) => made.identity = Some(st),
-        _ => return Err(Errno::EBUSY),
-    }
-    socket::listen(&fd, Backlog::MAXCONN)?;
-    let listener = UnixListener::from_std(fd.into()).map_err(|e| errno_of(&e))?;
+    let at = socket::UnixAddr::new(&at)?;
+    let errno = |e: BindError| Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EIO as i32));
+    let (listener, identity) = listen_on(&at, Named::Path(&path), || {
+        // Elsewhere the bind goes by path, and a redirected one is caught
+        // here: nobody else can put a socket in our directory.
+        match lstat_at(made.dir.as_fd(), OsStr::new(SOCKET)) {
+            Ok(Some(st)) if is_socket(&st) => Ok(st),
+            _ => Err(BindError::os(Op::Bind, &path, Errno::EBUSY)),
+        }
+    })
+    .map_err(errno)?;
+    made.ours = Some(Ours::new(identity));
     let addr = UnixAddr::from_path(&path).map_err(|_| Errno::ENAMETOOLONG)?;
     Ok((listener, addr, made))
-}
-
-/// Once per base directory and process: removes the directories that
-/// processes killed while holding a temporary socket left behind (ours,
-/// unlocked, holding nothing but a stale socket).
-fn sweep_once(base: BorrowedFd<'_>, base_path: &Path) {
-    static SWEPT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-    let Ok(mut swept) = SWEPT.lock() else {
-        return;
-    };
-    if !swept.iter().any(|p| p == base_path) {
-        swept.push(base_path.to_owned());
-        drop(swept);
-        remove_leftovers(base, base_path, PREFIX);
-    }
 }
 
 /// Removes a temporary socket and its directory on drop: the socket only if
@@ -143,33 +130,28 @@ pub(crate) struct TempSocket {
     name: OsString,
     /// For messages.
     dir_path: PathBuf,
-    identity: Option<FileStat>,
-    pid: u32,
-    /// Off: both are left in place (see `set_unlink_on_drop`).
-    armed: bool,
+    /// The socket, once bound.
+    ours: Option<Ours>,
 }
 
 impl TempSocket {
-    pub(crate) fn set_armed(&mut self, armed: bool) {
-        self.armed = armed;
+    pub(crate) fn ours(&mut self) -> Option<&mut Ours> {
+        self.ours.as_mut()
     }
 
     pub(crate) fn is_armed(&self) -> bool {
-        self.armed
+        self.ours.as_ref().is_some_and(Ours::is_armed)
     }
 }
 
 impl Drop for TempSocket {
     fn drop(&mut self) {
-        if !self.armed || std::process::id() != self.pid {
-            return;
-        }
-        let socket = OsStr::new(SOCKET);
-        if let (Ok(Some(st)), Some(identity)) = (lstat_at(self.dir.as_fd(), socket), &self.identity)
-        {
-            if same_inode(&st, identity) && is_socket(&st) {
-                let _ = unlinkat(self.dir.as_fd(), socket, UnlinkatFlags::NoRemoveDir);
+        match &self.ours {
+            Some(ours) if ours.may_remove() => {
+                ours.remove_from(self.dir.as_fd(), OsStr::new(SOCKET));
             }
+            Some(_) => return, // disarmed, or a forked child: both stay
+            None => {}         // the bind failed: only the directory goes
         }
         match lstat_at(self.base.as_fd(), &self.name) {
             Ok(Some(st)) if same_file(&*self.dir, &st) => {
@@ -178,11 +160,11 @@ impl Drop for TempSocket {
                     self.name.as_os_str(),
                     UnlinkatFlags::RemoveDir,
                 ) {
-                    tracing::warn!(dir = %self.dir_path.display(), %errno, "temporary socket directory left in place");
+                    tracing::warn!(dir = %shown(&self.dir_path), %errno, "temporary socket directory left in place");
                 }
             }
             _ => {
-                tracing::warn!(dir = %self.dir_path.display(), "temporary socket directory was moved away; left alone")
+                tracing::warn!(dir = %shown(&self.dir_path), "temporary socket directory was moved away; left alone")
             }
         }
     }

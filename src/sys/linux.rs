@@ -45,33 +45,25 @@ pub(crate) fn peer_cred(fd: &OwnedFd) -> PeerCred {
     }
 }
 
-/// The command line of process `pid`, its arguments joined by spaces, on
-/// one line (control characters escaped, as `\n`).
-pub(crate) fn command_line(pid: i32) -> Option<String> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<_> = raw
-        .split(|&b| b == 0)
-        .filter(|a| !a.is_empty())
-        .map(String::from_utf8_lossy)
-        .collect();
-    let line = args.join(" ");
-    let line: String = line
-        .chars()
-        .flat_map(|c| match c.is_control() {
-            true => c.escape_default().collect::<Vec<_>>(),
-            false => vec![c],
-        })
-        .collect();
-    (!line.is_empty()).then_some(line)
+/// How much of another process's command line is read.
+const COMMAND_LINE_MAX: usize = 4096;
+
+/// The first [`COMMAND_LINE_MAX`] bytes of the
+/// command line of process `pid`, NUL-separated, and whether it was longer.
+pub(crate) fn command_line(pid: i32) -> Option<(Vec<u8>, bool)> {
+    use std::io::Read;
+    let file = std::fs::File::open(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut raw = Vec::with_capacity(256);
+    let max = COMMAND_LINE_MAX as u64;
+    file.take(max + 1).read_to_end(&mut raw).ok()?;
+    let cut = raw.len() as u64 > max;
+    raw.truncate(COMMAND_LINE_MAX);
+    Some((raw, cut))
 }
 
-/// Our address for a bound socket's name: a path or an abstract name.
-pub(crate) fn unix_addr_of(name: &socket::UnixAddr) -> Option<crate::UnixAddr> {
-    match (name.path(), name.as_abstract()) {
-        (Some(path), _) => crate::UnixAddr::from_path(path).ok(),
-        (_, Some(abstract_name)) => crate::UnixAddr::from_abstract_name(abstract_name).ok(),
-        _ => None,
-    }
+/// The abstract name a socket address holds, if it holds one.
+pub(crate) fn abstract_name_of(name: &socket::UnixAddr) -> Option<&[u8]> {
+    name.as_abstract()
 }
 
 /// `renameat2(RENAME_NOREPLACE)`: EEXIST if anything is at `to`. EINVAL
@@ -101,8 +93,19 @@ pub(crate) fn rename_exchange(
 /// A path that leads to the directory open as `dir` whatever happens to its
 /// name: `/proc/self/fd/N`, where `/proc` is mounted.
 pub(crate) fn fd_path(dir: BorrowedFd<'_>) -> Option<PathBuf> {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    // Whether /proc works, found on first use: 0 unknown, 1 yes, 2 no.
+    static PROC: AtomicU8 = AtomicU8::new(0);
     let path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
-    path.is_dir().then_some(path)
+    match PROC.load(Ordering::Relaxed) {
+        1 => Some(path),
+        2 => None,
+        _ => {
+            let works = path.is_dir();
+            PROC.store(if works { 1 } else { 2 }, Ordering::Relaxed);
+            works.then_some(path)
+        }
+    }
 }
 
 /// `SO_PEERGROUPS`: 59 on every architecture but SPARC.

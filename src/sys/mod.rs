@@ -12,9 +12,9 @@
 mod imp;
 
 pub(crate) use imp::{
-    MAX_ABSTRACT_LEN, MAX_PATH_LEN, abstract_sockaddr, ancestor_holding_flock, autobind_sockaddr,
-    command_line, descriptor_limit, fd_path, may_write_dir, peer_cred, peer_groups,
-    rename_exchange, rename_noreplace, stream_socket, unix_addr_of,
+    MAX_ABSTRACT_LEN, MAX_PATH_LEN, abstract_name_of, abstract_sockaddr, ancestor_holding_flock,
+    autobind_sockaddr, command_line, descriptor_limit, fd_path, may_write_dir, peer_cred,
+    peer_groups, rename_exchange, rename_noreplace, stream_socket,
 };
 
 /// The credentials of a connected socket's peer, as far as the OS says.

@@ -56,13 +56,13 @@ pub(crate) fn peer_cred(fd: &OwnedFd) -> PeerCred {
 }
 
 /// No `/proc` to read it from.
-pub(crate) fn command_line(_pid: i32) -> Option<String> {
+pub(crate) fn command_line(_pid: i32) -> Option<(Vec<u8>, bool)> {
     None
 }
 
-/// Our address for a bound socket's name: a path.
-pub(crate) fn unix_addr_of(name: &socket::UnixAddr) -> Option<crate::UnixAddr> {
-    name.path().and_then(|p| crate::UnixAddr::from_path(p).ok())
+/// There are no abstract names here.
+pub(crate) fn abstract_name_of(_name: &socket::UnixAddr) -> Option<&[u8]> {
+    None
 }
 
 /// There is no `renameat2` here: ENOSYS, and the caller links instead.

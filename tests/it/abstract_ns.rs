@@ -1,4 +1,4 @@
-//! Behaviour 7: abstract names create no file, remove nothing, and a name
+//! Abstract names create no file, remove nothing, and a name
 //! in use gives `InUse`.
 #![cfg(any(target_os = "linux", target_os = "android"))]
 

@@ -1,4 +1,4 @@
-//! Behaviour 10 and the data path: accepted connections are plain Tokio
+//! Accepted connections are plain Tokio
 //! `UnixStream`s with the peer's credentials; resource errors are yielded
 //! once and followed by a back-off, never a busy loop.
 
@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream as StdStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::{NOBODY, helper, skip_unless_root, tempdir, tempdir_with_mode};
+use crate::support::{NOBODY, helper, tempdir, tempdir_with_mode};
 use futures_util::StreamExt;
 use safe_unix_listener::SafeUnixListener;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -72,10 +72,8 @@ fn helper_connect_and_say_hello() {
 }
 
 #[tokio::test]
+#[cfg_attr(sul_not_root, ignore = "needs root: a client running as uid 65534")]
 async fn peer_credentials_name_an_unprivileged_client() {
-    if skip_unless_root("a client running as uid 65534") {
-        return;
-    }
     let dir = tempdir_with_mode(0o755);
     let path = dir.path().join("app.sock");
     let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
@@ -282,10 +280,8 @@ fn helper_idle_accept() {
 /// good, and `accept4` ran in a busy loop. `listen` is delayed here by
 /// 100 ms, so that the workers always look in that window.)
 #[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
 fn an_idle_listener_does_not_spin() {
-    if !crate::support::have_strace() {
-        return;
-    }
     let dir = tempdir();
     let trace = dir.path().join("trace");
     let trace_arg = trace.display().to_string();

@@ -233,14 +233,15 @@ fn a_wrong_descriptor_is_a_clear_error() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "axum"),
+    ignore = "needs the axum feature, for axum_hello"
+)]
+#[cfg_attr(
+    sul_no_socket_activate,
+    ignore = "needs systemd-socket-activate (systemd)"
+)]
 fn systemd_socket_activate_runs_axum_hello_on_its_socket() {
-    if !cfg!(feature = "axum") {
-        eprintln!("skipped: needs the axum feature for axum_hello");
-        return;
-    }
-    if !crate::support::have_socket_activate() {
-        return;
-    }
     let dir = tempdir();
     let path = dir.path().join("activated.sock");
     let shown = path.display().to_string();
@@ -254,7 +255,7 @@ fn systemd_socket_activate_runs_axum_hello_on_its_socket() {
         .spawn()
         .unwrap();
     let server = crate::support::Running::from(server);
-    crate::support::wait_for_file(&path);
+    drop(crate::support::connect_when_listening(&path));
     let passed_ino = ino(&path);
 
     let (code, body) = curl(&["--unix-socket", &shown], "/");
@@ -281,11 +282,12 @@ fn systemd_socket_activate_runs_axum_hello_on_its_socket() {
 }
 
 #[test]
+#[cfg_attr(
+    sul_no_socket_activate,
+    ignore = "needs systemd-socket-activate (systemd)"
+)]
 fn a_named_socket_is_found_by_its_name() {
     // from_activation_named through systemd-socket-activate --fdname.
-    if !crate::support::have_socket_activate() {
-        return;
-    }
     let dir = tempdir();
     let path = dir.path().join("named.sock");
     let cmd = helper("activation::helper_named", None);
@@ -301,9 +303,8 @@ fn a_named_socket_is_found_by_its_name() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = crate::support::Running::from(activate.spawn().unwrap());
-    crate::support::wait_for_file(&path);
     // The first connection starts the helper.
-    let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    let _client = crate::support::connect_when_listening(&path);
     let out = finish(child);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("OTHER_NAME none"), "{stdout}");
@@ -387,10 +388,7 @@ fn helper_three_passed() {
 /// Runs [`helper_three_passed`] under `systemd-socket-activate` with two
 /// Unix sockets and a TCP listener (or, with `three_unix`, a third Unix
 /// socket `c`); returns its stdout.
-fn three_passed(what: &str, three_unix: bool) -> Option<String> {
-    if !crate::support::have_socket_activate() {
-        return None;
-    }
+fn three_passed(what: &str, three_unix: bool) -> String {
     let dir = tempdir();
     let (a, b) = (dir.path().join("a.sock"), dir.path().join("b.sock"));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -421,9 +419,8 @@ fn three_passed(what: &str, three_unix: bool) -> Option<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = crate::support::Running::from(activate.spawn().unwrap());
-    crate::support::wait_for_file(&a);
     // The first connection starts the helper.
-    let _client = std::os::unix::net::UnixStream::connect(&a).unwrap();
+    let _client = crate::support::connect_when_listening(&a);
     let out = finish(child);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -435,14 +432,16 @@ fn three_passed(what: &str, three_unix: bool) -> Option<String> {
         exists(&a) && exists(&b),
         "passed sockets are never unlinked"
     );
-    Some(stdout.replace(&dir.path().display().to_string(), "DIR"))
+    stdout.replace(&dir.path().display().to_string(), "DIR")
 }
 
 #[test]
+#[cfg_attr(
+    sul_no_socket_activate,
+    ignore = "needs systemd-socket-activate (systemd)"
+)]
 fn a_child_inherits_none_of_the_passed_descriptors() {
-    let Some(out) = three_passed("named-then-child", false) else {
-        return;
-    };
+    let out = three_passed("named-then-child", false);
     assert!(out.contains("TOOK DIR/a.sock"), "{out}");
     let line = out
         .lines()
@@ -458,10 +457,12 @@ fn a_child_inherits_none_of_the_passed_descriptors() {
 }
 
 #[test]
+#[cfg_attr(
+    sul_no_socket_activate,
+    ignore = "needs systemd-socket-activate (systemd)"
+)]
 fn from_activation_all_returns_every_unix_listener_and_reports_the_rest() {
-    let Some(out) = three_passed("all", true) else {
-        return;
-    };
+    let out = three_passed("all", true);
     for name in ["a", "b", "c"] {
         assert!(
             out.contains(&format!("LISTENER {name} DIR/{name}.sock")),
@@ -469,9 +470,7 @@ fn from_activation_all_returns_every_unix_listener_and_reports_the_rest() {
         );
     }
     assert!(!out.contains("OTHER"), "{out}");
-    let Some(out) = three_passed("all", false) else {
-        return;
-    };
+    let out = three_passed("all", false);
     assert!(out.contains("LISTENER a DIR/a.sock"), "{out}");
     assert!(out.contains("LISTENER b DIR/b.sock"), "{out}");
     assert!(

@@ -9,8 +9,8 @@ use std::process::Command;
 use nix::sys::signal::Signal;
 
 use crate::support::{
-    NOBODY, curl, curl_as, example_bin, exists, expect_bind_failure, finish, signal,
-    skip_unless_root, spawn_example, tempdir, tempdir_with_mode, wait_listening,
+    NOBODY, curl, curl_as, example_bin, exists, expect_bind_failure, finish, signal, spawn_example,
+    tempdir, tempdir_with_mode, wait_listening,
 };
 
 #[test]
@@ -88,10 +88,8 @@ fn an_unknown_user_or_group_name_is_one_clear_line_and_exit_1() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: giving the socket to uid 65534")]
 fn mode_owner_and_group_by_name_are_applied_and_said() {
-    if skip_unless_root("giving the socket to uid 65534") {
-        return;
-    }
     let dir = tempdir_with_mode(0o755);
     let path = dir.path().join("app.sock");
     let shown = path.display().to_string();
@@ -122,10 +120,8 @@ fn mode_owner_and_group_by_name_are_applied_and_said() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: connecting as uid 65534")]
 fn allow_uid_by_name_admits_that_user_only() {
-    if skip_unless_root("connecting as uid 65534") {
-        return;
-    }
     let dir = tempdir_with_mode(0o755);
     let path = dir.path().join("app.sock");
     let shown = path.display().to_string();

@@ -3,6 +3,10 @@
 //! the bind must then fail with a typed error whose message names the step
 //! and the cause, and leave the directory exactly as the test made it.
 //!
+//! Each runs in both routes of the bind: in a directory only we may write
+//! (bound at the path itself) and in one every user may write (bound in a
+//! private directory, then moved into place).
+//!
 //! A few calls only tidy up (removing the private directory) or have a
 //! fallback (`renameat2` without support, opening a private directory that
 //! was swapped): there the bind succeeds, and what it could not remove is
@@ -14,9 +18,18 @@ use std::path::Path;
 use safe_unix_listener::SafeUnixListener;
 
 use crate::support::{
-    Outcome, have_strace, invocation, listing, make_stale, run_injected, runtime, skip_unless_root,
-    tempdir,
+    Outcome, invocation, listing, make_stale, run_injected, runtime, tempdir, tempdir_with_mode,
 };
+
+/// Which route of the bind a case takes, by who may write the directory.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Route {
+    /// Only we (0700): bound at the path itself.
+    Own,
+    /// Every user, not sticky (0777): bound in a private directory, then
+    /// moved.
+    Shared,
+}
 
 /// What is at the path before the bind.
 #[derive(Clone, Copy, PartialEq)]
@@ -41,8 +54,11 @@ enum Expect {
 /// errno).
 type Fault = (&'static str, &'static str, usize, &'static str);
 
-fn case(setup: Setup, takeover: bool, faults: &[Fault], expect: Expect) {
-    let dir = tempdir();
+fn case(route: Route, setup: Setup, takeover: bool, faults: &[Fault], expect: Expect) {
+    let dir = match route {
+        Route::Own => tempdir(),
+        Route::Shared => tempdir_with_mode(0o777),
+    };
     let path = match setup {
         Setup::Missing => dir.path().join("new").join("app.sock"),
         _ => dir.path().join("app.sock"),
@@ -82,7 +98,7 @@ fn case(setup: Setup, takeover: bool, faults: &[Fault], expect: Expect) {
     let before = listing(dir.path());
     let stdout = run_injected("helper_bind", &env, &specs);
     let outcome = stdout.lines().find_map(Outcome::parse);
-    let shown = format!("{specs:?}");
+    let shown = format!("{route:?} {specs:?}");
     match expect {
         Expect::Fails(kind, words) => {
             let msg = outcome
@@ -130,125 +146,146 @@ fn case(setup: Setup, takeover: bool, faults: &[Fault], expect: Expect) {
     );
 }
 
-fn strace_as_root() -> bool {
-    have_strace() && !skip_unless_root("changing the socket's group in the fault-injection tests")
-}
+/// Faults that fail the bind the same way in either route.
+const EITHER_ROUTE: &[(Setup, Fault, Expect)] = &[
+    (
+        Setup::Missing,
+        ("mkdirat", "\"new\"", 1, "ENOSPC"),
+        Expect::Fails("Other", &["cannot create directory", "ENOSPC"]),
+    ),
+    (
+        Setup::Free,
+        ("flock", "LOCK_EX", 1, "EIO"),
+        Expect::Fails("Other", &["cannot take bind lock", "EIO"]),
+    ),
+    (
+        Setup::Stale,
+        ("socket", "AF_UNIX", 1, "EMFILE"),
+        Expect::Fails(
+            "ResourceExhausted",
+            &["cannot probe socket", "out of file descriptors"],
+        ),
+    ),
+    (
+        Setup::Stale,
+        ("connect", "app.sock", 1, "EIO"),
+        Expect::Fails(
+            "InUse",
+            &["connecting to it failed with EIO", "not provably stale"],
+        ),
+    ),
+    (
+        Setup::Stale,
+        ("unlinkat", "\"app.sock\", 0", 1, "EPERM"),
+        Expect::Fails(
+            "PermissionDenied",
+            &["cannot remove stale socket", "(EPERM)"],
+        ),
+    ),
+    (
+        Setup::Free,
+        ("socket", "AF_UNIX", 1, "EMFILE"),
+        Expect::Fails(
+            "ResourceExhausted",
+            &["cannot create socket for", "out of file descriptors"],
+        ),
+    ),
+    (
+        Setup::Free,
+        ("listen", "", 1, "ENOBUFS"),
+        Expect::Fails("ResourceExhausted", &["cannot listen on", "out of memory"]),
+    ),
+];
 
 #[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+#[cfg_attr(sul_not_root, ignore = "needs root: changing the socket's group")]
 fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
-    if !strace_as_root() {
-        return;
-    }
     use Expect::Fails;
-    use Setup::{Free, Missing, Stale};
-    let cases: &[(Setup, Fault, Expect)] = &[
+    use Setup::Free;
+    for route in [Route::Own, Route::Shared] {
+        for (setup, fault, expect) in EITHER_ROUTE {
+            case(route, *setup, false, &[*fault], *expect);
+        }
+    }
+    // At the path itself.
+    let own: &[(Fault, Expect)] = &[
         (
-            Missing,
-            ("mkdirat", "\"new\"", 1, "ENOSPC"),
-            Fails("Other", &["cannot create directory", "ENOSPC"]),
+            ("bind", "app.sock", 1, "EIO"),
+            Fails("Other", &["cannot bind", "EIO"]),
         ),
         (
-            Free,
-            ("mkdirat", ".sul-", 1, "EACCES"),
-            Fails("PermissionDenied", &["cannot bind", "(EACCES)"]),
+            ("bind", "app.sock", 1, "EADDRINUSE"),
+            Fails("InUse", &["another process put a file there"]),
         ),
         (
-            Free,
+            ("fchmodat", "\"app.sock\"", 1, "EPERM"),
+            Fails("PermissionDenied", &["cannot set mode of", "(EPERM)"]),
+        ),
+        (
+            ("fchownat", "\"app.sock\"", 1, "EPERM"),
+            Fails("PermissionDenied", &["cannot change owner of", "CAP_CHOWN"]),
+        ),
+    ];
+    for (fault, expect) in own {
+        case(Route::Own, Free, false, &[*fault], *expect);
+    }
+    // In the private directory, then moved; the lock is a lock file.
+    let shared: &[(Fault, Expect)] = &[
+        (
             ("openat", "app.sock.lock", 1, "EIO"),
             Fails("Other", &["cannot open bind lock", "EIO"]),
         ),
         (
-            Free,
-            ("flock", "LOCK_EX", 1, "EIO"),
-            Fails("Other", &["cannot take bind lock", "EIO"]),
+            ("mkdirat", ".app.sock.sul", 1, "EACCES"),
+            Fails("PermissionDenied", &["cannot bind", "(EACCES)"]),
         ),
         (
-            Stale,
-            ("socket", "AF_UNIX", 1, "EMFILE"),
-            Fails(
-                "ResourceExhausted",
-                &["cannot probe socket", "out of file descriptors"],
-            ),
-        ),
-        (
-            Stale,
-            ("connect", "app.sock", 1, "EIO"),
-            Fails(
-                "InUse",
-                &["connecting to it failed with EIO", "not provably stale"],
-            ),
-        ),
-        (
-            Stale,
-            ("unlinkat", "\"app.sock\", 0", 1, "EPERM"),
-            Fails(
-                "PermissionDenied",
-                &["cannot remove stale socket", "(EPERM)"],
-            ),
-        ),
-        (
-            Free,
-            ("socket", "AF_UNIX", 1, "EMFILE"),
-            Fails(
-                "ResourceExhausted",
-                &["cannot create socket for", "out of file descriptors"],
-            ),
-        ),
-        (
-            Free,
             ("bind", "/proc/self/fd/", 1, "EIO"),
             Fails("Other", &["cannot bind", "EIO"]),
         ),
         (
-            Free,
             ("fchmodat", "\"s\"", 1, "EPERM"),
             Fails("PermissionDenied", &["cannot set mode of", "(EPERM)"]),
         ),
         (
-            Free,
             ("fchownat", "\"s\"", 1, "EPERM"),
             Fails("PermissionDenied", &["cannot change owner of", "CAP_CHOWN"]),
         ),
         (
-            Free,
-            ("listen", "", 1, "ENOBUFS"),
-            Fails("ResourceExhausted", &["cannot listen on", "out of memory"]),
-        ),
-        (
-            Free,
             ("renameat2", "RENAME_NOREPLACE", 1, "EIO"),
             Fails("Other", &["cannot move the new socket to", "EIO"]),
         ),
         (
-            Free,
             ("renameat2", "RENAME_NOREPLACE", 1, "EEXIST"),
             Fails("InUse", &["another process put a file there"]),
         ),
         (
-            Free,
             ("unlinkat", "AT_REMOVEDIR", 1, "EBUSY"),
-            Expect::Binds(".sul-"),
+            Expect::Binds(".app.sock.sul"),
         ),
-        (Free, ("openat", ".sul-", 1, "EIO"), Expect::Binds(".sul-")),
         (
-            Free,
+            ("openat", ".app.sock.sul", 1, "EIO"),
+            Expect::Binds(".app.sock.sul"),
+        ),
+        (
             ("renameat2", "RENAME_NOREPLACE", 1, "ENOSYS"),
             Expect::Binds(""),
         ),
     ];
-    for (setup, fault, expect) in cases {
-        case(*setup, false, &[*fault], *expect);
+    for (fault, expect) in shared {
+        case(Route::Shared, Free, false, &[*fault], *expect);
     }
 }
 
 #[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+#[cfg_attr(sul_not_root, ignore = "needs root: changing the socket's group")]
 fn the_fallbacks_fail_cleanly_too() {
-    if !strace_as_root() {
-        return;
-    }
     // Without renameat2, the socket is hard-linked into place.
     let no_renameat2 = ("renameat2", "RENAME_NOREPLACE", 1, "ENOSYS");
     case(
+        Route::Shared,
         Setup::Free,
         false,
         &[no_renameat2, ("linkat", "app.sock", 1, "EIO")],
@@ -256,47 +293,55 @@ fn the_fallbacks_fail_cleanly_too() {
     );
     // Without an atomic exchange, a takeover checks, then renames.
     let no_exchange = ("renameat2", "RENAME_EXCHANGE", 1, "EINVAL");
-    case(Setup::Stale, true, &[no_exchange], Expect::Binds(""));
-    case(
-        Setup::Stale,
-        true,
-        &[no_exchange, ("renameat", "app.sock", 1, "EIO")],
-        Expect::Fails("Other", &["cannot take over", "EIO"]),
-    );
+    for route in [Route::Own, Route::Shared] {
+        case(route, Setup::Stale, true, &[no_exchange], Expect::Binds(""));
+        case(
+            route,
+            Setup::Stale,
+            true,
+            &[no_exchange, ("renameat", "app.sock", 1, "EIO")],
+            Expect::Fails("Other", &["cannot take over", "EIO"]),
+        );
+    }
 }
 
 /// The drop cannot always remove the socket; then it leaves it, and the
 /// next bind finds it stale and removes it.
 #[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+#[cfg_attr(sul_not_root, ignore = "needs root: changing the socket's group")]
 fn a_drop_that_cannot_unlink_leaves_a_stale_socket_for_the_next_bind() {
-    if !strace_as_root() {
-        return;
+    // The drop's bind lock comes after the bind's own, and, in a shared
+    // directory, the private directory's.
+    for (route, nth) in [(Route::Own, 2), (Route::Shared, 3)] {
+        case(
+            route,
+            Setup::Free,
+            false,
+            &[("flock", "LOCK_EX", nth, "EIO")],
+            Expect::Binds("app.sock"),
+        );
+        case(
+            route,
+            Setup::Free,
+            false,
+            &[("unlinkat", "\"app.sock\", 0", 1, "EIO")],
+            Expect::Binds("app.sock"),
+        );
     }
-    // The bind takes two flocks (the bind lock, the private directory); the
-    // drop's bind lock is the third.
-    case(
-        Setup::Free,
-        false,
-        &[("flock", "LOCK_EX", 3, "EIO")],
-        Expect::Binds("app.sock"),
-    );
-    case(
-        Setup::Free,
-        false,
-        &[("unlinkat", "\"app.sock\", 0", 1, "EIO")],
-        Expect::Binds("app.sock"),
-    );
 }
 
 #[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+#[cfg_attr(sul_not_root, ignore = "needs root: changing the socket's group")]
 fn a_takeover_whose_swap_fails_leaves_the_old_socket() {
-    if !strace_as_root() {
-        return;
+    for route in [Route::Own, Route::Shared] {
+        case(
+            route,
+            Setup::Stale,
+            true,
+            &[("renameat2", "RENAME_EXCHANGE", 1, "EIO")],
+            Expect::Fails("Other", &["cannot take over", "EIO"]),
+        );
     }
-    case(
-        Setup::Stale,
-        true,
-        &[("renameat2", "RENAME_EXCHANGE", 1, "EIO")],
-        Expect::Fails("Other", &["cannot take over", "EIO"]),
-    );
 }

@@ -14,8 +14,8 @@ use nix::unistd::mkfifo;
 use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
 
 use crate::support::{
-    Fixture, NOBODY, Outcome, Running, have_strace, helper, helper_via, listing, lock_file,
-    make_stale, run_helper, run_injected, skip_unless_root, tempdir_with_mode,
+    Fixture, NOBODY, Outcome, Running, helper, helper_via, listing, lock_file, make_stale,
+    run_helper, run_injected, tempdir_with_mode,
 };
 
 /// A directory owned by uid 65534, as an attacker's own directory is.
@@ -65,7 +65,7 @@ while True:
         n += 1
         try:
             os.rename(path, junk)
-            os.symlink(victim_dir if name.startswith(".sul-") else victim, path)
+            os.symlink(victim_dir if name.startswith(".sul-") or name.endswith(".sul") else victim, path)
         except OSError:
             pass
         for remove in (os.unlink, os.rmdir):
@@ -243,10 +243,9 @@ fn helper_bind_temp_repeatedly() {
 /// would put a socket in the victim's directory; binding through the
 /// directory's descriptor cannot.
 #[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+#[cfg_attr(sul_not_root, ignore = "needs root: racing a uid 65534 attacker")]
 fn a_racing_user_cannot_redirect_a_temporary_socket() {
-    if !have_strace() || skip_unless_root("racing a uid 65534 attacker") {
-        return;
-    }
     let f = Fixture::new();
     let dir = nobodys_dir(f.dir.path(), "tmp");
     let victim = victim(f.dir.path());
@@ -276,10 +275,8 @@ fn a_racing_user_cannot_redirect_a_temporary_socket() {
 /// uid 65534 squats on names that look like leftovers in a `$TMPDIR` it
 /// owns; we have left a regular file and a live socket in look-alikes too.
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: names squatted by uid 65534")]
 fn the_temp_sweep_takes_only_our_own_dead_leftovers() {
-    if skip_unless_root("names squatted by uid 65534") {
-        return;
-    }
     let f = Fixture::new();
     let dir = nobodys_dir(f.dir.path(), "tmp");
     let victim = victim(f.dir.path());
@@ -338,27 +335,46 @@ os.symlink(victim_dir, os.path.join(d, "sul-bbbbbbbb"))
 /// Item 1: with `chmod` by path, uid 65534 swapping the fresh socket for a
 /// link made a root-owned 0600 file 0666 within a few thousand binds.
 #[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+#[cfg_attr(sul_not_root, ignore = "needs root: racing a uid 65534 attacker")]
 fn a_racing_user_cannot_redirect_the_mode_or_the_bind() {
-    if !have_strace() || skip_unless_root("racing a uid 65534 attacker") {
-        return;
-    }
     let f = Fixture::new();
     let dir = nobodys_dir(f.dir.path(), "shared");
-    let victim = victim(f.dir.path());
-    let _attacker = attacker(&dir, &victim);
+    binds_under_attack_leave_the_victim_alone(f.dir.path(), &dir);
+}
+
+/// 300 binds of `dir/app.sock` with mode 0666 while uid 65534 renames,
+/// links and swaps in `dir`; a root-only victim beside it stays untouched.
+fn binds_under_attack_leave_the_victim_alone(root: &Path, dir: &Path) {
+    let victim = victim(root);
+    let _attacker = attacker(dir, &victim);
     let _swapper = swapper(&dir.join("app.sock"), &victim);
     let bound = bind_under_attack(&dir.join("app.sock"), false);
     eprintln!("{bound} under attack");
     assert_untouched(&victim);
 }
 
+/// The same in a sticky directory owned by root, as `/tmp` is: there the
+/// socket is bound at the path itself (uid 65534 can neither rename nor
+/// remove what root creates there), and its mode is set before it listens.
+/// The attacker renames, links and swaps all the same.
+#[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+#[cfg_attr(sul_not_root, ignore = "needs root: racing a uid 65534 attacker")]
+fn a_racing_user_cannot_redirect_the_mode_in_a_sticky_directory() {
+    let f = Fixture::new();
+    let dir = f.dir.path().join("sticky");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    binds_under_attack_leave_the_victim_alone(f.dir.path(), &dir);
+}
+
 /// The same for `create_parents`: each directory it makes is changed only
 /// through a descriptor opened without following links.
 #[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+#[cfg_attr(sul_not_root, ignore = "needs root: racing a uid 65534 attacker")]
 fn a_racing_user_cannot_redirect_create_parents() {
-    if !have_strace() || skip_unless_root("racing a uid 65534 attacker") {
-        return;
-    }
     let f = Fixture::new();
     let dir = nobodys_dir(f.dir.path(), "shared");
     let victim = victim(f.dir.path());
@@ -397,10 +413,8 @@ while True:
 
 /// Item 2: `check_parent` follows OpenSSH's StrictModes rule.
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: directories owned by uid 65534")]
 fn check_parent_refuses_every_way_around_it() {
-    if skip_unless_root("directories owned by uid 65534") {
-        return;
-    }
     let f = Fixture::new();
     let _enter = f.rt.enter();
     let checked = |path: &Path| {
@@ -469,10 +483,8 @@ fn check_parent_refuses_every_way_around_it() {
 /// anything but a regular file is reported, with its type and owner, and
 /// left alone.
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: files made by uid 65534")]
 fn lock_files_we_did_not_create_are_kept_and_explained() {
-    if skip_unless_root("files made by uid 65534") {
-        return;
-    }
     let f = Fixture::with_mode(0o1777);
     let _enter = f.rt.enter();
     let lock = lock_file(&f.path);
@@ -514,10 +526,8 @@ fn lock_files_we_did_not_create_are_kept_and_explained() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: binding as uid 65534")]
 fn an_unreadable_lock_file_names_its_owner_not_the_directory() {
-    if skip_unless_root("binding as uid 65534") {
-        return;
-    }
     let dir = tempdir_with_mode(0o1777);
     let path = dir.path().join("app.sock");
     let lock = lock_file(&path);
@@ -555,10 +565,8 @@ fn a_trailing_slash_is_refused_and_dot_lock_is_kept() {
 /// Item 5: a takeover killed between bind and move leaves its private
 /// directory; the next takeover in the directory removes it and succeeds.
 #[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
 fn a_crashed_takeover_is_cleaned_up_by_the_next() {
-    if !have_strace() {
-        return;
-    }
     let f = Fixture::new();
     let old = {
         let _enter = f.rt.enter();
@@ -583,7 +591,7 @@ fn a_crashed_takeover_is_cleaned_up_by_the_next() {
     assert!(!out.status.success(), "the helper was killed mid-takeover");
     let left: Vec<_> = listing(f.dir.path())
         .into_iter()
-        .filter(|e| e.0.starts_with(".sul-"))
+        .filter(|e| e.0 == ".app.sock.sul")
         .collect();
     assert_eq!(left.len(), 1, "it left its private directory: {left:?}");
 
@@ -601,10 +609,8 @@ fn a_crashed_takeover_is_cleaned_up_by_the_next() {
 /// Item 5: a regular file that appears at the path while a takeover is
 /// under way is swapped back, never replaced.
 #[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
 fn a_takeover_never_replaces_a_file_that_appears_during_it() {
-    if !have_strace() {
-        return;
-    }
     let f = Fixture::new();
     make_stale(&f.path);
     // The swap waits 300 ms; the test puts a file at the path meanwhile.
@@ -628,9 +634,7 @@ fn a_takeover_never_replaces_a_file_that_appears_during_it() {
     .into();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let ready = listing(f.dir.path())
-            .iter()
-            .any(|e| e.0.starts_with(".sul-"))
+        let ready = listing(f.dir.path()).iter().any(|e| e.0 == ".app.sock.sul")
             && fs::read_dir(f.dir.path())
                 .unwrap()
                 .flatten()

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::support::{
     NOBODY, Outcome, Running, executable_by_all, exists, finish, helper, ino, listing, make_stale,
-    make_stale_with_mode, run_helper, runtime, skip_unless_root, tempdir, tempdir_with_mode,
+    make_stale_with_mode, run_helper, runtime, tempdir, tempdir_with_mode,
 };
 
 /// Runs `sul ARGS`, as `uid` if given.
@@ -80,10 +80,8 @@ fn python_server(path: &Path) -> Running {
 // ---- the Ergo case, with the `sul` command ------------------------------
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: the Ergo case as uid 65534")]
 fn the_ergo_case_inspected_and_cleaned_by_uid_65534_then_by_root() {
-    if skip_unless_root("the Ergo case as uid 65534") {
-        return;
-    }
     // A root-owned stale socket in a sticky directory, which uid 65534 may
     // connect to (so it is provably stale) but not remove.
     let dir = tempdir_with_mode(0o1777);
@@ -379,10 +377,8 @@ fn row_a_file_directory_fifo_or_symlink() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: binding as uid 65534")]
 fn row_a_stale_socket_we_may_not_remove() {
-    if skip_unless_root("binding as uid 65534") {
-        return;
-    }
     // EPERM in a sticky directory, EACCES in one we may not write.
     for (mode, errno) in [(0o1777, "(EPERM)"), (0o755, "(EACCES)")] {
         let dir = tempdir_with_mode(mode);
@@ -402,10 +398,8 @@ fn row_a_stale_socket_we_may_not_remove() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: binding as uid 65534")]
 fn row_a_socket_we_may_not_connect_to() {
-    if skip_unless_root("binding as uid 65534") {
-        return;
-    }
     let dir = tempdir_with_mode(0o1777);
     let path = dir.path().join("app.sock");
     make_stale_with_mode(&path, 0o755); // uid 65534 may not connect
@@ -442,7 +436,8 @@ fn rows_a_path_too_long_or_invalid_are_refused_before_either_looks() {
 
 #[test]
 fn row_something_that_is_not_a_regular_file_at_the_lock_path() {
-    let dir = tempdir();
+    // Lock files are used where others may write the directory.
+    let dir = tempdir_with_mode(0o1777);
     let path = dir.path().join("app.sock");
     std::os::unix::fs::symlink("/etc/passwd", dir.path().join("app.sock.lock")).unwrap();
     let report = inspect(&path.clone().try_into().unwrap());

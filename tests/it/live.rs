@@ -1,4 +1,4 @@
-//! Behaviour 2: a live socket (something accepts, or its queue is full) is
+//! A live socket (something accepts, or its queue is full) is
 //! never touched, and the error names the path and, when known, the pid.
 
 use std::os::fd::AsRawFd;

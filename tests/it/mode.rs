@@ -1,4 +1,4 @@
-//! Behaviour 9: with `.mode(m)` the socket file has exactly mode `m`
+//! With `.mode(m)` the socket file has exactly mode `m`
 //! whatever the umask, the owner and group are set as asked, and both
 //! happen between bind and listen, so no client can connect earlier.
 
@@ -6,10 +6,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use crate::support::{
-    Fixture, Holder, NOBODY, Outcome, have_strace, helper, helper_via, runtime, skip_unless_root,
-    tempdir,
-};
+use crate::support::{Fixture, Holder, NOBODY, Outcome, helper, helper_via, runtime, tempdir};
 use safe_unix_listener::SafeUnixListener;
 
 fn mode_of(path: &Path) -> u32 {
@@ -52,10 +49,8 @@ fn mode_is_exact_whatever_the_umask() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: changing a socket's owner")]
 fn owner_and_group_are_set() {
-    if skip_unless_root("changing a socket's owner") {
-        return;
-    }
     let Fixture {
         dir: _dir,
         path,
@@ -78,10 +73,8 @@ fn owner_and_group_are_set() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: binding as uid 65534")]
 fn a_refused_chown_is_explained_and_leaves_nothing_behind() {
-    if skip_unless_root("binding as uid 65534") {
-        return;
-    }
     // As uid 65534, giving the file to root is refused.
     let dir = crate::support::tempdir_with_mode(0o1777);
     let path = dir.path().join("app.sock");
@@ -121,17 +114,11 @@ fn helper_chown_to_root() {
     }
 }
 
-/// The order that makes the mode and owner safe: bound in the private
-/// directory, mode set through its descriptor, listening, and only then
-/// moved into place, without replacing anything.
-#[test]
-fn mode_is_applied_in_the_private_directory_before_listen_and_the_move() {
-    if !have_strace() {
-        return;
-    }
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let trace = dir.path().join("trace");
+/// `helper_bind` with mode 0600 in `dir`, under strace: the bind, chmod,
+/// listen and move calls it made, one a line.
+fn traced_bind_calls(dir: &std::path::Path) -> String {
+    let path = dir.join("app.sock");
+    let trace = dir.join("../trace");
     let trace_arg = trace.display().to_string();
     let strace = [
         "strace",
@@ -154,25 +141,43 @@ fn mode_is_applied_in_the_private_directory_before_listen_and_the_move() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    fs::read_to_string(&trace).unwrap()
+}
 
-    let calls = fs::read_to_string(&trace).unwrap();
-    let find = |what: &dyn Fn(&str) -> bool, name: &str| {
-        calls
-            .lines()
-            .position(what)
-            .unwrap_or_else(|| panic!("no {name} in:\n{calls}"))
-    };
+/// The position of the first line of `calls` that `what` picks.
+fn line_of(calls: &str, what: &dyn Fn(&str) -> bool, name: &str) -> usize {
+    calls
+        .lines()
+        .position(what)
+        .unwrap_or_else(|| panic!("no {name} in:\n{calls}"))
+}
+
+/// The order that makes the mode and owner safe where other users may
+/// write the directory: bound in the private directory, mode set through
+/// its descriptor, listening, and only then moved into place, without
+/// replacing anything.
+#[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+fn mode_is_applied_in_the_private_directory_before_listen_and_the_move() {
+    let root = tempdir();
+    let dir = root.path().join("shared");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let calls = traced_bind_calls(&dir);
     // Through /proc/self/fd/N: the private directory's descriptor.
-    let bind = find(
+    let bind = line_of(
+        &calls,
         &|l| l.contains("bind(") && l.contains("/proc/self/fd/"),
         "bind in the private directory",
     );
-    let chmod = find(
+    let chmod = line_of(
+        &calls,
         &|l| l.contains("fchmodat(") && l.contains("\"s\"") && l.contains("0600"),
         "fchmodat",
     );
-    let listen = find(&|l| l.contains("listen("), "listen");
-    let rename = find(
+    let listen = line_of(&calls, &|l| l.contains("listen("), "listen");
+    let rename = line_of(
+        &calls,
         &|l| {
             l.contains("renameat2(") && l.contains("\"app.sock\"") && l.contains("RENAME_NOREPLACE")
         },
@@ -185,5 +190,38 @@ fn mode_is_applied_in_the_private_directory_before_listen_and_the_move() {
     assert!(
         !calls.contains("chmod(\""),
         "never a chmod by path:\n{calls}"
+    );
+}
+
+/// Where only we may write the directory, nobody can replace the socket at
+/// the path, so it is bound there directly (and the kernel names it by its
+/// path): mode set through the directory's descriptor, then listening, and
+/// nothing to move.
+#[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+fn mode_is_applied_at_the_path_before_listen_in_a_directory_only_we_write() {
+    let root = tempdir();
+    let dir = root.path().join("own");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let calls = traced_bind_calls(&dir);
+    let bind = line_of(
+        &calls,
+        &|l| l.contains("bind(") && l.contains(&format!("\"{}/app.sock\"", dir.display())),
+        "bind at the path",
+    );
+    let chmod = line_of(
+        &calls,
+        &|l| l.contains("fchmodat(") && l.contains("\"app.sock\"") && l.contains("0600"),
+        "fchmodat",
+    );
+    let listen = line_of(&calls, &|l| l.contains("listen("), "listen");
+    assert!(
+        bind < chmod && chmod < listen,
+        "order must be bind, chmod, listen:\n{calls}"
+    );
+    assert!(
+        !calls.contains("renameat2(") && !calls.contains("linkat("),
+        "nothing is moved:\n{calls}"
     );
 }

@@ -20,8 +20,8 @@ use nix::sys::signal::Signal;
 use safe_unix_listener::UnixConnector;
 
 use crate::support::{
-    NOBODY, Running, curl, finish, signal, skip_unless_root, spawn_example, tempdir_with_mode,
-    wait_for_file, wait_listening,
+    NOBODY, Running, curl, finish, signal, spawn_example, tempdir_with_mode, wait_for_file,
+    wait_listening,
 };
 
 /// nginx, started with a configuration of its own; stopped on drop.
@@ -54,19 +54,13 @@ fn nobody_group() -> String {
         .name
 }
 
-/// nginx in front of the socket `app`, or `None` (after saying why) when
-/// nginx is not installed or we are not root.
-fn nginx_for(app: &Path) -> Option<Nginx> {
-    if skip_unless_root("nginx with workers as uid 65534") {
-        return None;
-    }
-    let Some(nginx) = ["nginx", "/usr/sbin/nginx"]
+/// nginx in front of the socket `app` (the tests that call it are ignored
+/// where nginx is missing or we are not root).
+fn nginx_for(app: &Path) -> Nginx {
+    let nginx = ["nginx", "/usr/sbin/nginx"]
         .into_iter()
         .find(|n| Command::new(n).arg("-v").output().is_ok())
-    else {
-        eprintln!("skipped: nginx is not installed (apt-get install nginx-light)");
-        return None;
-    };
+        .expect("nginx is installed (apt-get install nginx-light)");
     let dir = tempdir_with_mode(0o755);
     let d = dir.path().display();
     let config = format!(
@@ -112,12 +106,12 @@ http {{
         .unwrap();
     let socket = dir.path().join("nginx.sock");
     wait_for_file(&socket);
-    Some(Nginx {
+    Nginx {
         master: master.into(),
         socket,
         error_log,
         _dir: dir,
-    })
+    }
 }
 
 /// The upstream block of the README's "Behind nginx" section.
@@ -168,12 +162,12 @@ fn app(app: &Path, args: &[&str]) -> (Running, mpsc::Receiver<String>) {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: nginx with workers as uid 65534")]
+#[cfg_attr(sul_no_nginx, ignore = "needs nginx (apt-get install nginx-light)")]
 fn behind_nginx_the_right_mode_and_group_work_a_wrong_mode_is_named_and_sigterm_drains() {
     let dir = tempdir_with_mode(0o755);
     let sock = dir.path().join("app.sock");
-    let Some(nginx) = nginx_for(&sock) else {
-        return;
-    };
+    let nginx = nginx_for(&sock);
     let nginx_socket = nginx.socket.display().to_string();
     let via_nginx = ["--unix-socket", nginx_socket.as_str()];
     let group = nobody_group();
@@ -235,12 +229,12 @@ fn behind_nginx_the_right_mode_and_group_work_a_wrong_mode_is_named_and_sigterm_
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: nginx with workers as uid 65534")]
+#[cfg_attr(sul_no_nginx, ignore = "needs nginx (apt-get install nginx-light)")]
 fn behind_nginx_a_takeover_under_load_answers_every_request() {
     let dir = tempdir_with_mode(0o755);
     let sock = dir.path().join("app.sock");
-    let Some(nginx) = nginx_for(&sock) else {
-        return;
-    };
+    let nginx = nginx_for(&sock);
     let group = nobody_group();
     let recipe = ["--mode", "0660", "--group", group.as_str()];
     let (old, _old_lines) = app(&sock, &recipe);

@@ -1,4 +1,4 @@
-//! Behaviour 3: a regular file, directory, FIFO or symbolic link at the
+//! A regular file, directory, FIFO or symbolic link at the
 //! path is never removed and never followed; the error names its type.
 
 use std::fs;
@@ -98,7 +98,8 @@ fn a_dangling_symlink_is_kept() {
 
 #[test]
 fn a_symlinked_lock_file_is_not_followed() {
-    let dir = tempdir();
+    // Lock files are used where others may write the directory.
+    let dir = crate::support::tempdir_with_mode(0o1777);
     let path = dir.path().join("app.sock");
     let victim = dir.path().join("victim");
     fs::write(&victim, b"keep").unwrap();

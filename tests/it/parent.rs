@@ -1,10 +1,10 @@
-//! The opt-in parent-directory check (tmux's rule): refuse a directory in
-//! which another user could replace the socket.
+//! The opt-in parent-directory check (OpenSSH's StrictModes rule): refuse
+//! a path whose directories or links another user could change.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::{NOBODY, exists, runtime, skip_unless_root, tempdir, tempdir_with_mode};
+use crate::support::{NOBODY, exists, runtime, tempdir, tempdir_with_mode};
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
 
 fn bind_checked(path: &std::path::Path) -> Result<SafeUnixListener, safe_unix_listener::BindError> {
@@ -53,10 +53,8 @@ fn sticky_and_private_directories_pass() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: a directory owned by uid 65534")]
 fn a_directory_owned_by_another_user_is_refused() {
-    if skip_unless_root("a directory owned by uid 65534") {
-        return;
-    }
     let dir = tempdir();
     std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -68,5 +66,64 @@ fn a_directory_owned_by_another_user_is_refused() {
         err.to_string()
             .contains("is owned by uid 65534, and we run as uid 0"),
         "{err}"
+    );
+}
+
+/// A link that uid 65534 owns, in a sticky directory it may write, to a
+/// directory that passes: every directory passes, but the link's owner can
+/// re-point it, so the link is refused, by name. And a chain, root's link
+/// to a link in a directory uid 65534 owns, is refused at that directory.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: links owned by uid 65534")]
+fn a_link_another_user_owns_is_refused_and_so_is_a_chain_through_their_directory() {
+    let root = tempdir();
+    let safe = root.path().join("safe");
+    fs::create_dir(&safe).unwrap();
+    let sticky = root.path().join("sticky");
+    fs::create_dir(&sticky).unwrap();
+    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+    let link = sticky.join("link");
+    std::os::unix::fs::symlink(&safe, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(NOBODY), Some(NOBODY)).unwrap();
+    let rt = runtime();
+    let _enter = rt.enter();
+
+    let err = bind_checked(&link.join("app.sock")).unwrap_err();
+    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+    assert!(
+        err.to_string().contains(&format!(
+            "the symbolic link {} is owned by uid 65534, and we run as uid 0",
+            link.display()
+        )),
+        "{err}"
+    );
+    assert!(!exists(&safe.join("app.sock")), "nothing was bound");
+
+    // root's link -> a link in uid 65534's directory -> the safe directory.
+    let theirs = root.path().join("theirs");
+    fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
+    std::os::unix::fs::symlink(&safe, theirs.join("link2")).unwrap();
+    let link1 = root.path().join("link1");
+    std::os::unix::fs::symlink(theirs.join("link2"), &link1).unwrap();
+    let err = bind_checked(&link1.join("app.sock")).unwrap_err();
+    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+    assert!(
+        err.to_string().contains(&format!(
+            "directory {} (reached through the link at {}) is owned by uid 65534",
+            theirs.display(),
+            link1.display()
+        )),
+        "{err}"
+    );
+    // Without the check, both bind, and `inspect` names the same step.
+    let report = safe_unix_listener::inspect(&link1.join("app.sock").try_into().unwrap());
+    assert!(
+        report
+            .parent_error()
+            .unwrap()
+            .to_string()
+            .contains("is owned by uid 65534"),
+        "{report}"
     );
 }

@@ -1,4 +1,4 @@
-//! Behaviour 8: path length, empty names, NUL bytes and missing parents are
+//! Path length, empty names, NUL bytes and missing parents are
 //! each caught up front with their own clear error.
 
 use std::fs;

@@ -1,4 +1,4 @@
-//! Behaviour 4: a stale socket we may not remove fails at once with
+//! A stale socket we may not remove fails at once with
 //! `PermissionDenied`, never with a later "Address already in use", and the
 //! message names the path, the operation, the owner, our uid, EACCES or
 //! EPERM, and a fix.
@@ -10,8 +10,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::support::{
-    NOBODY, Outcome, helper, ino, make_stale, make_stale_with_mode, run_helper, skip_unless_root,
-    tempdir_with_mode,
+    NOBODY, Outcome, helper, ino, make_stale, make_stale_with_mode, run_helper, tempdir_with_mode,
 };
 
 /// Binds `path` in a child process running as uid 65534.
@@ -44,10 +43,8 @@ fn root_stale_socket(dir: &Path) -> (std::path::PathBuf, u64) {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: the EACCES reproduction")]
 fn eacces_in_a_directory_we_may_not_write() {
-    if skip_unless_root("the EACCES reproduction") {
-        return;
-    }
     let dir = tempdir_with_mode(0o755);
     let (path, before) = root_stale_socket(dir.path());
 
@@ -68,10 +65,8 @@ fn eacces_in_a_directory_we_may_not_write() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: the EPERM reproduction")]
 fn eperm_in_a_sticky_directory() {
-    if skip_unless_root("the EPERM reproduction") {
-        return;
-    }
     let dir = tempdir_with_mode(0o1777);
     let (path, before) = root_stale_socket(dir.path());
 
@@ -94,10 +89,8 @@ fn eperm_in_a_sticky_directory() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: the Ergo reproduction")]
 fn the_ergo_case_a_root_socket_in_a_sticky_directory() {
-    if skip_unless_root("the Ergo reproduction") {
-        return;
-    }
     // Exactly what a root run leaves: mode 0755 from the usual umask, which
     // uid 65534 may not even connect to.
     let dir = tempdir_with_mode(0o1777);
@@ -120,10 +113,8 @@ fn the_ergo_case_a_root_socket_in_a_sticky_directory() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: binding as uid 65534")]
 fn eacces_binding_in_a_directory_we_may_not_write() {
-    if skip_unless_root("binding as uid 65534") {
-        return;
-    }
     let dir = tempdir_with_mode(0o755);
     let path = dir.path().join("app.sock");
 
@@ -144,10 +135,8 @@ fn eacces_binding_in_a_directory_we_may_not_write() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: binding as uid 65534")]
 fn nobody_binds_and_cleans_up_in_its_own_directory() {
-    if skip_unless_root("binding as uid 65534") {
-        return;
-    }
     let dir = tempdir_with_mode(0o755);
     let own = dir.path().join("own");
     fs::create_dir(&own).unwrap();

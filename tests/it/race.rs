@@ -1,4 +1,4 @@
-//! Behaviour 5: starters racing on one path, with or without a stale socket
+//! Starters racing on one path, with or without a stale socket
 //! there, end with exactly one winner; the others get `InUse`, and nobody
 //! unlinks the socket the winner has just bound.
 

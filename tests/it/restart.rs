@@ -15,16 +15,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::support::{Running, curl, example_bin, finish, ino, tempdir, wait_for_file};
-
-/// Whether systemfd is installed (after printing why the test skips).
-fn have_systemfd() -> bool {
-    let found = Command::new("systemfd").arg("--version").output().is_ok();
-    if !found {
-        eprintln!("skipped: systemfd is not installed (cargo install systemfd --locked)");
-    }
-    found
-}
+use crate::support::{Running, curl, example_bin, finish, ino, tempdir};
 
 /// One HTTP/1.0 request over a new connection: whether it got a 200.
 fn served(path: &Path) -> Result<(), String> {
@@ -140,14 +131,15 @@ fn server_pid(pidfile: &Path, not: Option<i32>) -> i32 {
 /// exits (as cargo-watch does). A restart keeps the socket, and requests
 /// made meanwhile wait in its backlog for the new server.
 #[test]
+#[cfg_attr(
+    not(feature = "axum"),
+    ignore = "needs the axum feature, for axum_hello"
+)]
+#[cfg_attr(
+    sul_no_systemfd,
+    ignore = "needs systemfd (cargo install systemfd --locked)"
+)]
 fn a_socket_held_by_systemfd_survives_restarts_with_no_refused_client() {
-    if !cfg!(feature = "axum") {
-        eprintln!("skipped: needs the axum feature for axum_hello");
-        return;
-    }
-    if !have_systemfd() {
-        return;
-    }
     let dir = tempdir();
     let path = dir.path().join("app.sock");
     let pidfile = dir.path().join("server.pid");
@@ -168,7 +160,7 @@ fn a_socket_held_by_systemfd_survives_restarts_with_no_refused_client() {
         .spawn()
         .unwrap()
         .into();
-    wait_for_file(&path);
+    drop(crate::support::connect_when_listening(&path));
     let passed = ino(&path);
     let shown = path.display().to_string();
     let (code, body) = curl(&["--unix-socket", &shown], "/");
@@ -211,11 +203,11 @@ fn a_socket_held_by_systemfd_survives_restarts_with_no_refused_client() {
 /// instance takes over, reports `READY=1`, and only then does the old one
 /// get SIGTERM (and report `STOPPING=1`).
 #[test]
+#[cfg_attr(
+    not(feature = "axum"),
+    ignore = "needs the axum feature, for axum_hello"
+)]
 fn a_notify_service_restarts_by_takeover_with_no_refused_client() {
-    if !cfg!(feature = "axum") {
-        eprintln!("skipped: needs the axum feature for axum_hello");
-        return;
-    }
     let dir = tempdir();
     let path = dir.path().join("app.sock");
     let notify = dir.path().join("notify.sock");

@@ -1,10 +1,12 @@
-//! Behaviour 6: drop removes the socket file only if the path still names
+//! Drop removes the socket file only if the path still names
 //! the inode we bound, and never from a forked child.
 
 use std::fs;
 use std::os::unix::net::UnixStream;
 
-use crate::support::{Fixture, exists, helper, ino, run_helper, runtime, tempdir};
+use crate::support::{
+    Fixture, exists, helper, ino, run_helper, runtime, tempdir, tempdir_with_mode,
+};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, fork};
 use safe_unix_listener::SafeUnixListener;
@@ -164,17 +166,25 @@ fn a_forked_child_never_unlinks() {
 /// stale and removes.
 #[test]
 fn a_drop_never_waits_for_a_busy_lock() {
-    let f = Fixture::new();
+    // A drop takes the directory's own lock, whoever may write it (a
+    // takeover holds it while it swaps).
+    for mode in [0o755, 0o1777] {
+        let f = Fixture::with_mode(mode);
+        let dir = f.dir.path().to_owned();
+        drop_with_lock_held(f, &dir);
+    }
+}
+
+fn drop_with_lock_held(f: Fixture, lock: &std::path::Path) {
     let listener = {
         let _enter = f.rt.enter();
         SafeUnixListener::bind(&f.path).unwrap()
     };
     let bound = ino(&f.path);
-    let lock = crate::support::lock_file(&f.path);
-    let script = "import fcntl, sys, time\nf = open(sys.argv[1], 'w')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)";
+    let script = "import fcntl, os, sys, time\np = sys.argv[1]\nf = os.open(p, os.O_RDONLY) if os.path.isdir(p) else os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)";
     let mut holder: crate::support::Running = std::process::Command::new("python3")
         .args(["-c", script])
-        .arg(&lock)
+        .arg(lock)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap()
@@ -231,16 +241,23 @@ fn a_drop_never_waits_for_a_busy_lock() {
 /// starter after 5 s.
 #[test]
 fn a_lock_held_by_our_flock_wrapper_is_named() {
-    let dir = tempdir();
-    let path = dir.path().join("app.sock");
-    let lock = crate::support::lock_file(&path);
+    // Where others may write the directory, the lock is a lock file; where
+    // they may not, the directory itself.
+    let shared = tempdir_with_mode(0o1777);
+    let path = shared.path().join("app.sock");
+    wrapped_in_flock(&path, &crate::support::lock_file(&path));
+    let own = tempdir();
+    wrapped_in_flock(&own.path().join("app.sock"), own.path());
+}
+
+fn wrapped_in_flock(path: &std::path::Path, lock: &std::path::Path) {
     let cmd = helper("helper_bind", None);
     let out = std::process::Command::new("flock")
-        .arg(&lock)
+        .arg(lock)
         .arg(cmd.get_program())
         .args(cmd.get_args())
         .env("SUL_HELPER", "1")
-        .env("SUL_ADDR", &path)
+        .env("SUL_ADDR", path)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -261,5 +278,5 @@ fn a_lock_held_by_our_flock_wrapper_is_named() {
         msg.contains("do not wrap the service in `flock` on this file"),
         "{msg}"
     );
-    assert!(!exists(&path));
+    assert!(!exists(path));
 }

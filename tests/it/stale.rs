@@ -1,4 +1,4 @@
-//! Behaviour 1: a stale socket (nobody listening) is removed and replaced,
+//! A stale socket (nobody listening) is removed and replaced,
 //! and the removal is logged at `info` with the path.
 
 use std::os::unix::fs::FileTypeExt;
@@ -81,4 +81,42 @@ fn stale_socket_is_replaced_again_and_again() {
         drop(listener.into_inner());
         assert!(exists(&path), "into_inner leaves the file in place");
     }
+}
+
+/// Another thread spawning children while a listener is closed and its path
+/// bound again: each child holds a copy of the closed listener between its
+/// `fork` and its `exec`, and that copy answers the probe for a moment. The
+/// bind tells it from a live listener of ours (none holds the socket) and
+/// probes again until the copy is gone, so every rebind succeeds.
+#[test]
+fn a_closed_listener_held_by_a_spawning_child_is_not_taken_for_live() {
+    let Fixture {
+        dir: _dir,
+        path,
+        rt,
+    } = Fixture::new();
+    let _enter = rt.enter();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spawner = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut children = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::process::Command::new("true").status().unwrap();
+                children += 1;
+            }
+            children
+        }
+    });
+    for round in 0..300 {
+        let listener =
+            SafeUnixListener::bind(&path).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        // Closed, and the file left, as a crashed server leaves it.
+        drop(listener.into_inner());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        spawner.join().unwrap() > 0,
+        "children were spawned meanwhile"
+    );
 }

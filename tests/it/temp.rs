@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
 
-use crate::support::{helper, helper_via, listing, skip_unless_root, tempdir};
+use crate::support::{helper, helper_via, listing, tempdir};
 
 /// A directory under `root` whose path is exactly `len` bytes.
 fn dir_of_len(root: &Path, len: usize) -> PathBuf {
@@ -100,10 +100,8 @@ fn the_first_base_where_the_path_fits_is_used() {
 }
 
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: bind_temp as uid 65534")]
 fn an_unwritable_base_is_passed_over_for_the_next() {
-    if skip_unless_root("bind_temp as uid 65534") {
-        return;
-    }
     let root = tempdir();
     let mine = dir_of_len(root.path(), 40); // root's, 0755: closed to uid 65534
     let mut cmd = helper("temp::helper_temp_binds", Some(crate::support::NOBODY));
@@ -113,17 +111,11 @@ fn an_unwritable_base_is_passed_over_for_the_next() {
 }
 
 #[test]
+#[cfg_attr(
+    sul_not_root,
+    ignore = "needs root: mounting a read-only /tmp in a mount namespace"
+)]
 fn no_usable_base_is_a_typed_error_that_names_each_one() {
-    if skip_unless_root("mounting a read-only /tmp in a mount namespace") {
-        return;
-    }
-    if !Command::new("unshare")
-        .args(["--mount", "true"])
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        return eprintln!("skipped: no mount namespaces here (unshare --mount)");
-    }
     let root = tempdir();
     let long = dir_of_len(root.path(), 100);
     // /tmp becomes a read-only tmpfs for the helper alone. The helper is
@@ -147,7 +139,7 @@ fn no_usable_base_is_a_typed_error_that_names_each_one() {
     assert_eq!(
         line,
         format!(
-            "PermissionDenied PermissionDenied cannot create a temporary socket directory in $XDG_RUNTIME_DIR, \
+            "PermissionDenied ReadOnlyFilesystem cannot create a temporary socket directory in $XDG_RUNTIME_DIR, \
              $TMPDIR or /tmp: $XDG_RUNTIME_DIR would make a 115-byte socket path, over the limit \
              of 107; $TMPDIR is unset; /tmp: EROFS: Read-only file system; set TMPDIR to a short \
              directory this user may write to, such as /tmp"

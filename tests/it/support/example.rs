@@ -119,21 +119,26 @@ pub fn signal(child: &Child, signal: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
 }
 
-/// Whether `systemd-socket-activate` is installed (after printing why the
-/// test skips, when it is not).
-pub fn have_socket_activate() -> bool {
-    let found = Command::new("systemd-socket-activate")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !found {
-        eprintln!("skipped: systemd-socket-activate is not installed");
-    }
-    found
-}
-
 /// Waits for `path` to appear (a server creating its socket); fails the
 /// test after 20 s rather than hanging.
+/// A connection to the socket at `path`, once something listens there: a
+/// passed socket's file appears at its `bind`, a moment before its
+/// `listen`, and a connection in that moment is refused.
+pub fn connect_when_listening(path: &Path) -> std::os::unix::net::UnixStream {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(stream) => return stream,
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "nothing listens on {}: {e}",
+                path.display()
+            ),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 pub fn wait_for_file(path: &Path) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !exists(path) {

@@ -18,15 +18,6 @@ use super::fixture::{runtime, tempdir};
 /// The uid tests drop to.
 pub const NOBODY: u32 = 65534;
 
-/// True (after printing why) when the test needs root and we are not.
-pub fn skip_unless_root(what: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return false;
-    }
-    eprintln!("skipped: {what} needs root, to drop to uid {NOBODY} for real");
-    true
-}
-
 /// `exe`, where every user may execute it: in place when every directory
 /// above it is searchable by others, else copied once to a temp directory
 /// that is removed when this process exits.
@@ -269,14 +260,4 @@ fn octal_env(name: &str) -> Option<u32> {
     std::env::var(name)
         .ok()
         .map(|v| u32::from_str_radix(&v, 8).unwrap())
-}
-
-/// Whether strace is installed (after printing why the test skips, when it
-/// is not).
-pub fn have_strace() -> bool {
-    let found = Command::new("strace").arg("-V").output().is_ok();
-    if !found {
-        eprintln!("skipped: strace is not installed");
-    }
-    found
 }

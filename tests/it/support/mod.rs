@@ -9,10 +9,16 @@ pub mod log;
 pub mod props;
 pub mod strace;
 
-pub use client::*;
-pub use example::*;
-pub use files::*;
-pub use fixture::*;
-pub use helper::*;
-pub use log::*;
-pub use strace::*;
+pub use client::{curl, curl_as};
+pub use example::{
+    Running, connect_when_listening, echo_line, example_bin, expect_bind_failure, finish, signal,
+    spawn_example, wait_for_file, wait_listening,
+};
+pub use files::{exists, ino, listing, lock_file, make_stale, make_stale_with_mode};
+pub use fixture::{Fixture, runtime, tempdir, tempdir_with_mode};
+pub use helper::{
+    Holder, NOBODY, Outcome, executable_by_all, helper, helper_bind_main, helper_via,
+    report_failure, run_helper,
+};
+pub use log::captured_log;
+pub use strace::{invocation, run_injected};

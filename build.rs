@@ -1,0 +1,53 @@
+//! Facts about the machine for the integration tests alone, found at build
+//! time so that a test that cannot run here is reported as ignored, with
+//! the reason, and never counted as passed: whether the build runs as root
+//! (`sul_not_root`), and which outside programs are missing
+//! (`sul_no_strace`, `sul_no_nginx`, `sul_no_systemfd`,
+//! `sul_no_socket_activate`). The library uses
+//! none of them. Install a program, then `touch build.rs` to look again.
+
+use std::path::Path;
+
+fn main() {
+    for cfg in [
+        "sul_not_root",
+        "sul_no_strace",
+        "sul_no_nginx",
+        "sul_no_systemfd",
+        "sul_no_socket_activate",
+    ] {
+        println!("cargo:rustc-check-cfg=cfg({cfg})");
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=PATH");
+    if !runs_as_root() {
+        println!("cargo:rustc-cfg=sul_not_root");
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<_> = std::env::split_paths(&path)
+        .chain(["/usr/sbin".into()])
+        .collect();
+    for (program, cfg) in [
+        ("strace", "sul_no_strace"),
+        ("nginx", "sul_no_nginx"),
+        ("systemfd", "sul_no_systemfd"),
+        ("systemd-socket-activate", "sul_no_socket_activate"),
+    ] {
+        if !dirs.iter().any(|d| d.join(program).is_file()) {
+            println!("cargo:rustc-cfg={cfg}");
+        }
+    }
+}
+
+/// A file this build creates is owned by its effective uid.
+fn runs_as_root() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let out = std::env::var_os("OUT_DIR").unwrap_or_default();
+        let probe = Path::new(&out).join("euid");
+        std::fs::write(&probe, b"").is_ok() && std::fs::metadata(&probe).is_ok_and(|m| m.uid() == 0)
+    }
+    #[cfg(not(unix))]
+    false
+}

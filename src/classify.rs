@@ -1,0 +1,224 @@
+//! What is at a socket path, and what a bind does about it: the one
+//! classification that the bind, [`clean_stale`](crate::clean_stale) and
+//! [`inspect`](crate::inspect) all use, so that an inspection predicts the
+//! bind by construction.
+//!
+//! Everything is looked at through the directory's descriptor, without
+//! following a link, and a socket is probed through that descriptor too
+//! ([`crate::probe`]).
+
+use std::ffi::OsStr;
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::sys::stat::{FileStat, fstat};
+use nix::unistd::geteuid;
+
+use crate::error::{BindError, Op};
+use crate::escape;
+use crate::guard;
+use crate::probe::{Probe, probe_at};
+use crate::stat::{describe, is_socket, lstat_at, permissions};
+use crate::sys;
+
+/// What is at the address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Found {
+    /// Nothing: a bind would take the address.
+    Free,
+    /// A socket nobody listens on (a connection is refused).
+    Stale {
+        /// The socket file.
+        file: FileInfo,
+        /// Whether we may remove it; if not,
+        /// [`bind_error`](crate::Inspection::bind_error) says why.
+        removable: bool,
+    },
+    /// A server accepted the probe connection.
+    Live(LiveServer),
+    /// A server is listening, but its accept queue is full.
+    QueueFull,
+    /// Something other than a socket; it is never removed.
+    NotASocket(FileInfo),
+    /// We may not look at the path, or not connect to the socket there
+    /// (EACCES or EPERM): it cannot be proved stale.
+    NoAccess,
+    /// The directory that should hold the socket does not exist.
+    ParentMissing,
+    /// Something else went wrong;
+    /// [`bind_error`](crate::Inspection::bind_error) says what.
+    Unknown,
+}
+
+/// A file's type, owner and permission bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileInfo {
+    /// "socket", "regular file", "symbolic link", "directory", "FIFO", …
+    pub file_type: &'static str,
+    /// The owner's uid.
+    pub uid: u32,
+    /// The group's gid.
+    pub gid: u32,
+    /// The permission bits, such as `0o755`.
+    pub mode: u32,
+}
+
+/// The server behind a live socket, from the probe connection's peer
+/// credentials, as far as the platform tells (the pid and command line on
+/// Linux; the uid and gid on macOS and the BSDs too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LiveServer {
+    /// Its process id.
+    pub pid: Option<i32>,
+    /// Its effective uid when it bound the socket.
+    pub uid: Option<u32>,
+    /// Its effective gid when it bound the socket.
+    pub gid: Option<u32>,
+    /// Its command line, arguments joined by spaces, from `/proc`: at most
+    /// the first 4 KiB, with ` …(cut)` where it was longer, and escaped as
+    /// every text from another process is (control and format characters,
+    /// invalid UTF-8).
+    pub command: Option<String>,
+}
+
+/// What a bind does next.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// Nothing is there: bind.
+    Create,
+    /// A stale socket is there: remove it (if the path still names it),
+    /// then bind. With whether we may remove it, as far as permissions
+    /// tell without trying.
+    RemoveStale(FileStat, Result<(), Errno>),
+    /// A takeover: a socket is there, live or not, and is swapped out.
+    Replace,
+}
+
+/// What is at `name` in the directory open as `dir`, and what a bind with
+/// the policy `on_existing` does next, or the error it gives.
+#[derive(Debug)]
+pub(crate) struct Classified {
+    pub(crate) found: Found,
+    pub(crate) next: Result<Next, BindError>,
+}
+
+/// Classifies `name` in `dir` (`path` in messages). A takeover does not
+/// probe: any socket is replaced, and `found` is then [`Found::Unknown`].
+pub(crate) fn classify(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    path: &Path,
+    name: &OsStr,
+    takeover: bool,
+) -> Classified {
+    let done = |found, next| Classified { found, next };
+    let st = match lstat_at(dir, name) {
+        Ok(None) => return done(Found::Free, Ok(Next::Create)),
+        Ok(Some(st)) => st,
+        Err(errno) => {
+            let found = match errno {
+                Errno::EACCES | Errno::EPERM => Found::NoAccess,
+                _ => Found::Unknown,
+            };
+            let e = BindError::os_at(Op::LookUp, path, errno, dir, Some(name));
+            return done(found, Err(e));
+        }
+    };
+    if !is_socket(&st) {
+        let e = BindError::not_a_socket(path, describe(&st));
+        return done(Found::NotASocket(file_info(&st)), Err(e));
+    }
+    if takeover {
+        return done(Found::Unknown, Ok(Next::Replace));
+    }
+    match probe_at(dir, dir_path, name, guard::held_here(&st)) {
+        Ok(Probe::Gone) => done(Found::Free, Ok(Next::Create)),
+        Ok(Probe::Live(peer)) => done(
+            Found::Live(server(peer)),
+            Err(BindError::live(path.display(), Some(path), peer.pid)),
+        ),
+        Ok(Probe::QueueFull) => done(Found::QueueFull, Err(BindError::backlog_full(path))),
+        Ok(Probe::Failed(errno @ (Errno::EACCES | Errno::EPERM))) => done(
+            Found::NoAccess,
+            Err(BindError::os_at(
+                Op::ProbeSocket,
+                path,
+                errno,
+                dir,
+                Some(name),
+            )),
+        ),
+        Ok(Probe::Failed(errno)) => done(Found::Unknown, Err(BindError::unprobeable(path, errno))),
+        Ok(Probe::Redirected) => done(
+            Found::Unknown,
+            Err(BindError::raced(
+                Op::ProbeSocket,
+                path,
+                "its directory was replaced while it was being probed",
+            )),
+        ),
+        Err(errno) => done(
+            Found::Unknown,
+            Err(BindError::os(Op::ProbeSocket, path, errno)),
+        ),
+        Ok(Probe::Stale) => {
+            let removal = may_remove(dir, &st);
+            let found = Found::Stale {
+                file: file_info(&st),
+                removable: removal.is_ok(),
+            };
+            done(found, Ok(Next::RemoveStale(st, removal)))
+        }
+    }
+}
+
+/// Whether we may remove the file `st` from `dir`, without trying: write
+/// and search on the directory (else EACCES, or EROFS), and in a sticky
+/// directory, owning the file or the directory, or being root (else EPERM).
+fn may_remove(dir: BorrowedFd<'_>, st: &FileStat) -> Result<(), Errno> {
+    sys::may_write_dir(dir)?;
+    let dir_st = fstat(dir)?;
+    let euid = geteuid().as_raw();
+    let sticky = dir_st.st_mode & 0o1000 != 0;
+    if sticky && euid != 0 && euid != st.st_uid && euid != dir_st.st_uid {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+fn file_info(st: &FileStat) -> FileInfo {
+    FileInfo {
+        file_type: describe(st)
+            .trim_start_matches("a ")
+            .trim_start_matches("an "),
+        uid: st.st_uid,
+        gid: st.st_gid,
+        mode: permissions(st),
+    }
+}
+
+/// The server behind a probe connection.
+pub(crate) fn server(peer: sys::PeerCred) -> LiveServer {
+    let command = peer.pid.and_then(sys::command_line).map(|(raw, cut)| {
+        let args: Vec<String> = raw
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| escape::Shown(a).to_string())
+            .collect();
+        let mut line = args.join(" ");
+        if cut {
+            line.push_str(" …(cut)");
+        }
+        line
+    });
+    LiveServer {
+        pid: peer.pid,
+        uid: peer.uid,
+        gid: peer.gid,
+        command: command.filter(|c| !c.is_empty()),
+    }
+}
