@@ -12,8 +12,16 @@
 //! - `LISTEN_FDS` must be a number that fits the descriptor table
 //!   (`RLIMIT_NOFILE`);
 //! - every passed descriptor is made close-on-exec at once, so that no
-//!   child inherits one, whether it is ever taken or not;
-//! - the variables are removed, so that children do not see them.
+//!   child inherits one, whether it is ever taken or not.
+//!
+//! The variables are left in the environment. Removing them
+//! (`std::env::remove_var`) is unsound while other threads may read the
+//! environment, and the first `from_activation*` runs inside a Tokio
+//! runtime, whose workers exist by then. Nor is it needed: a child sees a
+//! `LISTEN_PID` that names its parent and ignores the variables, and where
+//! `LISTEN_PID` is missing, a passed descriptor that is not open (it was
+//! closed at the child's `exec`) marks the variables as inherited, and they
+//! are ignored too.
 //!
 //! A descriptor is adopted only when taken, only if it is a listening Unix
 //! stream socket, and at most once. This is the only module with `unsafe`
@@ -161,23 +169,14 @@ fn adopt(p: &mut Passed) -> Result<Adopted, BindError> {
     Ok((listener, addr, p.name.clone()))
 }
 
-/// Reads, checks and removes the activation variables, and makes every
-/// passed descriptor close-on-exec.
+/// Reads and checks the activation variables, and makes every passed
+/// descriptor close-on-exec. The environment is only read.
 fn read_environment() -> Result<Vec<Passed>, String> {
-    let values = VARS.map(|v| std::env::var(v).ok());
-    for (var, value) in VARS.iter().zip(&values) {
-        if value.is_some() {
-            // SAFETY: `remove_var` races with C code reading the environment
-            // on other threads. It runs once per process, only when the
-            // variables are set, and `receive_activation` is documented to
-            // be called at start-up, before other threads exist.
-            unsafe { std::env::remove_var(var) };
-        }
-    }
-    let [pid, fds, names] = values;
+    let [pid, fds, names] = VARS.map(|v| std::env::var(v).ok());
     let Some(fds) = fds else {
         return Ok(Vec::new());
     };
+    let inherited_if_closed = pid.is_none();
     match pid.as_deref().map(str::parse::<u32>) {
         None => tracing::debug!("LISTEN_FDS without LISTEN_PID (systemfd --no-pid): using them"),
         Some(Ok(pid)) if pid == std::process::id() => {
@@ -202,6 +201,13 @@ fn read_environment() -> Result<Vec<Passed>, String> {
         return Err(format!(
             "LISTEN_FDS={count} is more descriptors than this process may have open (RLIMIT_NOFILE is {limit})"
         ));
+    }
+    if inherited_if_closed && count > 0 && close_on_exec(FIRST_FD).is_err() {
+        tracing::debug!(
+            count,
+            "LISTEN_FDS without LISTEN_PID, and descriptor 3 is not open: inherited from a parent; ignoring LISTEN_FDS"
+        );
+        return Ok(Vec::new());
     }
     let mut names = names.as_deref().unwrap_or("").split(':').map(str::to_owned);
     (0..count as RawFd)
@@ -259,9 +265,10 @@ fn check(fd: RawFd) -> Result<UnixAddr, String> {
 }
 
 /// Reads the socket-activation variables (`LISTEN_PID`, `LISTEN_FDS`,
-/// `LISTEN_FDNAMES`) now, checks them, marks every passed descriptor
-/// close-on-exec and removes the variables; returns how many descriptors
-/// were passed. Needs no runtime.
+/// `LISTEN_FDNAMES`) now, checks them and marks every passed descriptor
+/// close-on-exec; returns how many descriptors were passed. Needs no
+/// runtime, and leaves the environment as it is (see the module's notes:
+/// a child ignores the inherited variables by itself).
 ///
 /// Call it first thing in `main`, before the runtime starts and before the
 /// program opens any descriptor of its own: the protocol passes descriptors

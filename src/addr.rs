@@ -282,6 +282,23 @@ impl UnixAddr {
         connected.map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {self}: {e}")))
     }
 
+    /// The address as [`Display`](fmt::Display) shows it, escaped for a
+    /// terminal or a log: control characters (such as ESC) as `\e` or
+    /// `\u{7}`, format characters (such as U+202E) as `\u{202e}`, bytes
+    /// that are not UTF-8 as `\xff`, and a backslash as `\\`. Every message
+    /// of this crate shows addresses this way.
+    ///
+    /// ```
+    /// use safe_unix_listener::UnixAddr;
+    ///
+    /// let addr: UnixAddr = "/tmp/\u{1b}]0;title\u{7}.sock".parse()?;
+    /// assert_eq!(addr.escaped().to_string(), "/tmp/\\e]0;title\\u{7}.sock");
+    /// # Ok::<(), safe_unix_listener::BindError>(())
+    /// ```
+    pub fn escaped(&self) -> impl fmt::Display + '_ {
+        Escaped(self)
+    }
+
     /// Whether this is an abstract address (no file behind it).
     ///
     /// ```
@@ -362,6 +379,26 @@ impl fmt::Display for UnixAddr {
             }
             Inner::Abstract(name) => {
                 write!(f, "{ABSTRACT_PREFIX}{}", String::from_utf8_lossy(name))
+            }
+        }
+    }
+}
+
+/// [`UnixAddr::escaped`].
+#[derive(Debug)]
+struct Escaped<'a>(&'a UnixAddr);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.0 {
+            Inner::Path(p) => {
+                if needs_prefix(p.as_os_str()) {
+                    f.write_str(PATH_PREFIX)?;
+                }
+                write!(f, "{}", crate::escape::shown(p))
+            }
+            Inner::Abstract(name) => {
+                write!(f, "{ABSTRACT_PREFIX}{}", crate::escape::Shown(name))
             }
         }
     }

@@ -169,7 +169,7 @@ pub(crate) fn bind_path(
             Ok(st)
         })?;
         match takeover {
-            true => swap_in(private.fd(), dir.fd(), path, name)?,
+            true => swap_in(&private, dir.fd(), path, name)?,
             false => move_in(private.fd(), dir.fd(), path, name)?,
         }
         (listener, st)
@@ -187,7 +187,7 @@ pub(crate) fn bind_path(
 pub(crate) fn clean_path(path: &Path) -> Result<bool, BindError> {
     let (dir, name) = open(path)?;
     if let Some(unsafe_step) = dir.unsafe_step {
-        return Err(unsafe_step);
+        return Err(unsafe_step.during(Op::RemoveStale));
     }
     let dir_path = parent_dir(path);
     let lock = lock::acquire(dir.fd(), dir_path, name, LOCK_TIMEOUT, false)?;
@@ -378,7 +378,7 @@ fn move_in(
 /// Step 5 for a takeover: the socket `s` in `private` replaces the socket at
 /// `name` in `dir`, and never anything else.
 fn swap_in(
-    private: BorrowedFd<'_>,
+    private: &PrivateDir<'_>,
     dir: BorrowedFd<'_>,
     path: &Path,
     name: &OsStr,
@@ -388,7 +388,7 @@ fn swap_in(
     for _ in 0..16 {
         let Some(found) = lstat_at(dir, name).map_err(|e| BindError::os(Op::TakeOver, path, e))?
         else {
-            match move_in(private, dir, path, name) {
+            match move_in(private.fd(), dir, path, name) {
                 Err(e) if e.kind() == crate::BindErrorKind::InUse => continue,
                 done => return done,
             }
@@ -396,39 +396,72 @@ fn swap_in(
         if !is_socket(&found) {
             return Err(BindError::not_a_socket(path, describe(&found)));
         }
-        match sys::rename_exchange(private, ours, dir, theirs) {
+        match sys::rename_exchange(private.fd(), ours, dir, theirs) {
             Ok(()) => {}
             Err(Errno::ENOENT) => continue, // gone meanwhile: look again
             // No atomic exchange here: the check above, then a rename.
             Err(Errno::ENOSYS | Errno::EINVAL) => {
-                return renameat(private, ours, dir, theirs)
+                return renameat(private.fd(), ours, dir, theirs)
                     .map_err(|e| BindError::os(Op::TakeOver, path, e));
             }
             Err(errno) => return Err(BindError::os(Op::TakeOver, path, errno)),
         }
         // What we swapped out is now `s` in the private directory, which
         // removes it on drop if it is a socket. Anything else goes back.
-        match lstat_at(private, OsStr::new(SOCKET)) {
-            Ok(Some(old)) if is_socket(&old) => return Ok(()),
-            Ok(Some(other)) => {
-                sys::rename_exchange(private, ours, dir, theirs)
-                    .map_err(|e| BindError::os(Op::TakeOver, path, e))?;
-                return Err(BindError::not_a_socket(path, describe(&other)));
-            }
-            _ => {
-                return Err(BindError::raced(
-                    Op::TakeOver,
-                    path,
-                    "what we replaced vanished from our private directory",
-                ));
-            }
-        }
+        return match lstat_at(private.fd(), OsStr::new(SOCKET)) {
+            Ok(Some(old)) if is_socket(&old) => Ok(()),
+            Ok(Some(other)) => Err(put_back(private, dir, path, name, describe(&other))),
+            _ => Err(BindError::raced(
+                Op::TakeOver,
+                path,
+                "what we replaced vanished from our private directory",
+            )),
+        };
     }
     Err(BindError::raced(
         Op::TakeOver,
         path,
         "it kept changing while we were taking it over",
     ))
+}
+
+/// Puts back a file that appeared at the path during a takeover and was
+/// swapped into our private directory: by another exchange while the path
+/// holds something, by a rename that replaces nothing when it is empty
+/// (someone removed our socket meanwhile). Returns the error that says
+/// what happened.
+fn put_back(
+    private: &PrivateDir<'_>,
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    name: &OsStr,
+    what: &'static str,
+) -> BindError {
+    let (ours, theirs) = (Path::new(SOCKET), Path::new(name));
+    for _ in 0..16 {
+        let moved = match sys::rename_exchange(private.fd(), ours, dir, theirs) {
+            Err(Errno::ENOENT) => sys::rename_noreplace(private.fd(), ours, dir, theirs),
+            done => done,
+        };
+        match moved {
+            Ok(()) => {}
+            // The path changed between the two calls: look again.
+            Err(Errno::EEXIST | Errno::ENOENT) => continue,
+            Err(_) => break,
+        }
+        return match lstat_at(private.fd(), OsStr::new(SOCKET)) {
+            // Back at the path; the private directory holds nothing, or a
+            // socket (ours, or one put in its place), which it removes on
+            // drop as a takeover would.
+            Ok(None) => BindError::appeared_during_takeover(path, what),
+            Ok(Some(st)) if is_socket(&st) => BindError::appeared_during_takeover(path, what),
+            // A second file was put at the path meanwhile: both cannot be
+            // there, and this one is kept, named in the error.
+            Ok(Some(other)) => BindError::stranded(path, &private.socket_path(), describe(&other)),
+            Err(_) => break,
+        };
+    }
+    BindError::stranded(path, &private.socket_path(), what)
 }
 
 /// The whole sequence for an abstract name (`shown` in messages).

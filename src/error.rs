@@ -289,6 +289,13 @@ impl BindError {
         e
     }
 
+    /// The same error, for another operation (a check made for the bind,
+    /// reported by `clean_stale`).
+    pub(crate) fn during(mut self, operation: Op) -> Self {
+        self.0.operation = operation;
+        self
+    }
+
     pub(crate) fn why(mut self, why: impl fmt::Display) -> Self {
         self.0.why = why.to_string();
         self

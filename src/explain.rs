@@ -140,6 +140,31 @@ impl BindError {
             .caused_by(Errno::EEXIST)
     }
 
+    pub(crate) fn appeared_during_takeover(path: &Path, file_type: &str) -> Self {
+        Self::at(BindErrorKind::NotASocket, Op::TakeOver, path)
+            .why(format_args!(
+                "{file_type} appeared there while we were taking it over; it was put back, \
+                 and only sockets are ever replaced"
+            ))
+            .fix_with("find out which other program writes this path, or choose another path")
+            .caused_by(Errno::EEXIST)
+    }
+
+    pub(crate) fn stranded(path: &Path, kept_at: &Path, file_type: &str) -> Self {
+        Self::at(BindErrorKind::NotASocket, Op::TakeOver, path)
+            .why(format_args!(
+                "{file_type} appeared there while we were taking it over, and the path kept \
+                 changing, so it could not be put back: it is kept at {}",
+                crate::escape::shown(kept_at)
+            ))
+            .fix_with(format_args!(
+                "move it back by hand (mv {} {}), and find out which other program writes this path",
+                crate::escape::shown(kept_at),
+                crate::escape::shown(path)
+            ))
+            .caused_by(Errno::EEXIST)
+    }
+
     pub(crate) fn lock_busy(
         lock: &Path,
         waited: std::time::Duration,

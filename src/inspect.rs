@@ -18,7 +18,6 @@ use crate::addr::{AddrView, UnixAddr};
 use crate::bind;
 use crate::classify::{FileInfo, Found, Next, classify, server};
 use crate::error::{BindError, BindErrorKind, Op};
-use crate::escape::text;
 use crate::lock::{self, LockState};
 use crate::probe::{Probe, probe};
 use crate::stat::parent_dir;
@@ -182,15 +181,19 @@ impl fmt::Display for Inspection {
                 i.file_type, i.uid, i.gid, i.mode
             )
         };
-        write!(f, "{}: ", text(&self.addr.to_string()))?;
+        write!(f, "{}: ", self.addr.escaped())?;
         match &self.found {
             Found::Free => writeln!(f, "free: nothing is there")?,
             Found::Stale { file: i, removable } => {
                 writeln!(f, "a stale socket: nobody listens (connection refused)")?;
                 file(f, i)?;
-                match removable {
-                    true => writeln!(f, "  removable: yes, by us (uid {})", geteuid())?,
-                    false => writeln!(f, "  removable: no, not by us (uid {})", geteuid())?,
+                match (removable, &self.parent_error) {
+                    (true, None) => writeln!(f, "  removable: yes, by us (uid {})", geteuid())?,
+                    (true, Some(_)) => writeln!(
+                        f,
+                        "  removable: by a bind, yes; by clean_stale or sul clean, no: a directory above is unsafe"
+                    )?,
+                    (false, _) => writeln!(f, "  removable: no, not by us (uid {})", geteuid())?,
                 }
             }
             Found::Live(server) => {

@@ -429,10 +429,12 @@ impl SafeUnixListener {
     /// none was.
     ///
     /// The descriptor is checked to be a listening `AF_UNIX` stream socket,
-    /// made non-blocking and close-on-exec, and `LISTEN_PID`, `LISTEN_FDS`
-    /// and `LISTEN_FDNAMES` are removed from the environment so children do
-    /// not inherit them. Call it early, before other threads read the
-    /// environment. Each passed descriptor is handed out once.
+    /// made non-blocking and close-on-exec (every passed descriptor is, on
+    /// the first call, so no child inherits one). The `LISTEN_*` variables
+    /// are left in the environment, since removing them is unsound once
+    /// other threads run: a child ignores them by itself (their
+    /// `LISTEN_PID` names its parent, or, without one, descriptor 3 is not
+    /// open in it). Each passed descriptor is handed out once.
     ///
     /// A passed socket belongs to the service manager: **it is never
     /// unlinked**, whatever [`set_unlink_on_drop`](Self::set_unlink_on_drop)

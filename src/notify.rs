@@ -5,9 +5,12 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixDatagram;
 
 use nix::sys::socket::{self, MsgFlags};
+
+use crate::addr::{AddrView, UnixAddr};
 
 /// Tells the service manager that the service is ready (`READY=1`): under
 /// `Type=notify`, units ordered after this one start only now. Returns
@@ -18,8 +21,11 @@ use nix::sys::socket::{self, MsgFlags};
 ///
 /// # Errors
 ///
-/// An [`io::Error`] of the OS's kind (`InvalidInput` for a malformed
-/// `$NOTIFY_SOCKET`), whose message names the notification socket.
+/// An [`io::Error`] of the OS's kind, whose message names the notification
+/// socket: `WouldBlock` when the receiver's queue is full (nothing here
+/// ever waits for it), `InvalidInput` for a `$NOTIFY_SOCKET` that is
+/// neither an absolute path nor `@name`, or is longer than a socket
+/// address holds (the message says by how much).
 ///
 /// ```
 /// // Without $NOTIFY_SOCKET (not under systemd), nothing is sent.
@@ -69,21 +75,26 @@ pub fn notify_status(status: &str) -> io::Result<bool> {
     notify(&format!("STATUS={}", status.replace('\n', " ")))
 }
 
-/// Sends `message` to `$NOTIFY_SOCKET`, if it is set.
+/// Sends `message` to `$NOTIFY_SOCKET`, if it is set, without ever
+/// blocking: a receiver whose queue is full is an error at once
+/// (`WouldBlock`), not a wait on the caller's thread.
 fn notify(message: &str) -> io::Result<bool> {
     let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
         return Ok(false);
     };
-    let shown = target.to_string_lossy().into_owned();
+    let shown = crate::escape::shown(target.as_ref());
     let fail = |e: io::Error| {
         io::Error::new(
             e.kind(),
             format!("cannot notify the service manager at NOTIFY_SOCKET={shown}: {e}"),
         )
     };
+    let addr = notify_address(&target).map_err(fail)?;
     let socket = UnixDatagram::unbound().map_err(fail)?;
-    let sent = match shown.strip_prefix('@') {
-        Some(name) => match crate::sys::abstract_sockaddr(name.as_bytes()) {
+    socket.set_nonblocking(true).map_err(fail)?;
+    let sent = match addr.view() {
+        AddrView::Path(path) => socket.send_to(message.as_bytes(), path).map(drop),
+        AddrView::Abstract(name) => match crate::sys::abstract_sockaddr(name) {
             Some(addr) => socket::sendto(
                 socket.as_raw_fd(),
                 message.as_bytes(),
@@ -97,13 +108,31 @@ fn notify(message: &str) -> io::Result<bool> {
                 "abstract socket names exist only on Linux and Android",
             )),
         },
-        None if shown.starts_with('/') => socket.send_to(message.as_bytes(), &target).map(drop),
-        None => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "it is neither an absolute path nor an abstract name (@…)",
-        )),
     };
-    sent.map_err(fail)?;
+    sent.map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock => fail(io::Error::new(
+            e.kind(),
+            "its receive queue is full (the receiver is not reading); the message was not sent",
+        )),
+        _ => fail(e),
+    })?;
     tracing::debug!(socket = %shown, message, "notified the service manager");
     Ok(true)
+}
+
+/// The address `$NOTIFY_SOCKET` names: an absolute path or `@name`, within
+/// the platform's length limit.
+fn notify_address(target: &std::ffi::OsStr) -> io::Result<UnixAddr> {
+    let bytes = target.as_bytes();
+    let addr = match bytes.first() {
+        Some(b'@') => UnixAddr::from_abstract_name(&bytes[1..]),
+        Some(b'/') => UnixAddr::from_path(target),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it is neither an absolute path nor an abstract name (@…)",
+            ));
+        }
+    };
+    addr.map_err(io::Error::from)
 }

@@ -74,11 +74,11 @@ fn main() -> ExitCode {
         }
         Command::Clean { addr } => match clean_stale(&addr) {
             Ok(true) => {
-                println!("removed the stale socket {addr}");
+                println!("removed the stale socket {}", addr.escaped());
                 ExitCode::SUCCESS
             }
             Ok(false) => {
-                println!("nothing to remove at {addr}");
+                println!("nothing to remove at {}", addr.escaped());
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -162,7 +162,7 @@ fn as_json(report: &Inspection) -> Value {
         }
     };
     let mut out = json!({
-        "addr": report.addr().to_string(),
+        "addr": report.addr().escaped().to_string(),
         "verdict": verdict,
         "found": found,
         "euid": nix::unistd::geteuid().as_raw(),

@@ -1,5 +1,6 @@
 //! Socket activation: a passed listener is used as it is, checked, never
-//! unlinked, and the `LISTEN_*` variables are removed.
+//! unlinked, and the `LISTEN_*` variables are left alone, yet a child
+//! spawned afterwards adopts nothing.
 
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
@@ -97,9 +98,29 @@ fn helper_activation_case() {
         unsafe { std::env::remove_var("LISTEN_PID") };
     }
 
-    let rt = crate::support::runtime();
+    // A multi-thread runtime, as under `#[tokio::main]`, with a thread
+    // reading the environment while the variables are read: nothing may
+    // change the environment under it.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let _enter = rt.enter();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut seen = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                seen += u64::from(std::env::var_os("LISTEN_FDS").is_some());
+            }
+            seen
+        }
+    });
     let outcome = SafeUnixListener::from_activation();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
     // The program's own listener is intact whatever the variables said.
     let _client = std::os::unix::net::UnixStream::connect(format!("{dir}/own.sock")).unwrap();
     own.accept().unwrap();
@@ -107,6 +128,14 @@ fn helper_activation_case() {
     let left =
         ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"].map(|v| std::env::var_os(v).is_some());
     println!("\nENV_LEFT {left:?}");
+    // A child spawned now inherits the variables, and adopts nothing.
+    let child = helper("activation::helper_inherited", None)
+        .env_remove("SUL_CASE")
+        .output()
+        .unwrap();
+    let child_out = String::from_utf8_lossy(&child.stdout);
+    let child_outcome = child_out.lines().find(|l| l.starts_with("CHILD "));
+    println!("\n{}", child_outcome.unwrap_or("CHILD said nothing"));
     match outcome {
         Ok(Some(l)) => {
             let flags = nix::fcntl::fcntl(&l, nix::fcntl::FcntlArg::F_GETFL).unwrap();
@@ -124,6 +153,26 @@ fn helper_activation_case() {
         }
         Ok(None) => println!("\nOUTCOME NONE"),
         Err(e) => crate::support::report_failure(e.kind(), &e.to_string()),
+    }
+}
+
+/// A child of `helper_activation_case`, with its environment: what its
+/// `from_activation` makes of the inherited variables.
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_inherited() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    // First thing in main, as documented: before the program opens any
+    // descriptor of its own (the runtime's would be descriptor 3).
+    let passed = safe_unix_listener::receive_activation();
+    let rt = crate::support::runtime();
+    let _enter = rt.enter();
+    match passed.and_then(|_| SafeUnixListener::from_activation()) {
+        Ok(Some(l)) => println!("\nCHILD ADOPTED {}", l.local_addr()),
+        Ok(None) => println!("\nCHILD NONE"),
+        Err(e) => println!("\nCHILD FAILED {e}"),
     }
 }
 
@@ -152,7 +201,11 @@ fn run_case_with(case: &str, env: &[(&str, &str)]) -> (Option<Outcome>, String) 
 fn a_passed_listener_is_adopted_and_never_unlinked() {
     let (outcome, out) = run_case("listening");
     assert_eq!(outcome, Some(Outcome::Bound { ino: None }), "{out}");
-    assert!(out.contains("ENV_LEFT [false, false, false]"), "{out}");
+    assert!(
+        out.contains("ENV_LEFT [true, true, true]"),
+        "the environment is not changed under other threads: {out}"
+    );
+    assert!(out.contains("CHILD NONE"), "{out}");
     assert!(
         out.contains("NONBLOCK true") && out.contains("CLOEXEC true"),
         "{out}"
@@ -169,7 +222,8 @@ fn a_passed_listener_is_adopted_and_never_unlinked() {
 fn nothing_passed_or_passed_to_another_pid_is_none() {
     let (outcome, out) = run_case("wrong-pid");
     assert!(out.contains("OUTCOME NONE"), "{outcome:?} {out}");
-    assert!(out.contains("ENV_LEFT [false, false, false]"), "{out}");
+    assert!(out.contains("ENV_LEFT [true, true, true]"), "{out}");
+    assert!(out.contains("CHILD NONE"), "{out}");
 
     let rt = crate::support::runtime();
     let _enter = rt.enter();
@@ -211,6 +265,11 @@ fn lying_counts_are_refused_before_anything_is_adopted() {
 fn listen_fds_without_listen_pid_is_accepted() {
     let (outcome, out) = run_case_with("listening", &[("SUL_NO_PID", "1")]);
     assert_eq!(outcome, Some(Outcome::Bound { ino: None }), "{out}");
+    // The child sees LISTEN_FDS=1 and no LISTEN_PID, as its parent did,
+    // but descriptor 3 was closed at its exec: it adopts nothing and does
+    // not fail.
+    assert!(out.contains("ENV_LEFT [false, true, true]"), "{out}");
+    assert!(out.contains("CHILD NONE"), "{out}");
 }
 
 #[test]

@@ -528,3 +528,297 @@ fn a_held_bind_lock_and_an_unsafe_parent_are_reported_and_agree_with_the_bind() 
     let found = agree(&path.try_into().unwrap(), Some(dir.path()));
     assert_eq!(found, Found::Free);
 }
+
+// ---- a hostile user against `sul` ----------------------------------------
+
+/// `sul ARGS` under strace, with each `connect` held 100 ms: the window in
+/// which a path probed by name could be redirected.
+fn sul_with_slow_connect(args: &[&str]) -> Output {
+    Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=connect"])
+        .args(["-e", "inject=connect:delay_enter=100000"])
+        .arg(executable_by_all(Path::new(env!("CARGO_BIN_EXE_sul"))))
+        .args(args)
+        .current_dir("/")
+        .output()
+        .unwrap()
+}
+
+/// uid 65534 owns `att` and flips its link `att/d`, in a tight loop,
+/// between root's directory holding a live root socket and its own holding
+/// a stale socket, while root runs `sul clean`, `sul inspect` and binds of
+/// `att/d/app.sock`, each connect held 100 ms. The probe used to connect by
+/// path while the unlink went through the directory opened first: root's
+/// live socket was deleted, and `inspect` called it stale. Now `clean`
+/// refuses the chain, and what `inspect` and the bind decide is decided on
+/// the directory they opened.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: races uid 65534")]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+fn a_link_flipped_by_another_user_never_gets_a_live_socket_removed() {
+    // It also puts a new stale socket in its directory whenever one was
+    // removed, so that every run has something to find there.
+    const FLIPPER: &str = r#"
+import os, socket, sys
+d = sys.argv[1]
+stale = os.path.join(os.path.dirname(d), "stale")
+targets = [stale, os.path.join(os.path.dirname(os.path.dirname(d)), "live")]
+tmp = d + ".new"
+print("ready", flush=True)
+n = 0
+while True:
+    try:
+        os.symlink(targets[n % 2], tmp)
+        os.rename(tmp, d)
+        if n % 64 == 0 and not os.path.lexists(os.path.join(stale, "app.sock")):
+            s = socket.socket(socket.AF_UNIX)
+            s.bind(os.path.join(stale, "app.sock"))
+            s.close()
+    except OSError:
+        pass
+    n += 1
+"#;
+    let base = tempdir_with_mode(0o755);
+    let live_dir = base.path().join("live");
+    std::fs::create_dir(&live_dir).unwrap();
+    let live = std::os::unix::net::UnixListener::bind(live_dir.join("app.sock")).unwrap();
+    let live_ino = ino(&live_dir.join("app.sock"));
+    let att = base.path().join("att");
+    std::fs::create_dir_all(att.join("stale")).unwrap();
+    make_stale(&att.join("stale/app.sock"));
+    for p in [att.join("stale/app.sock"), att.join("stale"), att.clone()] {
+        std::os::unix::fs::lchown(&p, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    let link = att.join("d");
+    let mut flipper = Command::new("python3");
+    flipper
+        .args(["-c", FLIPPER])
+        .arg(&link)
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdout(Stdio::piped());
+    let mut flipper: Running = flipper.spawn().unwrap().into();
+    let mut line = String::new();
+    BufReader::new(flipper.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    let shown = link.join("app.sock").display().to_string();
+    let live_is_intact = |after: &str| {
+        let now = std::fs::symlink_metadata(live_dir.join("app.sock"))
+            .unwrap_or_else(|e| panic!("root's live socket was deleted by {after}: {e}"));
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::ino(&now),
+            live_ino,
+            "root's live socket was replaced after {after}"
+        );
+        let _client = std::os::unix::net::UnixStream::connect(live_dir.join("app.sock"))
+            .unwrap_or_else(|e| panic!("root's live socket is unreachable after {after}: {e}"));
+        live.accept().unwrap();
+    };
+
+    // Every run is checked against the live socket at once; the words of
+    // the refusals after all runs.
+    let mut refusals = Vec::new();
+    for _ in 0..12 {
+        let (code, _, stderr) = text(&sul_with_slow_connect(&["clean", &shown]));
+        live_is_intact("sul clean");
+        refusals.push((code, stderr));
+    }
+    let mut reports = Vec::new();
+    for _ in 0..8 {
+        let out = sul_with_slow_connect(&["inspect", "--json", &shown]);
+        live_is_intact("sul inspect");
+        reports.push(serde_json::from_slice::<Value>(&out.stdout).unwrap());
+    }
+    for _ in 0..6 {
+        let (outcome, _, _) = run_helper(
+            crate::support::helper_via(
+                &[
+                    "strace",
+                    "-f",
+                    "-qq",
+                    "-o",
+                    "/dev/null",
+                    "-e",
+                    "trace=connect",
+                    "-e",
+                    "inject=connect:delay_enter=100000",
+                ],
+                "helper_bind",
+            )
+            .env("SUL_ADDR", &shown),
+        );
+        live_is_intact("a bind");
+        if let Outcome::Failed { kind, message } = outcome {
+            assert_eq!(kind, "InUse", "{message}");
+        }
+    }
+    for (code, stderr) in refusals {
+        assert_eq!(code, 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!("sul: cannot remove stale socket {shown}: ")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("is owned by uid {NOBODY}, and we run as uid 0")),
+            "{stderr}"
+        );
+    }
+    for report in reports {
+        // A verdict about root's socket is "live"; a stale verdict is about
+        // the attacker's own socket, and says so.
+        match report["found"].as_str() {
+            Some("stale") => assert_eq!(report["file"]["uid"], NOBODY, "{report:#}"),
+            Some("live") => assert_eq!(report["server"]["uid"], 0, "{report:#}"),
+            _ => panic!("{report:#}"),
+        }
+        assert!(report["parent_error"].is_string(), "{report:#}");
+    }
+}
+
+/// An unprivileged server with a 256 MiB command line (set with
+/// `prctl(PR_SET_MM, PR_SET_MM_MAP)` over untouched zero pages, which cost
+/// it nothing): `sul inspect` reads the first 4 KiB and says it cut. It
+/// used to read it all, and grew to 258 MiB.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: the server runs as uid 65534")]
+fn a_huge_command_line_is_read_only_in_part() {
+    const SERVER: &str = r#"
+import ctypes, mmap, os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen()
+size = 256 << 20
+area = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+area[:21] = b"python3-huge-cmdline\0"
+start = ctypes.addressof(ctypes.c_char.from_buffer(area))
+stat = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+field = lambda n: int(stat[n - 3])
+auxv = open("/proc/self/auxv", "rb").read()
+aux = ctypes.create_string_buffer(auxv, len(auxv))
+libc = ctypes.CDLL(None, use_errno=True)
+libc.sbrk.restype = ctypes.c_void_p
+class Map(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in ("start_code", "end_code", "start_data", "end_data",
+        "start_brk", "brk", "start_stack", "arg_start", "arg_end", "env_start", "env_end")] + \
+        [("auxv", ctypes.c_void_p), ("auxv_size", ctypes.c_uint32), ("exe_fd", ctypes.c_int32)]
+m = Map(field(26), field(27), field(45), field(46), field(47), libc.sbrk(0), field(28),
+        start, start + size, field(50), field(51), ctypes.addressof(aux), len(auxv), -1)
+PR_SET_MM, PR_SET_MM_MAP = 35, 14
+if libc.prctl(PR_SET_MM, PR_SET_MM_MAP, ctypes.byref(m), ctypes.sizeof(m), 0) != 0:
+    print("prctl failed", os.strerror(ctypes.get_errno()), flush=True)
+    sys.exit(1)
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+    let dir = tempdir_with_mode(0o777);
+    let path = dir.path().join("app.sock");
+    let mut server = Command::new("python3");
+    server
+        .args(["-c", SERVER])
+        .arg(&path)
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut server: Running = server.spawn().unwrap().into();
+    let mut line = String::new();
+    BufReader::new(server.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    // Measured from a small python parent: `ru_maxrss` also counts the
+    // memory of the process that forked, up to its `exec`, and this test
+    // process is larger than the bound.
+    const MEASURE: &str = r#"
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print("EXIT", os.waitstatus_to_exitcode(status), "MAXRSS_KIB", usage.ru_maxrss)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", MEASURE])
+        .arg(executable_by_all(Path::new(env!("CARGO_BIN_EXE_sul"))))
+        .args(["inspect", &path.display().to_string()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let words: Vec<&str> = last.split(' ').collect();
+    assert_eq!(words[..2], ["EXIT", "4"], "live: {stdout}");
+    let max_rss_mib = words[3].parse::<u64>().unwrap() / 1024;
+    assert!(
+        max_rss_mib < 64,
+        "sul inspect grew to {max_rss_mib} MiB reading a 256 MiB command line"
+    );
+    assert!(
+        stdout.contains(&format!(
+            ", uid {NOBODY}, gid {NOBODY}: python3-huge-cmdline"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" …(cut)"), "{stdout}");
+}
+
+/// A file name chosen to attack a terminal: ESC sequences (set the title,
+/// clear the screen), BEL, and U+202E (right-to-left override). Every
+/// output of `sul`, in text and JSON, and every message, shows them
+/// escaped; not one raw byte of them reaches the terminal.
+#[test]
+fn a_file_name_with_terminal_escapes_is_printed_escaped() {
+    let dir = tempdir();
+    let name = "a\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}kcos.x";
+    let escaped = "a\\e]0;owned\\u{7}\\e[2J\\u{202e}kcos.x";
+    let stale = dir.path().join(name);
+    make_stale(&stale);
+    let file = dir.path().join(format!("{name}.file"));
+    std::fs::write(&file, b"data").unwrap();
+    let raw = |bytes: &[u8]| {
+        bytes.contains(&0x1b)
+            || bytes.contains(&0x07)
+            || bytes.windows(3).any(|w| w == "\u{202e}".as_bytes())
+    };
+    let shown = |p: &Path| p.to_str().unwrap().to_owned();
+    for args in [
+        vec!["inspect".to_owned(), shown(&stale)],
+        vec!["inspect".to_owned(), "--json".to_owned(), shown(&stale)],
+        vec!["inspect".to_owned(), shown(&file)],
+        vec!["clean".to_owned(), shown(&file)],
+        vec![
+            "wait".to_owned(),
+            "--timeout".to_owned(),
+            "50ms".to_owned(),
+            shown(&file),
+        ],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = sul(None, &args);
+        let both = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
+        assert!(
+            !raw(&both),
+            "{args:?}: {:?}",
+            String::from_utf8_lossy(&both)
+        );
+        let printed = String::from_utf8_lossy(&both);
+        let expected = match args[1] {
+            // JSON escapes the backslash once more.
+            "--json" => escaped.replace('\\', "\\\\"),
+            _ => escaped.to_owned(),
+        };
+        assert!(printed.contains(&expected), "{args:?}: {printed}");
+    }
+    // A bind's message, through `Display`.
+    let rt = runtime();
+    let _enter = rt.enter();
+    let e = SafeUnixListener::bind(&file).unwrap_err();
+    let message = e.to_string();
+    assert!(!raw(message.as_bytes()), "{message:?}");
+    assert!(message.contains(&format!("{escaped}.file")), "{message}");
+    assert!(
+        message.contains("a regular file is in the way"),
+        "{message}"
+    );
+}

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::support::{Running, example_bin, finish, helper, signal, tempdir};
+use crate::support::{
+    Running, connect_when_listening, example_bin, finish, helper, signal, tempdir,
+};
 
 /// The next datagram, as text; fails the test after 20 s.
 fn next(socket: &UnixDatagram) -> String {
@@ -145,4 +147,111 @@ fn a_status_is_one_field_and_a_bad_socket_is_named() {
         )),
         "{out}"
     );
+}
+
+/// Fills the receive queue of `socket` (`net.unix.max_dgram_qlen`
+/// datagrams), so that the next send to it would block.
+fn fill_queue(socket: &UnixDatagram, at: &std::path::Path) {
+    let sender = UnixDatagram::unbound().unwrap();
+    sender.set_nonblocking(true).unwrap();
+    let mut sent = 0;
+    while sender.send_to(b"FILLER", at).is_ok() {
+        sent += 1;
+        assert!(sent < 100_000, "the queue never filled");
+    }
+    assert!(sent > 0);
+    let _ = socket;
+}
+
+/// A receiver that never reads: a notification is an error at once
+/// (`WouldBlock`), never a wait. It used to block in `sendto` for as long
+/// as the receiver did not read.
+#[test]
+fn a_receiver_that_never_reads_is_an_error_not_a_hang() {
+    let dir = tempdir();
+    let notify = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&notify).unwrap();
+    fill_queue(&socket, &notify);
+    let child: Running = helper("notify::helper_notify_status", None)
+        .env("NOTIFY_SOCKET", &notify)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+        .into();
+    let out = finish(child);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "ERROR WouldBlock cannot notify the service manager at NOTIFY_SOCKET={}: its receive queue is full (the receiver is not reading); the message was not sent",
+            notify.display()
+        )),
+        "{stdout}"
+    );
+}
+
+/// `notify_ready(true)` on a Tokio worker, and `STOPPING=1` at shutdown,
+/// with a receiver that never reads: the server listens, serves, warns and
+/// stops, instead of hanging in its bind.
+#[test]
+fn a_server_whose_notify_receiver_never_reads_still_serves_and_stops() {
+    let dir = tempdir();
+    let notify = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&notify).unwrap();
+    fill_queue(&socket, &notify);
+    let app = dir.path().join("app.sock");
+    let server: Running = Command::new(example_bin("echo"))
+        .arg(&app)
+        .env("NOTIFY_SOCKET", &notify)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+        .into();
+    // It answers: its runtime is not stuck in the notification.
+    let mut client = connect_when_listening(&app);
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    std::io::Write::write_all(&mut client, b"still here\n").unwrap();
+    let mut answer = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(client), &mut answer)
+        .expect("an answer within 20 s");
+    assert_eq!(answer, "still here\n");
+    signal(&server, Signal::SIGTERM);
+    let out = finish(server);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("its receive queue is full").count(),
+        2,
+        "READY=1 and STOPPING=1 each warned: {stderr}"
+    );
+}
+
+/// A `NOTIFY_SOCKET` longer than a socket address holds is a length error,
+/// not "abstract names exist only on Linux".
+#[test]
+fn a_too_long_notify_socket_is_a_length_error() {
+    let long = format!("@{}", "n".repeat(120));
+    let path = format!("/tmp/{}", "p".repeat(120));
+    for (value, words) in [
+        (&long, "the name is 120 bytes, but at most 107 fit"),
+        (
+            &path,
+            "the path is 125 bytes, but this platform allows at most 107",
+        ),
+    ] {
+        let out = helper("notify::helper_notify_status", None)
+            .env("NOTIFY_SOCKET", value)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout
+                .contains("ERROR InvalidInput cannot notify the service manager at NOTIFY_SOCKET="),
+            "{stdout}"
+        );
+        assert!(stdout.contains(words), "{stdout}");
+        assert!(!stdout.contains("only on Linux"), "{stdout}");
+    }
 }
