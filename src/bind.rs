@@ -183,10 +183,10 @@ pub(crate) fn bind_path(
 /// Steps 1 to 3 alone, for `clean_stale`: removes a provably stale socket
 /// at `path`. `Ok(true)` if it removed one, `Ok(false)` if nothing was
 /// there. A directory on the way that another user could redirect is
-/// refused, with the StrictModes reason.
-pub(crate) fn clean_path(path: &Path) -> Result<bool, BindError> {
-    let (dir, name) = open(path)?;
-    if let Some(unsafe_step) = dir.unsafe_step {
+/// refused, with the StrictModes reason, unless `trust_parents`.
+pub(crate) fn clean_path(path: &Path, trust_parents: bool) -> Result<bool, BindError> {
+    let (mut dir, name) = open(path)?;
+    if let (Some(unsafe_step), false) = (dir.unsafe_step.take(), trust_parents) {
         return Err(unsafe_step.during(Op::RemoveStale));
     }
     let dir_path = parent_dir(path);

@@ -71,7 +71,8 @@ pub fn inspect(addr: &UnixAddr) -> Inspection {
 /// root or us, or that others may write without the sticky bit (OpenSSH's
 /// StrictModes rule, as [`Builder::check_parent`](crate::Builder::check_parent)).
 /// Removing a file on behalf of a path someone else can re-point is how a
-/// live socket elsewhere gets deleted.
+/// live socket elsewhere gets deleted. [`clean_stale_trusting_parents`]
+/// skips that check.
 ///
 /// # Blocking
 ///
@@ -94,7 +95,40 @@ pub fn inspect(addr: &UnixAddr) -> Inspection {
 /// ```
 pub fn clean_stale(addr: &UnixAddr) -> Result<bool, BindError> {
     match addr.view() {
-        AddrView::Path(path) => bind::clean_path(path),
+        AddrView::Path(path) => bind::clean_path(path, false),
+        AddrView::Abstract(_) => Ok(false),
+    }
+}
+
+/// [`clean_stale`], for a path whose directories another user could
+/// redirect, when you have decided to trust them (`sul clean
+/// --trust-parents`).
+///
+/// What still holds: the directory is resolved once, and the probe, the
+/// lock and the removal all go through what was opened, so a socket that
+/// a server listens on is never removed, whatever the links on the way do
+/// meanwhile (where `/proc` is missing and the probe must go by path, a
+/// directory replaced during it makes this fail with
+/// [`InUse`](BindErrorKind::InUse)). What does not: which directory the
+/// path led to. A user who can re-point a link on the way decides whose
+/// stale socket is removed.
+///
+/// # Blocking
+///
+/// As [`clean_stale`].
+///
+/// ```
+/// use safe_unix_listener::clean_stale_trusting_parents;
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.sock");
+/// drop(std::os::unix::net::UnixListener::bind(&path)?);
+/// assert!(clean_stale_trusting_parents(&path.clone().try_into()?)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn clean_stale_trusting_parents(addr: &UnixAddr) -> Result<bool, BindError> {
+    match addr.view() {
+        AddrView::Path(path) => bind::clean_path(path, true),
         AddrView::Abstract(_) => Ok(false),
     }
 }

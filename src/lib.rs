@@ -179,7 +179,7 @@ pub use connector::UnixConnector;
 pub use error::{BindError, BindErrorKind, Operation};
 #[cfg(feature = "hyper")]
 pub use hyper1::HyperServer;
-pub use inspect::{Inspection, Verdict, clean_stale, inspect};
+pub use inspect::{Inspection, Verdict, clean_stale, clean_stale_trusting_parents, inspect};
 pub use listener::{Activated, SafeUnixListener};
 pub use lock::LockState;
 pub use notify::{notify_ready, notify_ready_main_pid, notify_status, notify_stopping};

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use safe_unix_listener::{
-    FileInfo, Found, Inspection, LockState, UnixAddr, Verdict, clean_stale, inspect,
+    FileInfo, Found, Inspection, LockState, UnixAddr, Verdict, clean_stale,
+    clean_stale_trusting_parents, inspect,
 };
 use serde_json::{Value, json};
 
@@ -47,7 +48,20 @@ enum Command {
     /// Remove the socket at ADDR if it is provably stale (nobody listens),
     /// under the bind lock and with the same checks as a bind. Anything
     /// else is left alone, with the reason and what to do.
-    Clean { addr: UnixAddr },
+    ///
+    /// It refuses a path another user could redirect: every directory on
+    /// the way, every symbolic link and the directory holding it, must be
+    /// owned by root or us, and no directory writable by group or others
+    /// unless sticky (OpenSSH's StrictModes).
+    Clean {
+        addr: UnixAddr,
+        /// Clean even where the directories above fail that check. A live
+        /// socket is still never removed (the probe and the removal go
+        /// through the directory opened), but a user who can re-point a
+        /// link on the way chooses whose stale socket that is.
+        #[arg(long)]
+        trust_parents: bool,
+    },
     /// Wait until a server accepts connections at ADDR.
     Wait {
         addr: UnixAddr,
@@ -72,21 +86,35 @@ fn main() -> ExitCode {
                 _ => 5,
             })
         }
-        Command::Clean { addr } => match clean_stale(&addr) {
-            Ok(true) => {
-                println!("removed the stale socket {}", addr.escaped());
-                ExitCode::SUCCESS
-            }
-            Ok(false) => {
-                println!("nothing to remove at {}", addr.escaped());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("sul: {e}");
-                ExitCode::from(1)
-            }
-        },
+        Command::Clean {
+            addr,
+            trust_parents,
+        } => {
+            let cleaned = match trust_parents {
+                false => clean_stale(&addr),
+                true => clean_stale_trusting_parents(&addr),
+            };
+            clean_report(&addr, cleaned)
+        }
         Command::Wait { addr, timeout } => wait(&addr, timeout),
+    }
+}
+
+/// What `sul clean` prints, and its exit code.
+fn clean_report(addr: &UnixAddr, cleaned: Result<bool, safe_unix_listener::BindError>) -> ExitCode {
+    match cleaned {
+        Ok(true) => {
+            println!("removed the stale socket {}", addr.escaped());
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            println!("nothing to remove at {}", addr.escaped());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sul: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -625,6 +625,16 @@ while True:
         live_is_intact("sul clean");
         refusals.push((code, stderr));
     }
+    // Told to trust the directories, it cleans, and still decides on the
+    // directory it opened: the attacker's stale socket goes, root's live
+    // one stays.
+    let mut trusted = Vec::new();
+    for _ in 0..12 {
+        let (code, stdout, stderr) =
+            text(&sul_with_slow_connect(&["clean", "--trust-parents", &shown]));
+        live_is_intact("sul clean --trust-parents");
+        trusted.push((code, stdout, stderr));
+    }
     let mut reports = Vec::new();
     for _ in 0..8 {
         let out = sul_with_slow_connect(&["inspect", "--json", &shown]);
@@ -664,6 +674,19 @@ while True:
             stderr.contains(&format!("is owned by uid {NOBODY}, and we run as uid 0")),
             "{stderr}"
         );
+    }
+    for (code, stdout, stderr) in trusted {
+        match code {
+            0 => assert!(
+                stdout == format!("removed the stale socket {shown}\n")
+                    || stdout == format!("nothing to remove at {shown}\n"),
+                "{stdout}"
+            ),
+            _ => assert!(
+                stderr.contains("is listening on it; stop that server first"),
+                "{stderr}"
+            ),
+        }
     }
     for report in reports {
         // A verdict about root's socket is "live"; a stale verdict is about
