@@ -3,7 +3,9 @@
 //! the reason, and never counted as passed: whether the build runs as root
 //! (`sul_not_root`), and which outside programs are missing
 //! (`sul_no_strace`, `sul_no_nginx`, `sul_no_systemfd`,
-//! `sul_no_socket_activate`). The library uses
+//! `sul_no_socket_activate`, and for the filesystem matrix `sul_no_socat`,
+//! `sul_no_mkfs_ext4`, `sul_no_mkfs_xfs`, `sul_no_mkfs_btrfs`,
+//! `sul_no_bindfs`). The library uses
 //! none of them. Install a program, then `touch build.rs` to look again.
 
 use std::path::Path;
@@ -15,6 +17,11 @@ fn main() {
         "sul_no_nginx",
         "sul_no_systemfd",
         "sul_no_socket_activate",
+        "sul_no_socat",
+        "sul_no_mkfs_ext4",
+        "sul_no_mkfs_xfs",
+        "sul_no_mkfs_btrfs",
+        "sul_no_bindfs",
     ] {
         println!("cargo:rustc-check-cfg=cfg({cfg})");
     }
@@ -25,13 +32,18 @@ fn main() {
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     let dirs: Vec<_> = std::env::split_paths(&path)
-        .chain(["/usr/sbin".into()])
+        .chain(["/usr/sbin".into(), "/sbin".into()])
         .collect();
     for (program, cfg) in [
         ("strace", "sul_no_strace"),
         ("nginx", "sul_no_nginx"),
         ("systemfd", "sul_no_systemfd"),
         ("systemd-socket-activate", "sul_no_socket_activate"),
+        ("socat", "sul_no_socat"),
+        ("mkfs.ext4", "sul_no_mkfs_ext4"),
+        ("mkfs.xfs", "sul_no_mkfs_xfs"),
+        ("mkfs.btrfs", "sul_no_mkfs_btrfs"),
+        ("bindfs", "sul_no_bindfs"),
     ] {
         if !dirs.iter().any(|d| d.join(program).is_file()) {
             println!("cargo:rustc-cfg={cfg}");

@@ -33,10 +33,10 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, renameat};
+use nix::fcntl::AtFlags;
 use nix::sys::socket::{self, Backlog};
 use nix::sys::stat::{FchmodatFlags, FileStat, fchmodat};
-use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, linkat, unlinkat};
+use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, unlinkat};
 use tokio::net::UnixListener;
 
 use crate::addr::UnixAddr;
@@ -46,8 +46,9 @@ use crate::escape::shown;
 use crate::guard::{Ours, UnlinkGuard};
 use crate::lock::{self, LOCK_TIMEOUT};
 use crate::parent::{self, Dir};
+use crate::place;
 use crate::private::{PrivateDir, SOCKET};
-use crate::stat::{self, describe, is_socket, lstat_at, parent_dir, same_inode};
+use crate::stat::{self, is_socket, lstat_at, parent_dir, same_inode};
 use crate::sys;
 
 /// What to do when a file already exists at the socket path.
@@ -169,8 +170,8 @@ pub(crate) fn bind_path(
             Ok(st)
         })?;
         match takeover {
-            true => swap_in(&private, dir.fd(), path, name)?,
-            false => move_in(private.fd(), dir.fd(), path, name)?,
+            true => place::swap_in(&private, dir.fd(), path, name)?,
+            false => place::move_in(&private, dir.fd(), path, name)?,
         }
         (listener, st)
     };
@@ -258,8 +259,10 @@ fn set_mode_and_owner(
     }
     if o.owner.is_some() || o.group.is_some() {
         let (uid, gid) = (o.owner.map(Uid::from_raw), o.group.map(Gid::from_raw));
-        fchownat(dir, name, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(|e| BindError::os_at(Op::ChangeOwner, path, e, dir, Some(name)))?;
+        fchownat(dir, name, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| match e {
+            Errno::EINVAL => BindError::unmapped_owner(path, dir, o.owner, o.group),
+            _ => BindError::os_at(Op::ChangeOwner, path, e, dir, Some(name)),
+        })?;
     }
     Ok(())
 }
@@ -343,127 +346,6 @@ fn remove_stale(
         )),
     }
 }
-/// Step 5: the socket `s` in `private` becomes `name` in `dir`, only if
-/// nothing is there.
-fn move_in(
-    private: BorrowedFd<'_>,
-    dir: BorrowedFd<'_>,
-    path: &Path,
-    name: &OsStr,
-) -> Result<(), BindError> {
-    let taken = || {
-        BindError::raced(
-            Op::MoveIntoPlace,
-            path,
-            "another process put a file there while we were binding",
-        )
-    };
-    match sys::rename_noreplace(private, Path::new(SOCKET), dir, Path::new(name)) {
-        Ok(()) => Ok(()),
-        Err(Errno::EEXIST) => Err(taken()),
-        // No renameat2 here (or not on this filesystem): a hard link never
-        // replaces anything either. The private name goes with the
-        // directory.
-        Err(Errno::ENOSYS | Errno::EINVAL) => {
-            match linkat(private, SOCKET, dir, name, AtFlags::empty()) {
-                Ok(()) => Ok(()),
-                Err(Errno::EEXIST) => Err(taken()),
-                Err(errno) => Err(BindError::os(Op::MoveIntoPlace, path, errno)),
-            }
-        }
-        Err(errno) => Err(BindError::os(Op::MoveIntoPlace, path, errno)),
-    }
-}
-
-/// Step 5 for a takeover: the socket `s` in `private` replaces the socket at
-/// `name` in `dir`, and never anything else.
-fn swap_in(
-    private: &PrivateDir<'_>,
-    dir: BorrowedFd<'_>,
-    path: &Path,
-    name: &OsStr,
-) -> Result<(), BindError> {
-    let (ours, theirs) = (Path::new(SOCKET), Path::new(name));
-    // Bounded: a process that keeps changing the path cannot keep us here.
-    for _ in 0..16 {
-        let Some(found) = lstat_at(dir, name).map_err(|e| BindError::os(Op::TakeOver, path, e))?
-        else {
-            match move_in(private.fd(), dir, path, name) {
-                Err(e) if e.kind() == crate::BindErrorKind::InUse => continue,
-                done => return done,
-            }
-        };
-        if !is_socket(&found) {
-            return Err(BindError::not_a_socket(path, describe(&found)));
-        }
-        match sys::rename_exchange(private.fd(), ours, dir, theirs) {
-            Ok(()) => {}
-            Err(Errno::ENOENT) => continue, // gone meanwhile: look again
-            // No atomic exchange here: the check above, then a rename.
-            Err(Errno::ENOSYS | Errno::EINVAL) => {
-                return renameat(private.fd(), ours, dir, theirs)
-                    .map_err(|e| BindError::os(Op::TakeOver, path, e));
-            }
-            Err(errno) => return Err(BindError::os(Op::TakeOver, path, errno)),
-        }
-        // What we swapped out is now `s` in the private directory, which
-        // removes it on drop if it is a socket. Anything else goes back.
-        return match lstat_at(private.fd(), OsStr::new(SOCKET)) {
-            Ok(Some(old)) if is_socket(&old) => Ok(()),
-            Ok(Some(other)) => Err(put_back(private, dir, path, name, describe(&other))),
-            _ => Err(BindError::raced(
-                Op::TakeOver,
-                path,
-                "what we replaced vanished from our private directory",
-            )),
-        };
-    }
-    Err(BindError::raced(
-        Op::TakeOver,
-        path,
-        "it kept changing while we were taking it over",
-    ))
-}
-
-/// Puts back a file that appeared at the path during a takeover and was
-/// swapped into our private directory: by another exchange while the path
-/// holds something, by a rename that replaces nothing when it is empty
-/// (someone removed our socket meanwhile). Returns the error that says
-/// what happened.
-fn put_back(
-    private: &PrivateDir<'_>,
-    dir: BorrowedFd<'_>,
-    path: &Path,
-    name: &OsStr,
-    what: &'static str,
-) -> BindError {
-    let (ours, theirs) = (Path::new(SOCKET), Path::new(name));
-    for _ in 0..16 {
-        let moved = match sys::rename_exchange(private.fd(), ours, dir, theirs) {
-            Err(Errno::ENOENT) => sys::rename_noreplace(private.fd(), ours, dir, theirs),
-            done => done,
-        };
-        match moved {
-            Ok(()) => {}
-            // The path changed between the two calls: look again.
-            Err(Errno::EEXIST | Errno::ENOENT) => continue,
-            Err(_) => break,
-        }
-        return match lstat_at(private.fd(), OsStr::new(SOCKET)) {
-            // Back at the path; the private directory holds nothing, or a
-            // socket (ours, or one put in its place), which it removes on
-            // drop as a takeover would.
-            Ok(None) => BindError::appeared_during_takeover(path, what),
-            Ok(Some(st)) if is_socket(&st) => BindError::appeared_during_takeover(path, what),
-            // A second file was put at the path meanwhile: both cannot be
-            // there, and this one is kept, named in the error.
-            Ok(Some(other)) => BindError::stranded(path, &private.socket_path(), describe(&other)),
-            Err(_) => break,
-        };
-    }
-    BindError::stranded(path, &private.socket_path(), what)
-}
-
 /// The whole sequence for an abstract name (`shown` in messages).
 pub(crate) fn bind_abstract(
     name: &[u8],

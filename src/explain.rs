@@ -16,6 +16,7 @@ use nix::sys::stat::{FileStat, fstat};
 use crate::error::{BindError, BindErrorKind, Op, Target};
 use crate::escape::{shown, text};
 use crate::stat::{describe, lstat_at, parent_dir, permissions};
+use crate::sys;
 
 /// The advice for anything that a shared directory makes hard.
 const OWN_DIR_FIX: &str = "bind under a directory this service owns, such as \
@@ -293,9 +294,63 @@ impl BindError {
     ) -> Self {
         let facts = match errno {
             Errno::EACCES | Errno::EPERM => Facts::of(dir, name),
+            Errno::EROFS | Errno::ENOSPC | Errno::EDQUOT | Errno::EXDEV | Errno::EOPNOTSUPP => {
+                Facts::of_filesystem(dir)
+            }
             _ => Facts::none(),
         };
         Self::explained(operation, path, errno, &facts)
+    }
+
+    /// `fchownat` refused an owner or group with EINVAL: inside a user
+    /// namespace, an id that is not mapped there.
+    pub(crate) fn unmapped_owner(
+        path: &Path,
+        dir: BorrowedFd<'_>,
+        owner: Option<u32>,
+        group: Option<u32>,
+    ) -> Self {
+        let unmapped = [("uid", owner), ("gid", group)]
+            .into_iter()
+            .filter_map(|(which, id)| Some((which, id?, sys::id_mapped(which, id?)?)))
+            .find(|(_, _, (mapped, _))| !mapped);
+        match unmapped {
+            Some((which, id, (_, ranges))) => {
+                let flag = if which == "uid" { "--owner" } else { "--group" };
+                Self::at(BindErrorKind::PermissionDenied, Op::ChangeOwner, path)
+                    .caused_by(Errno::EINVAL)
+                    .why(format_args!(
+                        "{which} {id} is not mapped in this user namespace (EINVAL), which \
+                         maps only {which}s {ranges} (/proc/self/{which}_map), as in a rootless \
+                         container"
+                    ))
+                    .fix_with(format_args!(
+                        "choose a {which} that is mapped, map {id} into the namespace \
+                         (newuidmap, or the container's --userns options), or run without \
+                         {flag} and grant access with the mode"
+                    ))
+            }
+            None => Self::os_at(Op::ChangeOwner, path, Errno::EINVAL, dir, None),
+        }
+    }
+
+    /// No way to move a socket to another name keeps it reachable on this
+    /// filesystem (a hard link makes a new, unbound inode on some FUSE
+    /// filesystems, and the exchange and no-replace renames are refused).
+    pub(crate) fn no_route(path: &Path, dir: BorrowedFd<'_>) -> Self {
+        let fs = sys::fs_type(dir).unwrap_or_else(|| "unknown".to_owned());
+        Self::at(BindErrorKind::Unsupported, Op::MoveIntoPlace, path)
+            .caused_by(Errno::EOPNOTSUPP)
+            .why(format_args!(
+                "on this filesystem ({fs}) a socket moved to another name by link or rename \
+                 is no longer reachable, so it cannot be placed there without a moment in \
+                 which clients could reach it before its mode is set"
+            ))
+            .fix_with(
+                "bind under a directory on a local filesystem (such as /run or \
+                 $XDG_RUNTIME_DIR), or in a directory only this service may write, where \
+                 the socket is bound at the path itself",
+            )
     }
 
     /// A failed `operation` on `path` reported as an `io::Error`: an OS
@@ -317,8 +372,33 @@ impl BindError {
         match errno {
             Errno::EACCES | Errno::EPERM => permission(e, errno, path, facts),
             Errno::EROFS => e
-                .why("the filesystem is mounted read-only (EROFS)")
-                .fix_with(OWN_DIR_FIX),
+                .why(format_args!(
+                    "the filesystem{} is mounted read-only (EROFS)",
+                    facts.fs_named()
+                ))
+                .fix_with(
+                    "bind under a directory on a writable filesystem, such as $XDG_RUNTIME_DIR \
+                     or a systemd RuntimeDirectory=",
+                ),
+            Errno::ENOSPC | Errno::EDQUOT => e
+                .why(format_args!(
+                    "the filesystem{} has {} ({errno})",
+                    facts.fs_named(),
+                    match facts.fs.as_ref().and_then(|fs| fs.inodes_left) {
+                        Some(0) => "no free inodes left, though it may have space",
+                        _ => "no free space left (or our quota is used up)",
+                    }
+                ))
+                .fix_with(
+                    "free some space or inodes there, or bind under a directory on another \
+                     filesystem, such as /run",
+                ),
+            Errno::EXDEV | Errno::EOPNOTSUPP => e
+                .why(format_args!(
+                    "the filesystem{} does not support this ({errno})",
+                    facts.fs_named()
+                ))
+                .fix_with("bind under a directory on a local filesystem, such as /run"),
             Errno::EMFILE | Errno::ENFILE => e
                 .why(format_args!("we are out of file descriptors ({errno})"))
                 .fix_with(
@@ -355,6 +435,15 @@ struct Facts {
     file: Option<(u32, u32)>,
     /// Owner and mode of the directory, when it could be read.
     dir: Option<(u32, u32)>,
+    /// The filesystem, for errors that come from it.
+    fs: Option<Filesystem>,
+}
+
+/// The filesystem a directory is on, as far as it could be asked.
+#[derive(Debug)]
+struct Filesystem {
+    kind: Option<String>,
+    inodes_left: Option<u64>,
 }
 
 impl Facts {
@@ -363,6 +452,29 @@ impl Facts {
             euid: nix::unistd::geteuid().as_raw(),
             file: None,
             dir: None,
+            fs: None,
+        }
+    }
+
+    fn of_filesystem(dir: BorrowedFd<'_>) -> Self {
+        let inodes_left = nix::sys::statvfs::fstatvfs(dir)
+            .ok()
+            .filter(|v| v.files() > 0)
+            .map(|v| u64::from(v.files_available()));
+        Self {
+            fs: Some(Filesystem {
+                kind: sys::fs_type(dir),
+                inodes_left,
+            }),
+            ..Self::none()
+        }
+    }
+
+    /// " (ext4)", or nothing when the type is not known.
+    fn fs_named(&self) -> String {
+        match self.fs.as_ref().and_then(|fs| fs.kind.as_deref()) {
+            Some(kind) => format!(" ({kind})"),
+            None => String::new(),
         }
     }
 
@@ -372,6 +484,7 @@ impl Facts {
             euid: nix::unistd::geteuid().as_raw(),
             file: name.and_then(|n| lstat_at(dir, n).ok().flatten().map(owner_mode)),
             dir: fstat(dir).ok().map(owner_mode),
+            fs: None,
         }
     }
 }

@@ -162,6 +162,7 @@ mod lock;
 mod notify;
 mod parent;
 mod peer;
+mod place;
 mod private;
 mod probe;
 mod signal;

@@ -220,3 +220,67 @@ pub(crate) fn may_write_dir(dir: BorrowedFd<'_>) -> nix::Result<()> {
     let flags = AtFlags::AT_EACCESS;
     faccessat(dir, ".", AccessFlags::W_OK | AccessFlags::X_OK, flags)
 }
+
+/// The type of the filesystem `fd` is on, as `mount` names it (`ext4`,
+/// `fuse.bindfs`, `overlay`): from `/proc/self/mountinfo`, by device
+/// number; else from `fstatfs`'s magic number, for the common ones.
+pub(crate) fn fs_type(fd: BorrowedFd<'_>) -> Option<String> {
+    let dev = nix::sys::stat::fstat(fd).ok()?.st_dev;
+    let wanted = format!(
+        "{}:{}",
+        nix::sys::stat::major(dev),
+        nix::sys::stat::minor(dev)
+    );
+    let from_mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .ok()
+        .and_then(|info| {
+            // "id parent major:minor root mountpoint options ... - type source ..."
+            info.lines().find_map(|line| {
+                let mut fields = line.split(' ');
+                if fields.nth(2)? != wanted {
+                    return None;
+                }
+                let mut after = line.split(" - ").nth(1)?.split(' ');
+                after.next().map(str::to_owned)
+            })
+        });
+    from_mountinfo.or_else(|| {
+        let magic = nix::sys::statfs::fstatfs(fd).ok()?.filesystem_type().0 as i64;
+        let name = match magic {
+            0x0102_1994 => "tmpfs",
+            0xEF53 => "ext4",
+            0x5846_5342 => "xfs",
+            0x9123_683E => "btrfs",
+            0x794C_7630 => "overlay",
+            0x6573_5546 => "fuse",
+            0x6969 => "nfs",
+            0xFF53_4D42 | 0xFE53_4D42 => "smb",
+            0x0102_1997 => "9p",
+            _ => return Some(format!("type {magic:#x}")),
+        };
+        Some(name.to_owned())
+    })
+}
+
+/// Whether `id` is mapped in this user namespace, from
+/// `/proc/self/uid_map` or `gid_map` (`which` is "uid" or "gid"), with the
+/// map's ranges for the message; `None` when the map cannot be read.
+pub(crate) fn id_mapped(which: &str, id: u32) -> Option<(bool, String)> {
+    let map = std::fs::read_to_string(format!("/proc/self/{which}_map")).ok()?;
+    let mut mapped = false;
+    let mut ranges = Vec::new();
+    for line in map.lines() {
+        let n: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        if let [inside, _, count] = n[..] {
+            mapped |= (inside..inside + count).contains(&u64::from(id));
+            ranges.push(match count {
+                1 => format!("{inside}"),
+                _ => format!("{inside}-{}", inside + count - 1),
+            });
+        }
+    }
+    Some((mapped, ranges.join(", ")))
+}

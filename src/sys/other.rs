@@ -126,3 +126,13 @@ pub(crate) fn may_write_dir(dir: BorrowedFd<'_>) -> nix::Result<()> {
         AtFlags::AT_EACCESS,
     )
 }
+
+/// The type of the filesystem `fd` is on: not known here.
+pub(crate) fn fs_type(_fd: BorrowedFd<'_>) -> Option<String> {
+    None
+}
+
+/// Whether `id` is mapped in this user namespace: there are none here.
+pub(crate) fn id_mapped(_which: &str, _id: u32) -> Option<(bool, String)> {
+    None
+}

@@ -630,8 +630,11 @@ while True:
     // one stays.
     let mut trusted = Vec::new();
     for _ in 0..12 {
-        let (code, stdout, stderr) =
-            text(&sul_with_slow_connect(&["clean", "--trust-parents", &shown]));
+        let (code, stdout, stderr) = text(&sul_with_slow_connect(&[
+            "clean",
+            "--trust-parents",
+            &shown,
+        ]));
         live_is_intact("sul clean --trust-parents");
         trusted.push((code, stdout, stderr));
     }

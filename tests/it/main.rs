@@ -14,6 +14,7 @@ mod config;
 mod example_echo;
 mod example_flags;
 mod faults;
+mod filesystems;
 mod grpc;
 mod hostile;
 mod hyper;
