@@ -384,8 +384,8 @@ impl BindError {
                 .why(format_args!(
                     "the filesystem{} has {} ({errno})",
                     facts.fs_named(),
-                    match facts.fs.as_ref().and_then(|fs| fs.inodes_left) {
-                        Some(0) => "no free inodes left, though it may have space",
+                    match facts.fs.as_ref().and_then(|fs| fs.out_of_inodes) {
+                        Some(true) => "no free inodes left, though it may have space",
                         _ => "no free space left (or our quota is used up)",
                     }
                 ))
@@ -443,7 +443,8 @@ struct Facts {
 #[derive(Debug)]
 struct Filesystem {
     kind: Option<String>,
-    inodes_left: Option<u64>,
+    /// Whether no inode is free (when the filesystem counts them).
+    out_of_inodes: Option<bool>,
 }
 
 impl Facts {
@@ -457,14 +458,14 @@ impl Facts {
     }
 
     fn of_filesystem(dir: BorrowedFd<'_>) -> Self {
-        let inodes_left = nix::sys::statvfs::fstatvfs(dir)
+        let out_of_inodes = nix::sys::statvfs::fstatvfs(dir)
             .ok()
             .filter(|v| v.files() > 0)
-            .map(|v| u64::from(v.files_available()));
+            .map(|v| v.files_available() == 0);
         Self {
             fs: Some(Filesystem {
                 kind: sys::fs_type(dir),
-                inodes_left,
+                out_of_inodes,
             }),
             ..Self::none()
         }
@@ -569,6 +570,7 @@ mod tests {
             euid: 65534,
             file,
             dir: Some((0, dir_mode)),
+            fs: None,
         }
     }
 

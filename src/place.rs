@@ -90,12 +90,12 @@ enum Route {
 /// This costs a socket, a move and a connection, only where the flags
 /// were refused, once.
 fn route(private: &PrivateDir<'_>) -> Route {
-    static FOUND: Mutex<Vec<(u64, Route)>> = Mutex::new(Vec::new());
+    static FOUND: Mutex<Vec<(nix::libc::dev_t, Route)>> = Mutex::new(Vec::new());
     let Ok(st) = fstat(private.fd()) else {
         return Route::None;
     };
     let mut found = FOUND.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(&(_, route)) = found.iter().find(|(dev, _)| *dev == st.st_dev as u64) {
+    if let Some(&(_, route)) = found.iter().find(|(dev, _)| *dev == st.st_dev) {
         return route;
     }
     let route = [Route::Link, Route::Rename]
@@ -103,7 +103,7 @@ fn route(private: &PrivateDir<'_>) -> Route {
         .find(|&route| keeps_reachable(private, route))
         .unwrap_or(Route::None);
     tracing::debug!(dir = %shown(&private.socket_path()), ?route, "how a socket is moved on this filesystem");
-    found.push((st.st_dev as u64, route));
+    found.push((st.st_dev, route));
     route
 }
 
