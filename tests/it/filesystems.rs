@@ -95,7 +95,8 @@ fn case(
         out.status
     );
     eprintln!(
-        "filesystem case done in {:.1} s",
+        "{}: done in {:.2} s",
+        std::thread::current().name().unwrap_or("case"),
         started.elapsed().as_secs_f64()
     );
 }
