@@ -1,7 +1,7 @@
 //! Accept rate and bind latency, side by side.
 //!
 //! ```text
-//! cargo bench --bench listener        # BENCH_ROUNDS=N: rounds; BENCH_ONLY=accept,shared,bind,dirsize,temp
+//! cargo bench --bench listener        # BENCH_ROUNDS=N: rounds; BENCH_ONLY=accept,shared,bind,longpath,dirsize,temp
 //! ```
 //!
 //! Accept rate: 8 concurrent clients each connect, read one byte and close;
@@ -71,7 +71,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let rounds = rounds(15);
-    // BENCH_ONLY=accept,shared,bind,dirsize,temp runs only those sections.
+    // BENCH_ONLY=accept,shared,bind,longpath,dirsize,temp runs only those sections.
     let only = std::env::var("BENCH_ONLY").ok();
     let run = |name: &str| {
         only.as_deref()
@@ -349,6 +349,59 @@ fn main() {
                 &format!("SafeUnixListener: {safe_steps}"),
             ],
             &bind_samples[2..],
+            0,
+        );
+    }
+
+    if run("longpath") {
+        // The same bind and connect at a 60-byte path and at a 300-byte one,
+        // which goes through its directory's descriptor.
+        let at = |len: usize| {
+            let mut d = dir.to_path_buf();
+            while d.as_os_str().len() + "/l.sock".len() < len {
+                let left = len - d.as_os_str().len() - "/l.sock".len() - 1;
+                d.push("d".repeat(left.clamp(1, 200)));
+            }
+            std::fs::create_dir_all(&d).unwrap();
+            d.join("l.sock")
+        };
+        let (short, long) = (at(60), at(300));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let time = |path: &Path| {
+            let addr: safe_unix_listener::UnixAddr = path.to_path_buf().try_into().unwrap();
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..BINDS {
+                    let l = SafeUnixListener::bind(path).unwrap();
+                    let _c = addr.connect().await.unwrap();
+                    drop(l);
+                }
+                start.elapsed().as_secs_f64() * 1e6 / BINDS as f64
+            })
+        };
+        let mut samples = vec![Vec::new(); 2];
+        for round in 0..=rounds {
+            for (s, path) in samples.iter_mut().zip([&short, &long]) {
+                let t = time(path);
+                if round > 0 {
+                    s.push(t);
+                }
+            }
+        }
+        table(
+            &format!("Bind, connect and drop by path length: {BINDS} a sample, {rounds} rounds"),
+            "µs each",
+            &[
+                &format!("a {}-byte path", short.as_os_str().len()),
+                &format!(
+                    "a {}-byte path, through its directory's descriptor",
+                    long.as_os_str().len()
+                ),
+            ],
+            &samples,
             0,
         );
     }

@@ -101,6 +101,8 @@ enum Inner {
     Abstract(Vec<u8>),
 }
 
+/// The longest path the kernel takes, with its terminating NUL.
+const PATH_MAX: usize = 4096;
 /// The prefix that marks a string as a path, whatever follows it.
 const PATH_PREFIX: &str = "unix:";
 /// The prefix that marks a string as an abstract name.
@@ -108,9 +110,17 @@ const ABSTRACT_PREFIX: char = '@';
 
 impl UnixAddr {
     /// A filesystem path, checked for emptiness, NUL bytes, a last
-    /// component that is a file name (not `/`, `.` or `..`), and the
-    /// platform length limit (107 bytes on Linux, 103 on macOS and the BSDs:
-    /// the `sun_path` size less the terminating NUL).
+    /// component that is a file name (not `/`, `.` or `..`), and length.
+    ///
+    /// A socket address holds 107 bytes of path on Linux, 103 on macOS and
+    /// the BSDs (the `sun_path` size less the terminating NUL). On Linux
+    /// and Android a longer path works too, up to `PATH_MAX`: the bind, the
+    /// probe and [`connect`](Self::connect) go through the directory's
+    /// descriptor (`/proc/self/fd/N/name`), which leaves 82 bytes for the
+    /// last component. Clients not built on this crate (curl, nginx,
+    /// Python) still need a path that fits, and the kernel names such a
+    /// socket by that descriptor route, not by its path. Elsewhere a longer
+    /// path is [`PathTooLong`](crate::BindErrorKind::PathTooLong).
     ///
     /// ```
     /// use safe_unix_listener::{BindErrorKind, UnixAddr};
@@ -143,11 +153,20 @@ impl UnixAddr {
             ));
         }
         if bytes.len() > sys::MAX_PATH_LEN {
-            return Err(BindError::path_too_long(
-                path,
-                bytes.len(),
-                sys::MAX_PATH_LEN,
-            ));
+            if !sys::LONG_PATHS || bytes.len() >= PATH_MAX {
+                return Err(BindError::path_too_long(
+                    path,
+                    bytes.len(),
+                    sys::MAX_PATH_LEN,
+                ));
+            }
+            if last.len() > sys::MAX_LONG_PATH_NAME {
+                return Err(BindError::long_path_name_too_long(
+                    path,
+                    last.len(),
+                    sys::MAX_LONG_PATH_NAME,
+                ));
+            }
         }
         Ok(Self(Inner::Path(path.to_owned())))
     }
@@ -276,6 +295,9 @@ impl UnixAddr {
     /// ```
     pub async fn connect(&self) -> io::Result<tokio::net::UnixStream> {
         let connected = match self.view() {
+            AddrView::Path(path) if path.as_os_str().len() > sys::MAX_PATH_LEN => {
+                connect_long(path).await
+            }
             AddrView::Path(path) => tokio::net::UnixStream::connect(path).await,
             AddrView::Abstract(name) => connect_abstract(name).await,
         };
@@ -320,6 +342,28 @@ pub enum AddrView<'a> {
     Path(&'a Path),
     /// A name in the Linux abstract namespace, without the leading `@`.
     Abstract(&'a [u8]),
+}
+
+/// A connect to a path longer than `sun_path`, through its directory's
+/// descriptor (`/proc/self/fd/N/name`).
+async fn connect_long(path: &Path) -> io::Result<tokio::net::UnixStream> {
+    let (dir, name) = (
+        crate::stat::parent_dir(path),
+        path.file_name().unwrap_or_default(),
+    );
+    let handle = sys::open_dir_handle(dir)?;
+    let Some(through) = sys::fd_path(std::os::fd::AsFd::as_fd(&handle)) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a path longer than {} bytes is reached through /proc/self/fd, and /proc is not mounted",
+                sys::MAX_PATH_LEN
+            ),
+        ));
+    };
+    let stream = tokio::net::UnixStream::connect(through.join(name)).await;
+    drop(handle);
+    stream
 }
 
 /// A non-blocking connect to an abstract name, handed to Tokio.
@@ -519,10 +563,21 @@ mod tests {
             msg.contains(&format!("{} bytes", sys::MAX_PATH_LEN + 1)),
             "{msg}"
         );
-        assert!(
-            msg.contains(&format!("at most {}", sys::MAX_PATH_LEN)),
-            "{msg}"
+        let limit = match sys::LONG_PATHS {
+            true => format!(
+                "at most {} bytes for its last component",
+                sys::MAX_LONG_PATH_NAME
+            ),
+            false => format!("at most {}", sys::MAX_PATH_LEN),
+        };
+        assert!(msg.contains(&limit), "{msg}");
+        // Longer, where the last component fits after /proc/self/fd/N/.
+        let deep = format!(
+            "{}/{}",
+            "d".repeat(200),
+            "a".repeat(sys::MAX_LONG_PATH_NAME)
         );
+        assert_eq!(UnixAddr::from_path(&deep).is_ok(), sys::LONG_PATHS);
 
         let name = "n".repeat(sys::MAX_ABSTRACT_LEN + 1);
         let e = UnixAddr::from_abstract_name(&name).unwrap_err();

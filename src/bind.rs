@@ -226,10 +226,20 @@ fn bind_address(
     name: &OsStr,
     chain_safe: bool,
 ) -> Result<socket::UnixAddr, BindError> {
+    let long = path.as_os_str().len() > sys::MAX_PATH_LEN;
     let at = match sys::fd_path(dir) {
-        Some(through) if !(chain_safe && path.is_absolute()) => through.join(name),
+        Some(through) if long || !(chain_safe && path.is_absolute()) => through.join(name),
+        None if long => return Err(BindError::long_path_without_proc(path)),
         _ => path.to_owned(),
     };
+    if long {
+        tracing::info!(
+            path = %shown(path),
+            "the socket path is {} bytes, longer than the {} that clients not built on this crate (curl, nginx, Python) can reach",
+            path.as_os_str().len(),
+            sys::MAX_PATH_LEN
+        );
+    }
     socket::UnixAddr::new(&at).map_err(|e| BindError::os(Op::Bind, path, e))
 }
 

@@ -50,6 +50,29 @@ impl BindError {
             .fix_with("use a shorter path, such as one under $XDG_RUNTIME_DIR or /run")
     }
 
+    pub(crate) fn long_path_name_too_long(path: &Path, len: usize, max: usize) -> Self {
+        Self::at(BindErrorKind::PathTooLong, Op::UsePath, path)
+            .why(format_args!(
+                "the path is {} bytes, longer than a socket address holds ({}), so it is \
+                 reached through its directory's descriptor (/proc/self/fd/N/), which leaves \
+                 at most {max} bytes for its last component, and that is {len} bytes",
+                path.as_os_str().len(),
+                crate::sys::MAX_PATH_LEN
+            ))
+            .fix_with("use a shorter file name for the socket")
+    }
+
+    pub(crate) fn long_path_without_proc(path: &Path) -> Self {
+        Self::at(BindErrorKind::PathTooLong, Op::Bind, path)
+            .why(format_args!(
+                "the path is {} bytes, longer than a socket address holds ({}), and such a \
+                 path is reached through /proc/self/fd, but /proc is not mounted here",
+                path.as_os_str().len(),
+                crate::sys::MAX_PATH_LEN
+            ))
+            .fix_with("mount /proc, or use a shorter path, such as one under $XDG_RUNTIME_DIR")
+    }
+
     pub(crate) fn name_too_long(shown: String, len: usize, max: usize) -> Self {
         Self::new(BindErrorKind::PathTooLong, Op::UseName, shown)
             .why(format_args!(

@@ -126,6 +126,10 @@ fn notify_address(target: &std::ffi::OsStr) -> io::Result<UnixAddr> {
     let bytes = target.as_bytes();
     let addr = match bytes.first() {
         Some(b'@') => UnixAddr::from_abstract_name(&bytes[1..]),
+        // Sent by path: it must fit in the socket address.
+        Some(b'/') if bytes.len() > crate::sys::MAX_PATH_LEN => Err(
+            crate::BindError::path_too_long(target.as_ref(), bytes.len(), crate::sys::MAX_PATH_LEN),
+        ),
         Some(b'/') => UnixAddr::from_path(target),
         _ => {
             return Err(io::Error::new(

@@ -15,6 +15,12 @@ use super::PeerCred;
 
 /// Longest path in bytes: `sun_path` is 108 bytes, one of them the NUL.
 pub(crate) const MAX_PATH_LEN: usize = 107;
+/// Whether a longer path can be bound and reached: through the directory's
+/// descriptor, as `/proc/self/fd/N/name`, when `/proc` is mounted.
+pub(crate) const LONG_PATHS: bool = true;
+/// The longest last component of a path longer than [`MAX_PATH_LEN`]: what
+/// fits after `/proc/self/fd/N/` with the largest descriptor number.
+pub(crate) const MAX_LONG_PATH_NAME: usize = MAX_PATH_LEN - "/proc/self/fd/2147483647/".len();
 /// Longest abstract name in bytes: 108 less the leading NUL.
 pub(crate) const MAX_ABSTRACT_LEN: usize = 107;
 
@@ -283,4 +289,15 @@ pub(crate) fn id_mapped(which: &str, id: u32) -> Option<(bool, String)> {
         }
     }
     Some((mapped, ranges.join(", ")))
+}
+
+/// A handle on the directory at `path` for connecting through it: opened
+/// with `O_PATH`, which needs no read permission on it, only search.
+pub(crate) fn open_dir_handle(path: &Path) -> nix::Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    nix::fcntl::open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
 }

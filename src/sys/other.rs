@@ -15,6 +15,11 @@ use super::PeerCred;
 pub(crate) const MAX_PATH_LEN: usize = 103;
 /// Names are checked as on Linux; binding one reports `Unsupported`.
 pub(crate) const MAX_ABSTRACT_LEN: usize = 107;
+/// Whether a longer path can be bound and reached: not here (FreeBSD's
+/// `bindat` and `connectat` are not used yet).
+pub(crate) const LONG_PATHS: bool = false;
+/// The longest last component of a longer path: none is accepted.
+pub(crate) const MAX_LONG_PATH_NAME: usize = MAX_PATH_LEN;
 
 /// A new close-on-exec, non-blocking `AF_UNIX` stream socket.
 pub(crate) fn stream_socket() -> nix::Result<OwnedFd> {
@@ -135,4 +140,10 @@ pub(crate) fn fs_type(_fd: BorrowedFd<'_>) -> Option<String> {
 /// Whether `id` is mapped in this user namespace: there are none here.
 pub(crate) fn id_mapped(_which: &str, _id: u32) -> Option<(bool, String)> {
     None
+}
+
+/// A handle on the directory at `path` for connecting through it: never
+/// needed here, since long paths are refused up front.
+pub(crate) fn open_dir_handle(_path: &Path) -> nix::Result<OwnedFd> {
+    Err(Errno::ENAMETOOLONG)
 }

@@ -20,6 +20,7 @@ mod hostile;
 mod hyper;
 mod inspect;
 mod live;
+mod long_paths;
 mod mode;
 mod nginx;
 mod not_a_socket;

@@ -36,13 +36,14 @@ fn the_longest_path_binds_and_one_more_byte_is_refused() {
         msg.contains(&format!("the path is {} bytes", limit + 1)),
         "{msg}"
     );
-    assert!(
-        msg.contains(&format!(
-            "at most {limit} ({} with the terminating NUL)",
-            limit + 1
-        )),
-        "{msg}"
-    );
+    // On Linux a longer path is reached through its directory's
+    // descriptor (tests/it/long_paths.rs), which leaves 82 bytes for the
+    // last component; this one's is longer.
+    let words = match cfg!(any(target_os = "linux", target_os = "android")) {
+        true => "which leaves at most 82 bytes for its last component".to_owned(),
+        false => format!("at most {limit} ({} with the terminating NUL)", limit + 1),
+    };
+    assert!(msg.contains(&words), "{msg}");
     assert_eq!(
         std::io::Error::from(err).kind(),
         std::io::ErrorKind::InvalidInput

@@ -29,14 +29,28 @@ pub fn parse_never_panics_and_round_trips(data: &[u8]) {
 /// by `UnixAddr::from_path` only if the kernel binds it, and refused only
 /// if the kernel refuses it too, except where we are stricter on purpose:
 /// an empty path (the kernel would autobind an abstract name), a NUL byte
-/// (the kernel would silently bind the prefix before it), and a path of
-/// exactly `sun_path`'s size with no room for the NUL.
+/// (the kernel would silently bind the prefix before it), a path of
+/// exactly `sun_path`'s size with no room for the NUL, and the last
+/// component of a longer path, which we keep within what fits after
+/// `/proc/self/fd/N/` for any descriptor number N.
 pub fn path_verdict_matches_kernel(dir: &Path, name: &[u8]) {
     let mut bytes = dir.as_os_str().as_bytes().to_vec();
     bytes.push(b'/');
     bytes.extend_from_slice(name);
     let ours = UnixAddr::from_path(OsStr::from_bytes(&bytes));
-    let kernel = kernel_bind(&bytes);
+    // A path longer than sun_path is bound through its directory's
+    // descriptor: ask the kernel about that route.
+    let long = bytes.len() >= SUN_PATH && cfg!(target_os = "linux");
+    let kernel = match long {
+        true => {
+            let d = std::fs::File::open(dir).unwrap();
+            let mut through =
+                format!("/proc/self/fd/{}/", std::os::fd::AsRawFd::as_raw_fd(&d)).into_bytes();
+            through.extend_from_slice(name);
+            kernel_bind(&through)
+        }
+        false => kernel_bind(&bytes),
+    };
     if kernel.is_ok() && !bytes.contains(&0) {
         let _ = std::fs::remove_file(OsStr::from_bytes(&bytes));
     }
@@ -47,7 +61,8 @@ pub fn path_verdict_matches_kernel(dir: &Path, name: &[u8]) {
         ),
         (Err(e), Ok(())) => {
             let stricter = bytes.contains(&0)
-                || (e.kind() == BindErrorKind::PathTooLong && bytes.len() == SUN_PATH);
+                || (e.kind() == BindErrorKind::PathTooLong && bytes.len() == SUN_PATH)
+                || (e.kind() == BindErrorKind::PathTooLong && long);
             assert!(
                 stricter,
                 "we refuse {bytes:?} ({e}) but the kernel binds it"
