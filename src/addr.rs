@@ -352,7 +352,7 @@ async fn connect_long(path: &Path) -> io::Result<tokio::net::UnixStream> {
         path.file_name().unwrap_or_default(),
     );
     let handle = sys::open_dir_handle(dir)?;
-    let Some(through) = sys::fd_path(std::os::fd::AsFd::as_fd(&handle)) else {
+    let Some(through) = sys::through_dir(std::os::fd::AsFd::as_fd(&handle), name) else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -361,9 +361,14 @@ async fn connect_long(path: &Path) -> io::Result<tokio::net::UnixStream> {
             ),
         ));
     };
-    let stream = tokio::net::UnixStream::connect(through.join(name)).await;
-    drop(handle);
-    stream
+    let fd = sys::stream_socket()?;
+    // A Unix stream connect completes at once, or fails (EAGAIN when the
+    // server's queue is full).
+    match sys::connect(std::os::fd::AsFd::as_fd(&fd), &through) {
+        Ok(()) | Err(nix::errno::Errno::EINPROGRESS) => {}
+        Err(errno) => return Err(errno.into()),
+    }
+    tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))
 }
 
 /// A non-blocking connect to an abstract name, handed to Tokio.

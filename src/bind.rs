@@ -29,7 +29,7 @@
 //! file, so nothing to look at, lock or remove.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -49,7 +49,7 @@ use crate::parent::{self, Dir};
 use crate::place;
 use crate::private::{PrivateDir, SOCKET};
 use crate::stat::{self, is_socket, lstat_at, parent_dir, same_inode};
-use crate::sys;
+use crate::sys::{self, Where};
 
 /// What to do when a file already exists at the socket path.
 ///
@@ -160,8 +160,13 @@ pub(crate) fn bind_path(
         }
     } else {
         let private = PrivateDir::create(dir.fd(), dir_path, path, name)?;
-        let at = socket::UnixAddr::new(&private.socket_path())
-            .map_err(|e| BindError::os(Op::Bind, path, e))?;
+        let at = match sys::through_dir(private.fd(), OsStr::new(SOCKET)) {
+            Some(through) => through,
+            None => Where::Addr(
+                socket::UnixAddr::new(&private.socket_path())
+                    .map_err(|e| BindError::os(Op::Bind, path, e))?,
+            ),
+        };
         let (listener, st) = listen_on(&at, Named::Path(path), || {
             // The bind went elsewhere if the directory's path was
             // redirected: nobody else can put a socket in it.
@@ -220,17 +225,20 @@ fn fd_route_or_safe(dir: &Dir) -> bool {
 /// Where to bind `name` in `dir`: the path itself when it is absolute and
 /// nobody else can redirect it (so the kernel names the socket by its
 /// path), else through the directory's descriptor.
-fn bind_address(
-    dir: BorrowedFd<'_>,
+fn bind_address<'a>(
+    dir: BorrowedFd<'a>,
     path: &Path,
-    name: &OsStr,
+    name: &'a OsStr,
     chain_safe: bool,
-) -> Result<socket::UnixAddr, BindError> {
+) -> Result<Where<'a>, BindError> {
     let long = path.as_os_str().len() > sys::MAX_PATH_LEN;
-    let at = match sys::fd_path(dir) {
-        Some(through) if long || !(chain_safe && path.is_absolute()) => through.join(name),
+    let by_path = chain_safe && path.is_absolute() && !long;
+    let at = match sys::through_dir(dir, name) {
+        Some(through) if !by_path => through,
         None if long => return Err(BindError::long_path_without_proc(path)),
-        _ => path.to_owned(),
+        _ => {
+            Where::Addr(socket::UnixAddr::new(path).map_err(|e| BindError::os(Op::Bind, path, e))?)
+        }
     };
     if long {
         tracing::info!(
@@ -240,7 +248,7 @@ fn bind_address(
             sys::MAX_PATH_LEN
         );
     }
-    socket::UnixAddr::new(&at).map_err(|e| BindError::os(Op::Bind, path, e))
+    Ok(at)
 }
 
 /// The socket just bound at `name` in `dir`, which only we can write.
@@ -304,12 +312,12 @@ impl Named<'_> {
 /// is neither connected nor listening as hung up, and Tokio would keep
 /// that forever, spinning on accept.
 pub(crate) fn listen_on<T>(
-    at: &socket::UnixAddr,
+    at: &Where<'_>,
     named: Named<'_>,
     prepare: impl FnOnce() -> Result<T, BindError>,
 ) -> Result<(UnixListener, T), BindError> {
     let fd = sys::stream_socket().map_err(|e| named.os(Op::CreateSocket, e))?;
-    socket::bind(fd.as_raw_fd(), at).map_err(|e| named.os(Op::Bind, e))?;
+    sys::bind(fd.as_fd(), at).map_err(|e| named.os(Op::Bind, e))?;
     let prepared = prepare()?;
     socket::listen(&fd, Backlog::MAXCONN).map_err(|e| named.os(Op::Listen, e))?;
     let listener =
@@ -364,7 +372,7 @@ pub(crate) fn bind_abstract(
     let Some(sockaddr) = sys::abstract_sockaddr(name) else {
         return Err(BindError::unsupported_abstract(shown));
     };
-    Ok(listen_on(&sockaddr, Named::Abstract(shown), || Ok(()))?.0)
+    Ok(listen_on(&Where::Addr(sockaddr), Named::Abstract(shown), || Ok(()))?.0)
 }
 
 /// Linux autobind: binding an unnamed address makes the kernel choose a
@@ -374,7 +382,7 @@ pub(crate) fn bind_abstract_auto() -> Result<(UnixListener, UnixAddr), BindError
     let Some(unnamed) = sys::autobind_sockaddr() else {
         return Err(BindError::unsupported_abstract(shown));
     };
-    let (listener, ()) = listen_on(&unnamed, Named::Abstract(shown), || Ok(()))?;
+    let (listener, ()) = listen_on(&Where::Addr(unnamed), Named::Abstract(shown), || Ok(()))?;
     let fail = |e| BindError::abstract_failed(shown, e);
     let bound: socket::UnixAddr = socket::getsockname(listener.as_raw_fd()).map_err(fail)?;
     let addr = UnixAddr::from_sockaddr(&bound).ok_or_else(|| fail(Errno::EADDRNOTAVAIL))?;

@@ -293,7 +293,7 @@ fn inspect_abstract(addr: &UnixAddr, name: &[u8]) -> Inspection {
         return report;
     };
     let in_use = || Some(BindError::abstract_failed(addr, Errno::EADDRINUSE));
-    match probe(&sockaddr) {
+    match probe(&sys::Where::Addr(sockaddr)) {
         // Refused: nobody listens. (A name bound by a socket that never
         // listens looks the same, and a bind would then fail.)
         Ok(Probe::Stale | Probe::Gone) => {}

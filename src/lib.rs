@@ -128,9 +128,10 @@
     rust_2018_idioms,
     unreachable_pub
 )]
-// `unsafe` is allowed in two places only, each block with a SAFETY note:
+// `unsafe` is allowed in three places only, each block with a SAFETY note:
 // adopting the descriptors passed by the service manager (activation.rs),
-// and reading the peer's groups with getsockopt (sys/linux.rs).
+// reading the peer's groups with getsockopt (sys/linux.rs), and FreeBSD's
+// bindat and connectat, which the libc crate does not declare (sys/other.rs).
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]

@@ -10,7 +10,7 @@
 //! keeps it. A bind never reports success with a socket nobody can reach.
 
 use std::ffi::OsStr;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
@@ -23,7 +23,7 @@ use crate::error::{BindError, Op};
 use crate::escape::shown;
 use crate::private::{PrivateDir, SOCKET};
 use crate::stat::{describe, is_socket, lstat_at};
-use crate::sys;
+use crate::sys::{self, Where};
 
 /// Step 5: the socket `s` in `private` becomes `name` in `dir`, only if
 /// nothing is there: by `renameat2(RENAME_NOREPLACE)`; where the
@@ -111,17 +111,23 @@ fn route(private: &PrivateDir<'_>) -> Route {
 /// connection at `q` once moved there by `route`.
 fn keeps_reachable(private: &PrivateDir<'_>, route: Route) -> bool {
     let (from, to) = ("p", "q");
-    let at = |name: &str| private.socket_path().with_file_name(name);
+    let at = |name: &'static str| match sys::through_dir(private.fd(), OsStr::new(name)) {
+        Some(through) => Some(through),
+        None => nix::sys::socket::UnixAddr::new(&private.socket_path().with_file_name(name))
+            .ok()
+            .map(Where::Addr),
+    };
     let try_it = || -> Option<bool> {
-        let listener = std::os::unix::net::UnixListener::bind(at(from)).ok()?;
+        let listener = sys::stream_socket().ok()?;
+        sys::bind(listener.as_fd(), &at(from)?).ok()?;
+        nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::new(1).ok()?).ok()?;
         let moved = match route {
             Route::Link => linkat(private.fd(), from, private.fd(), to, AtFlags::empty()),
             _ => renameat(private.fd(), from, private.fd(), to),
         };
         moved.ok()?;
-        let reached = std::os::unix::net::UnixStream::connect(at(to)).is_ok();
-        drop(listener);
-        Some(reached)
+        let client = sys::stream_socket().ok()?;
+        Some(sys::connect(client.as_fd(), &at(to)?).is_ok())
     };
     let reached = try_it().unwrap_or(false);
     for name in [from, to] {

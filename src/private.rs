@@ -62,8 +62,9 @@ impl<'d> PrivateDir<'d> {
         socket: &Path,
         name: &OsStr,
     ) -> Result<Self, BindError> {
-        // Without /proc the bind goes by path, which must fit.
-        let by_path = sys::fd_path(parent).is_none();
+        // Without a route through the directory (no /proc; macOS, NetBSD)
+        // the bind goes by path, which must fit.
+        let by_path = sys::through_dir(parent, name).is_none();
         let fits = |dir_name_len: usize| {
             !by_path
                 || parent_path.as_os_str().len() + 1 + dir_name_len + 1 + SOCKET.len()

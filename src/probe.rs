@@ -5,23 +5,23 @@
 //!
 //! A socket in a directory is reached through the directory's descriptor
 //! ([`probe_at`]), never by its path again: on Linux through
-//! `/proc/self/fd/N/name`. Where that route does not exist (no `/proc`, or
-//! another OS), the path is probed and the directory's identity checked
+//! `/proc/self/fd/N/name`, on FreeBSD with `connectat`. Where neither
+//! route exists (no `/proc`, macOS, NetBSD), the path is probed and the directory's identity checked
 //! afterwards, and a directory that was swapped meanwhile is reported as
 //! [`Probe::Redirected`] rather than trusted.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
-use nix::sys::socket::{self, UnixAddr};
+use nix::sys::socket::UnixAddr;
 use nix::sys::stat::{Mode, fstat};
 
 use crate::stat::same_inode;
-use crate::sys::{self, PeerCred};
+use crate::sys::{self, PeerCred, Where};
 
 /// What connecting to a socket address showed.
 #[derive(Debug)]
@@ -51,16 +51,14 @@ pub(crate) fn probe_at(
     name: &OsStr,
     held_here: bool,
 ) -> nix::Result<Probe> {
-    let probe = |addr: &UnixAddr| match held_here {
-        true => connect_once(addr),
-        false => probe(addr),
+    let probe = |at: &Where<'_>| match held_here {
+        true => connect_once(at),
+        false => probe(at),
     };
-    if let Some(through) = sys::fd_path(dir) {
-        if let Ok(addr) = UnixAddr::new(&through.join(name)) {
-            return probe(&addr);
-        }
+    if let Some(through) = sys::through_dir(dir, name) {
+        return probe(&through);
     }
-    let found = probe(&UnixAddr::new(&dir_path.join(name))?)?;
+    let found = probe(&Where::Addr(UnixAddr::new(&dir_path.join(name))?))?;
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let same = open(dir_path, flags, Mode::empty())
         .and_then(|now| Ok(same_inode(&fstat(&now)?, &fstat(dir)?)))
@@ -76,10 +74,10 @@ pub(crate) fn probe_at(
 /// copy of every listener between its `fork` and its `exec`, including one
 /// this process has just closed, and that copy answers for it until the
 /// `exec`.
-pub(crate) fn probe(addr: &UnixAddr) -> nix::Result<Probe> {
+pub(crate) fn probe(at: &Where<'_>) -> nix::Result<Probe> {
     let mut pause = Duration::from_millis(1);
     loop {
-        let found = connect_once(addr)?;
+        let found = connect_once(at)?;
         let ours = matches!(&found, Probe::Live(p) if p.pid == Some(std::process::id() as i32));
         if !ours || pause > Duration::from_millis(16) {
             return Ok(found);
@@ -89,9 +87,9 @@ pub(crate) fn probe(addr: &UnixAddr) -> nix::Result<Probe> {
     }
 }
 
-fn connect_once(addr: &UnixAddr) -> nix::Result<Probe> {
+fn connect_once(at: &Where<'_>) -> nix::Result<Probe> {
     let fd = sys::stream_socket()?;
-    Ok(match socket::connect(fd.as_raw_fd(), addr) {
+    Ok(match sys::connect(fd.as_fd(), at) {
         Ok(()) | Err(Errno::EINPROGRESS) => Probe::Live(sys::peer_cred(&fd)),
         Err(Errno::EAGAIN) => Probe::QueueFull,
         Err(Errno::ECONNREFUSED) => Probe::Stale,

@@ -101,8 +101,10 @@ fn bind_in(base_path: &Path) -> Result<(UnixListener, UnixAddr, TempSocket), Err
     // Through `/proc/self/fd` where there is one: in a base directory
     // others may write, our directory can be renamed away and a link put
     // in its place, and a bind by path would follow it.
-    let at = sys::fd_path(made.dir.as_fd()).map_or_else(|| path.clone(), |d| d.join(SOCKET));
-    let at = socket::UnixAddr::new(&at)?;
+    let at = match sys::through_dir(made.dir.as_fd(), OsStr::new(SOCKET)) {
+        Some(through) => through,
+        None => sys::Where::Addr(socket::UnixAddr::new(&path)?),
+    };
     let errno = |e: BindError| Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EIO as i32));
     let (listener, identity) = listen_on(&at, Named::Path(&path), || {
         // Elsewhere the bind goes by path, and a redirected one is caught

@@ -18,6 +18,9 @@ pub(crate) const MAX_PATH_LEN: usize = 107;
 /// Whether a longer path can be bound and reached: through the directory's
 /// descriptor, as `/proc/self/fd/N/name`, when `/proc` is mounted.
 pub(crate) const LONG_PATHS: bool = true;
+/// No `bindat`/`connectat` here: the route through a directory is
+/// `/proc/self/fd/N/name` ([`fd_path`]).
+pub(crate) const AT_CALLS: bool = false;
 /// The longest last component of a path longer than [`MAX_PATH_LEN`]: what
 /// fits after `/proc/self/fd/N/` with the largest descriptor number.
 pub(crate) const MAX_LONG_PATH_NAME: usize = MAX_PATH_LEN - "/proc/self/fd/2147483647/".len();
@@ -231,12 +234,14 @@ pub(crate) fn may_write_dir(dir: BorrowedFd<'_>) -> nix::Result<()> {
 /// `fuse.bindfs`, `overlay`): from `/proc/self/mountinfo`, by device
 /// number; else from `fstatfs`'s magic number, for the common ones.
 pub(crate) fn fs_type(fd: BorrowedFd<'_>) -> Option<String> {
-    let dev = nix::sys::stat::fstat(fd).ok()?.st_dev;
-    let wanted = format!(
-        "{}:{}",
-        nix::sys::stat::major(dev),
-        nix::sys::stat::minor(dev)
+    #[allow(clippy::unnecessary_cast)] // dev_t is u32 on some targets
+    let dev = nix::sys::stat::fstat(fd).ok()?.st_dev as u64;
+    // The kernel's encoding of a device number (`major(3)`, `minor(3)`).
+    let (major, minor) = (
+        ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff),
+        ((dev >> 12) & 0xffff_ff00) | (dev & 0xff),
     );
+    let wanted = format!("{major}:{minor}");
     let from_mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .ok()
         .and_then(|info| {
@@ -300,4 +305,22 @@ pub(crate) fn open_dir_handle(path: &Path) -> nix::Result<OwnedFd> {
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
+}
+
+/// `bindat(2)`: not on Linux, which goes through [`fd_path`] instead.
+pub(crate) fn bind_in(
+    _sock: BorrowedFd<'_>,
+    _dir: BorrowedFd<'_>,
+    _name: &std::ffi::OsStr,
+) -> nix::Result<()> {
+    Err(Errno::ENOSYS)
+}
+
+/// `connectat(2)`: not on Linux, which goes through [`fd_path`] instead.
+pub(crate) fn connect_in(
+    _sock: BorrowedFd<'_>,
+    _dir: BorrowedFd<'_>,
+    _name: &std::ffi::OsStr,
+) -> nix::Result<()> {
+    Err(Errno::ENOSYS)
 }

@@ -25,3 +25,46 @@ pub(crate) struct PeerCred {
     pub(crate) uid: Option<u32>,
     pub(crate) gid: Option<u32>,
 }
+
+/// Where a socket is bound or connected: an address, or a name in a
+/// directory open as a descriptor, for `bindat`/`connectat` (FreeBSD).
+#[derive(Debug)]
+pub(crate) enum Where<'a> {
+    Addr(nix::sys::socket::UnixAddr),
+    In(std::os::fd::BorrowedFd<'a>, &'a std::ffi::OsStr),
+}
+
+/// `bind(2)` of `sock` to `at`.
+pub(crate) fn bind(sock: std::os::fd::BorrowedFd<'_>, at: &Where<'_>) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    match at {
+        Where::Addr(addr) => nix::sys::socket::bind(sock.as_raw_fd(), addr),
+        Where::In(dir, name) => imp::bind_in(sock, *dir, name),
+    }
+}
+
+/// `connect(2)` of `sock` to `at`.
+pub(crate) fn connect(sock: std::os::fd::BorrowedFd<'_>, at: &Where<'_>) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    match at {
+        Where::Addr(addr) => nix::sys::socket::connect(sock.as_raw_fd(), addr),
+        Where::In(dir, name) => imp::connect_in(sock, *dir, name),
+    }
+}
+
+/// The route to `name` in the directory open as `dir` that no rename of
+/// the directory can redirect and no length of its path limits:
+/// `/proc/self/fd/N/name` (Linux), or `bindat`/`connectat` (FreeBSD);
+/// `None` where neither exists (no `/proc`, macOS, NetBSD).
+pub(crate) fn through_dir<'a>(
+    dir: std::os::fd::BorrowedFd<'a>,
+    name: &'a std::ffi::OsStr,
+) -> Option<Where<'a>> {
+    match imp::fd_path(dir) {
+        Some(through) => nix::sys::socket::UnixAddr::new(&through.join(name))
+            .ok()
+            .map(Where::Addr),
+        None if imp::AT_CALLS => Some(Where::In(dir, name)),
+        None => None,
+    }
+}

@@ -15,10 +15,14 @@ use super::PeerCred;
 pub(crate) const MAX_PATH_LEN: usize = 103;
 /// Names are checked as on Linux; binding one reports `Unsupported`.
 pub(crate) const MAX_ABSTRACT_LEN: usize = 107;
-/// Whether a longer path can be bound and reached: not here (FreeBSD's
-/// `bindat` and `connectat` are not used yet).
-pub(crate) const LONG_PATHS: bool = false;
-/// The longest last component of a longer path: none is accepted.
+/// Whether a longer path can be bound and reached: on FreeBSD, by
+/// `bindat(2)` and `connectat(2)` relative to the directory's descriptor;
+/// not on macOS, NetBSD and the others.
+pub(crate) const LONG_PATHS: bool = cfg!(target_os = "freebsd");
+/// `bindat` and `connectat` exist ([`bind_in`], [`connect_in`]).
+pub(crate) const AT_CALLS: bool = LONG_PATHS;
+/// The longest last component of a longer path: with `bindat`, the name
+/// alone is in `sun_path`.
 pub(crate) const MAX_LONG_PATH_NAME: usize = MAX_PATH_LEN;
 
 /// A new close-on-exec, non-blocking `AF_UNIX` stream socket.
@@ -142,8 +146,90 @@ pub(crate) fn id_mapped(_which: &str, _id: u32) -> Option<(bool, String)> {
     None
 }
 
-/// A handle on the directory at `path` for connecting through it: never
-/// needed here, since long paths are refused up front.
-pub(crate) fn open_dir_handle(_path: &Path) -> nix::Result<OwnedFd> {
-    Err(Errno::ENAMETOOLONG)
+/// A handle on the directory at `path` for connecting through it.
+pub(crate) fn open_dir_handle(path: &Path) -> nix::Result<OwnedFd> {
+    nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
 }
+
+#[cfg(target_os = "freebsd")]
+mod at {
+    #![allow(unsafe_code)]
+
+    use std::ffi::OsStr;
+    use std::os::fd::{AsRawFd, BorrowedFd};
+
+    use nix::errno::Errno;
+    use nix::libc::{c_int, sockaddr, socklen_t};
+    use nix::sys::socket::{SockaddrLike, UnixAddr};
+
+    unsafe extern "C" {
+        fn bindat(fd: c_int, s: c_int, addr: *const sockaddr, addrlen: socklen_t) -> c_int;
+        fn connectat(fd: c_int, s: c_int, addr: *const sockaddr, addrlen: socklen_t) -> c_int;
+    }
+
+    type Call = unsafe extern "C" fn(c_int, c_int, *const sockaddr, socklen_t) -> c_int;
+
+    fn call(f: Call, sock: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &OsStr) -> nix::Result<()> {
+        let addr = UnixAddr::new(name)?;
+        // SAFETY: both descriptors are borrowed, so open for the call; the
+        // address is a valid sockaddr_un of `addr.len()` bytes that lives
+        // until the call returns; the kernel only reads it.
+        let r = unsafe {
+            f(
+                dir.as_raw_fd(),
+                sock.as_raw_fd(),
+                addr.as_ptr().cast(),
+                addr.len(),
+            )
+        };
+        Errno::result(r).map(drop)
+    }
+
+    pub(crate) fn bind_in(
+        sock: BorrowedFd<'_>,
+        dir: BorrowedFd<'_>,
+        name: &OsStr,
+    ) -> nix::Result<()> {
+        call(bindat, sock, dir, name)
+    }
+
+    pub(crate) fn connect_in(
+        sock: BorrowedFd<'_>,
+        dir: BorrowedFd<'_>,
+        name: &OsStr,
+    ) -> nix::Result<()> {
+        call(connectat, sock, dir, name)
+    }
+}
+
+#[cfg(not(target_os = "freebsd"))]
+mod at {
+    use std::ffi::OsStr;
+    use std::os::fd::BorrowedFd;
+
+    use nix::errno::Errno;
+
+    pub(crate) fn bind_in(
+        _sock: BorrowedFd<'_>,
+        _dir: BorrowedFd<'_>,
+        _name: &OsStr,
+    ) -> nix::Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    pub(crate) fn connect_in(
+        _sock: BorrowedFd<'_>,
+        _dir: BorrowedFd<'_>,
+        _name: &OsStr,
+    ) -> nix::Result<()> {
+        Err(Errno::ENOSYS)
+    }
+}
+
+/// `bindat(2)` and `connectat(2)`: `name` relative to `dir` (FreeBSD);
+/// `ENOSYS` elsewhere.
+pub(crate) use at::{bind_in, connect_in};

@@ -60,7 +60,13 @@ fn the_life_of_a_long_path(len: usize) {
 
 #[test]
 fn a_300_byte_path_is_bound_reached_replaced_and_removed() {
+    crate::support::captured_log();
     the_life_of_a_long_path(300);
+    let log = crate::support::captured_log();
+    assert!(
+        log.contains("longer than the 107 that clients not built on this crate (curl, nginx, Python) can reach"),
+        "{log}"
+    );
 }
 
 #[test]
