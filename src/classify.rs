@@ -18,7 +18,7 @@ use nix::unistd::geteuid;
 use crate::error::{BindError, Op};
 use crate::escape;
 use crate::guard;
-use crate::probe::{Probe, probe_at};
+use crate::probe::{Probe, SocketType, probe_at};
 use crate::stat::{describe, is_socket, lstat_at, permissions};
 use crate::sys;
 
@@ -83,6 +83,8 @@ pub struct LiveServer {
     /// every text from another process is (control and format characters,
     /// invalid UTF-8).
     pub command: Option<String>,
+    /// The type of its socket. A datagram socket tells no pid, uid or gid.
+    pub socket_type: SocketType,
 }
 
 /// What a bind does next.
@@ -137,9 +139,9 @@ pub(crate) fn classify(
     }
     match probe_at(dir, dir_path, name, guard::held_here(&st)) {
         Ok(Probe::Gone) => done(Found::Free, Ok(Next::Create)),
-        Ok(Probe::Live(peer)) => done(
-            Found::Live(server(peer)),
-            Err(BindError::live(path.display(), Some(path), peer.pid)),
+        Ok(Probe::Live(peer, ty)) => done(
+            Found::Live(server(peer, ty)),
+            Err(BindError::live(path.display(), Some(path), peer.pid, ty)),
         ),
         Ok(Probe::QueueFull) => done(Found::QueueFull, Err(BindError::backlog_full(path))),
         Ok(Probe::Failed(errno @ (Errno::EACCES | Errno::EPERM))) => done(
@@ -202,7 +204,7 @@ fn file_info(st: &FileStat) -> FileInfo {
 }
 
 /// The server behind a probe connection.
-pub(crate) fn server(peer: sys::PeerCred) -> LiveServer {
+pub(crate) fn server(peer: sys::PeerCred, socket_type: SocketType) -> LiveServer {
     let command = peer.pid.and_then(sys::command_line).map(|(raw, cut)| {
         let args: Vec<String> = raw
             .split(|&b| b == 0)
@@ -216,6 +218,7 @@ pub(crate) fn server(peer: sys::PeerCred) -> LiveServer {
         line
     });
     LiveServer {
+        socket_type,
         pid: peer.pid,
         uid: peer.uid,
         gid: peer.gid,

@@ -15,6 +15,7 @@ use nix::sys::stat::{FileStat, fstat};
 
 use crate::error::{BindError, BindErrorKind, Op, Target};
 use crate::escape::{shown, text};
+use crate::probe::SocketType;
 use crate::stat::{describe, lstat_at, parent_dir, permissions};
 use crate::sys;
 
@@ -107,10 +108,24 @@ impl BindError {
 
     // ---- what is at the path ------------------------------------------
 
-    pub(crate) fn live(shown: impl fmt::Display, path: Option<&Path>, pid: Option<i32>) -> Self {
-        let who = match pid {
-            Some(pid) => format!("a server (pid {pid}) is listening on it"),
-            None => "a server is listening on it".to_owned(),
+    pub(crate) fn live(
+        shown: impl fmt::Display,
+        path: Option<&Path>,
+        pid: Option<i32>,
+        socket_type: SocketType,
+    ) -> Self {
+        let who = match (socket_type, pid) {
+            (SocketType::Datagram, _) => {
+                "a live datagram socket is bound there (a receiver, such as a log or metrics daemon)".to_owned()
+            }
+            (SocketType::SeqPacket, Some(pid)) => {
+                format!("a server (pid {pid}) is listening on it with a seqpacket socket")
+            }
+            (SocketType::SeqPacket, None) => {
+                "a server is listening on it with a seqpacket socket".to_owned()
+            }
+            (_, Some(pid)) => format!("a server (pid {pid}) is listening on it"),
+            (_, None) => "a server is listening on it".to_owned(),
         };
         let e = match path {
             Some(path) => Self::at(BindErrorKind::InUse, Op::Bind, path),

@@ -19,7 +19,7 @@ use crate::bind;
 use crate::classify::{FileInfo, Found, Next, classify, server};
 use crate::error::{BindError, BindErrorKind, Op};
 use crate::lock::{self, LockState};
-use crate::probe::{Probe, probe};
+use crate::probe::{Probe, SocketType, probe};
 use crate::stat::parent_dir;
 use crate::sys;
 
@@ -231,7 +231,13 @@ impl fmt::Display for Inspection {
                 }
             }
             Found::Live(server) => {
-                writeln!(f, "a live server is listening")?;
+                match server.socket_type {
+                    SocketType::Datagram => writeln!(f, "a live datagram socket is bound there")?,
+                    SocketType::SeqPacket => {
+                        writeln!(f, "a live server is listening (a seqpacket socket)")?;
+                    }
+                    _ => writeln!(f, "a live server is listening")?,
+                }
                 let id = |v: Option<u32>| v.map_or("?".to_owned(), |v| v.to_string());
                 match server.pid {
                     Some(pid) => write!(f, "  server: pid {pid}")?,
@@ -297,8 +303,8 @@ fn inspect_abstract(addr: &UnixAddr, name: &[u8]) -> Inspection {
         // Refused: nobody listens. (A name bound by a socket that never
         // listens looks the same, and a bind would then fail.)
         Ok(Probe::Stale | Probe::Gone) => {}
-        Ok(Probe::Live(peer)) => {
-            report.found = Found::Live(server(peer));
+        Ok(Probe::Live(peer, ty)) => {
+            report.found = Found::Live(server(peer, ty));
             report.bind_error = in_use();
         }
         Ok(Probe::QueueFull) => {

@@ -186,4 +186,5 @@ pub use listener::{Activated, SafeUnixListener};
 pub use lock::LockState;
 pub use notify::{notify_ready, notify_ready_main_pid, notify_status, notify_stopping};
 pub use peer::PeerInfo;
+pub use probe::SocketType;
 pub use signal::{ShutdownSignal, shutdown_signal};

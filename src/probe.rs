@@ -17,19 +17,52 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
-use nix::sys::socket::UnixAddr;
+use nix::sys::socket::{self, UnixAddr};
 use nix::sys::stat::{Mode, fstat};
 
 use crate::stat::same_inode;
 use crate::sys::{self, PeerCred, Where};
+
+/// The type of a live socket: what a probe connection of that type
+/// reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SocketType {
+    /// `SOCK_STREAM`: a listening server.
+    Stream,
+    /// `SOCK_DGRAM`: a bound receiver (a log or metrics daemon, `/dev/log`).
+    Datagram,
+    /// `SOCK_SEQPACKET`: a listening server of records.
+    SeqPacket,
+}
+
+impl SocketType {
+    /// "stream", "datagram" or "seqpacket".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SocketType::Stream => "stream",
+            SocketType::Datagram => "datagram",
+            SocketType::SeqPacket => "seqpacket",
+        }
+    }
+
+    fn sock_type(self) -> socket::SockType {
+        match self {
+            SocketType::Stream => socket::SockType::Stream,
+            SocketType::Datagram => socket::SockType::Datagram,
+            SocketType::SeqPacket => socket::SockType::SeqPacket,
+        }
+    }
+}
 
 /// What connecting to a socket address showed.
 #[derive(Debug)]
 pub(crate) enum Probe {
     /// Nothing is at the path any more.
     Gone,
-    /// A server accepted the connection (or has it in its queue): who it is.
-    Live(PeerCred),
+    /// A socket of this type took the connection (or has it in its queue):
+    /// who it is, as far as its type tells (a datagram socket does not).
+    Live(PeerCred, SocketType),
     /// A server is listening but its accept queue is full.
     QueueFull,
     /// Nobody listens: the connection was refused.
@@ -78,7 +111,7 @@ pub(crate) fn probe(at: &Where<'_>) -> nix::Result<Probe> {
     let mut pause = Duration::from_millis(1);
     loop {
         let found = connect_once(at)?;
-        let ours = matches!(&found, Probe::Live(p) if p.pid == Some(std::process::id() as i32));
+        let ours = matches!(&found, Probe::Live(p, _) if p.pid == Some(std::process::id() as i32));
         if !ours || pause > Duration::from_millis(16) {
             return Ok(found);
         }
@@ -87,13 +120,31 @@ pub(crate) fn probe(at: &Where<'_>) -> nix::Result<Probe> {
     }
 }
 
+/// A stream connection first; a socket of another type refuses it with
+/// EPROTOTYPE, and is tried as a datagram, then a seqpacket socket. A
+/// socket file nobody holds refuses every type: stale, whatever its type.
 fn connect_once(at: &Where<'_>) -> nix::Result<Probe> {
-    let fd = sys::stream_socket()?;
-    Ok(match sys::connect(fd.as_fd(), at) {
-        Ok(()) | Err(Errno::EINPROGRESS) => Probe::Live(sys::peer_cred(&fd)),
-        Err(Errno::EAGAIN) => Probe::QueueFull,
-        Err(Errno::ECONNREFUSED) => Probe::Stale,
-        Err(Errno::ENOENT) => Probe::Gone,
-        Err(errno) => Probe::Failed(errno),
-    })
+    for kind in [
+        SocketType::Stream,
+        SocketType::Datagram,
+        SocketType::SeqPacket,
+    ] {
+        let fd = sys::unix_socket(kind.sock_type())?;
+        return Ok(match sys::connect(fd.as_fd(), at) {
+            Err(Errno::EPROTOTYPE) => continue,
+            Ok(()) | Err(Errno::EINPROGRESS) => Probe::Live(
+                match kind {
+                    // SO_PEERCRED names the peer of a connection only.
+                    SocketType::Datagram => PeerCred::default(),
+                    _ => sys::peer_cred(&fd),
+                },
+                kind,
+            ),
+            Err(Errno::EAGAIN) => Probe::QueueFull,
+            Err(Errno::ECONNREFUSED) => Probe::Stale,
+            Err(Errno::ENOENT) => Probe::Gone,
+            Err(errno) => Probe::Failed(errno),
+        });
+    }
+    Ok(Probe::Failed(Errno::EPROTOTYPE))
 }

@@ -163,7 +163,7 @@ fn as_json(report: &Inspection) -> Value {
         }
         Found::Live(s) => (
             "live",
-            json!({ "server": { "pid": s.pid, "uid": s.uid, "gid": s.gid, "command": s.command } }),
+            json!({ "server": { "type": s.socket_type.as_str(), "pid": s.pid, "uid": s.uid, "gid": s.gid, "command": s.command } }),
         ),
         Found::QueueFull => ("queue_full", json!({})),
         Found::NotASocket(i) => ("not_a_socket", json!({ "file": file(i) })),

@@ -29,9 +29,14 @@ pub(crate) const MAX_ABSTRACT_LEN: usize = 107;
 
 /// A new close-on-exec, non-blocking `AF_UNIX` stream socket.
 pub(crate) fn stream_socket() -> nix::Result<OwnedFd> {
+    unix_socket(SockType::Stream)
+}
+
+/// A new close-on-exec, non-blocking `AF_UNIX` socket of type `ty`.
+pub(crate) fn unix_socket(ty: SockType) -> nix::Result<OwnedFd> {
     socket::socket(
         AddressFamily::Unix,
-        SockType::Stream,
+        ty,
         SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         None,
     )

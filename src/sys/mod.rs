@@ -15,7 +15,7 @@ pub(crate) use imp::{
     LONG_PATHS, MAX_ABSTRACT_LEN, MAX_LONG_PATH_NAME, MAX_PATH_LEN, abstract_name_of,
     abstract_sockaddr, ancestor_holding_flock, autobind_sockaddr, command_line, descriptor_limit,
     fd_path, fs_type, id_mapped, may_write_dir, open_dir_handle, peer_cred, peer_groups,
-    rename_exchange, rename_noreplace, stream_socket,
+    rename_exchange, rename_noreplace, stream_socket, unix_socket,
 };
 
 /// The credentials of a connected socket's peer, as far as the OS says.

@@ -27,12 +27,12 @@ pub(crate) const MAX_LONG_PATH_NAME: usize = MAX_PATH_LEN;
 
 /// A new close-on-exec, non-blocking `AF_UNIX` stream socket.
 pub(crate) fn stream_socket() -> nix::Result<OwnedFd> {
-    let fd = socket::socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::empty(),
-        None,
-    )?;
+    unix_socket(SockType::Stream)
+}
+
+/// A new close-on-exec, non-blocking `AF_UNIX` socket of type `ty`.
+pub(crate) fn unix_socket(ty: SockType) -> nix::Result<OwnedFd> {
+    let fd = socket::socket(AddressFamily::Unix, ty, SockFlag::empty(), None)?;
     fcntl(&fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
     fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
     Ok(fd)

@@ -848,3 +848,80 @@ fn a_file_name_with_terminal_escapes_is_printed_escaped() {
         "{message}"
     );
 }
+
+// ---- sockets of other types ----------------------------------------------
+
+/// A python socket of `kind` (`SOCK_DGRAM`, `SOCK_SEQPACKET`) bound at
+/// `path`, listening if it is a seqpacket one, until killed.
+fn python_socket(kind: &str, path: &Path) -> Running {
+    python(
+        &format!(
+            "import socket, sys, time\n\
+             s = socket.socket(socket.AF_UNIX, socket.{kind})\n\
+             s.bind(sys.argv[1])\n\
+             if s.type == socket.SOCK_SEQPACKET: s.listen()\n\
+             print('ready', flush=True)\n\
+             time.sleep(120)"
+        ),
+        path,
+    )
+}
+
+/// A live datagram receiver and a live seqpacket listener: named by type,
+/// live for `sul inspect` (exit 4), refused by a bind, and untouched. They
+/// used to be "cannot tell what is there" (exit 5) and a bind's
+/// "connecting to it failed with EPROTOTYPE".
+#[test]
+fn live_sockets_of_every_type_are_named_and_left_alone() {
+    for (kind, text_words, json_type, bind_words) in [
+        (
+            "SOCK_DGRAM",
+            "a live datagram socket is bound there",
+            "datagram",
+            "a live datagram socket is bound there (a receiver, such as a log or metrics daemon)",
+        ),
+        (
+            "SOCK_SEQPACKET",
+            "a live server is listening (a seqpacket socket)",
+            "seqpacket",
+            "is listening on it with a seqpacket socket",
+        ),
+    ] {
+        let dir = tempdir();
+        let path = dir.path().join("app.sock");
+        let _server = python_socket(kind, &path);
+        let before = ino(&path);
+        let shown = path.display().to_string();
+
+        let (code, stdout, _) = text(&sul(None, &["inspect", &shown]));
+        assert_eq!(code, 4, "{kind}: {stdout}");
+        assert!(stdout.contains(text_words), "{kind}: {stdout}");
+        let (code, report) = sul_inspect(None, &shown);
+        assert_eq!((code, &report["found"]), (4, &Value::from("live")));
+        assert_eq!(report["server"]["type"], json_type, "{report:#}");
+
+        let rt = runtime();
+        let _enter = rt.enter();
+        let e = SafeUnixListener::bind(&path).unwrap_err();
+        assert_eq!(e.kind(), safe_unix_listener::BindErrorKind::InUse, "{e}");
+        assert!(e.to_string().contains(bind_words), "{kind}: {e}");
+        assert_eq!(ino(&path), before, "{kind}: the live socket was left alone");
+    }
+}
+
+/// A stale socket of any type is removed by a bind.
+#[test]
+fn stale_sockets_of_every_type_are_replaced() {
+    for kind in ["SOCK_DGRAM", "SOCK_SEQPACKET"] {
+        let dir = tempdir();
+        let path = dir.path().join("app.sock");
+        drop(python_socket(kind, &path)); // killed: its socket file stays
+        assert!(exists(&path));
+        let (code, _) = sul_inspect(None, &path.display().to_string());
+        assert_eq!(code, 3, "{kind}: stale");
+        let rt = runtime();
+        let _enter = rt.enter();
+        let l = SafeUnixListener::bind(&path).unwrap();
+        drop(l);
+    }
+}
