@@ -34,7 +34,7 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
-use nix::sys::socket::{self, Backlog};
+use nix::sys::socket;
 use nix::sys::stat::{FchmodatFlags, FileStat, fchmodat};
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, unlinkat};
 use tokio::net::UnixListener;
@@ -44,6 +44,7 @@ use crate::classify::{Next, classify};
 use crate::error::{BindError, Op};
 use crate::escape::shown;
 use crate::guard::{Ours, UnlinkGuard};
+use crate::kind::{Finish, Kind};
 use crate::lock::{self, LOCK_TIMEOUT};
 use crate::parent::{self, Dir};
 use crate::place;
@@ -104,10 +105,7 @@ pub(crate) struct Options {
 
 /// Binds and listens on `path`, safely (see the module docs). Returns the
 /// listener and the guard that removes the socket file on drop.
-pub(crate) fn bind_path(
-    path: &Path,
-    o: &Options,
-) -> Result<(UnixListener, UnlinkGuard), BindError> {
+pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkGuard), BindError> {
     // 1. The directory, made when asked, and opened.
     let dir_path = parent_dir(path);
     if let Some(mode) = o.create_parents {
@@ -305,32 +303,29 @@ impl Named<'_> {
     }
 }
 
-/// The one sequence every bind route ends in: a new socket, bound to `at`,
-/// then `prepare` (the identity check, mode and owner: before any client
-/// can connect), then listening, then registered with Tokio. Only a
-/// listening socket may be registered: epoll reports a stream socket that
-/// is neither connected nor listening as hung up, and Tokio would keep
-/// that forever, spinning on accept.
-pub(crate) fn listen_on<T>(
+/// The one sequence every bind route ends in: a new socket of kind `K`,
+/// bound to `at`, then `prepare` (the identity check, mode and owner:
+/// before any client can connect or send), then listening (for a stream
+/// listener), then registered with Tokio ([`Kind::finish`]).
+pub(crate) fn listen_on<K: Kind, T>(
     at: &Where<'_>,
     named: Named<'_>,
     prepare: impl FnOnce() -> Result<T, BindError>,
-) -> Result<(UnixListener, T), BindError> {
-    let fd = sys::stream_socket().map_err(|e| named.os(Op::CreateSocket, e))?;
+) -> Result<(K, T), BindError> {
+    let fd = sys::unix_socket(K::TYPE).map_err(|e| named.os(Op::CreateSocket, e))?;
     sys::bind(fd.as_fd(), at).map_err(|e| named.os(Op::Bind, e))?;
     let prepared = prepare()?;
-    socket::listen(&fd, Backlog::MAXCONN).map_err(|e| named.os(Op::Listen, e))?;
-    let listener =
-        UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)).map_err(|e| {
-            match (e.raw_os_error(), named) {
-                (Some(code), _) => named.os(Op::Register, Errno::from_raw(code)),
-                (None, Named::Path(path) | Named::In(path, _)) => {
-                    BindError::tokio(path.display(), Some(path), e)
-                }
-                (None, Named::Abstract(shown)) => BindError::tokio(shown, None, e),
-            }
-        })?;
-    Ok((listener, prepared))
+    let socket = K::finish(fd).map_err(|e| match (e, named) {
+        (Finish::Listen(errno), _) => named.os(Op::Listen, errno),
+        (Finish::Register(e), _) if e.raw_os_error().is_some() => {
+            named.os(Op::Register, Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+        }
+        (Finish::Register(e), Named::Path(path) | Named::In(path, _)) => {
+            BindError::tokio(path.display(), Some(path), e)
+        }
+        (Finish::Register(e), Named::Abstract(shown)) => BindError::tokio(shown, None, e),
+    })?;
+    Ok((socket, prepared))
 }
 
 fn remove_stale(
@@ -365,10 +360,10 @@ fn remove_stale(
     }
 }
 /// The whole sequence for an abstract name (`shown` in messages).
-pub(crate) fn bind_abstract(
+pub(crate) fn bind_abstract<K: Kind>(
     name: &[u8],
     shown: &dyn std::fmt::Display,
-) -> Result<UnixListener, BindError> {
+) -> Result<K, BindError> {
     let Some(sockaddr) = sys::abstract_sockaddr(name) else {
         return Err(BindError::unsupported_abstract(shown));
     };
@@ -382,7 +377,8 @@ pub(crate) fn bind_abstract_auto() -> Result<(UnixListener, UnixAddr), BindError
     let Some(unnamed) = sys::autobind_sockaddr() else {
         return Err(BindError::unsupported_abstract(shown));
     };
-    let (listener, ()) = listen_on(&Where::Addr(unnamed), Named::Abstract(shown), || Ok(()))?;
+    let (listener, ()): (UnixListener, ()) =
+        listen_on(&Where::Addr(unnamed), Named::Abstract(shown), || Ok(()))?;
     let fail = |e| BindError::abstract_failed(shown, e);
     let bound: socket::UnixAddr = socket::getsockname(listener.as_raw_fd()).map_err(fail)?;
     let addr = UnixAddr::from_sockaddr(&bound).ok_or_else(|| fail(Errno::EADDRNOTAVAIL))?;

@@ -149,8 +149,10 @@ mod backoff;
 mod bind;
 mod builder;
 mod classify;
+mod cleanup;
 #[cfg(feature = "hyper")]
 mod connector;
+mod datagram;
 mod error;
 mod escape;
 mod explain;
@@ -158,6 +160,7 @@ mod guard;
 #[cfg(feature = "hyper")]
 mod hyper1;
 mod inspect;
+mod kind;
 mod listener;
 mod lock;
 mod notify;
@@ -178,6 +181,7 @@ pub use builder::Builder;
 pub use classify::{FileInfo, Found, LiveServer};
 #[cfg(feature = "hyper")]
 pub use connector::UnixConnector;
+pub use datagram::SafeUnixDatagram;
 pub use error::{BindError, BindErrorKind, Operation};
 #[cfg(feature = "hyper")]
 pub use hyper1::HyperServer;

@@ -20,10 +20,10 @@ use crate::addr::{AddrView, UnixAddr};
 use crate::backoff::{Backoff, is_connection_error};
 use crate::bind;
 use crate::builder::Builder;
+use crate::cleanup::Cleanup;
 use crate::error::BindError;
-use crate::guard::UnlinkGuard;
 use crate::peer::PeerFilter;
-use crate::temp::{self, TempSocket};
+use crate::temp;
 
 /// A Unix-domain listening socket that was bound safely and cleans up after
 /// itself.
@@ -634,34 +634,4 @@ pub struct Activated {
     /// The passed descriptors that are not Unix stream listeners: the
     /// descriptor number, and what it is instead. Left open, untouched.
     pub others: Vec<(i32, String)>,
-}
-
-/// What a listener removes when it drops.
-#[derive(Debug)]
-enum Cleanup {
-    /// Nothing: an abstract name, or a socket the service manager passed.
-    Nothing,
-    /// The socket file, if it is still ours.
-    Socket(UnlinkGuard),
-    /// The socket and the temporary directory `bind_temp` made for it.
-    TempDir(TempSocket),
-}
-
-impl Cleanup {
-    /// Turns the removal off or back on.
-    fn set_armed(&mut self, armed: bool) {
-        match self {
-            Cleanup::Nothing => {}
-            Cleanup::Socket(guard) => guard.ours().set_armed(armed),
-            Cleanup::TempDir(temp) => temp.ours().into_iter().for_each(|o| o.set_armed(armed)),
-        }
-    }
-
-    fn is_armed(&self) -> bool {
-        match self {
-            Cleanup::Nothing => false,
-            Cleanup::Socket(guard) => guard.is_armed(),
-            Cleanup::TempDir(temp) => temp.is_armed(),
-        }
-    }
 }

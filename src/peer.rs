@@ -39,7 +39,7 @@ use crate::sys;
 /// ```
 #[derive(Debug, Clone)]
 pub struct PeerInfo {
-    cred: Option<UCred>,
+    cred: Option<sys::Cred>,
     groups: Option<Vec<u32>>,
     addr: SocketAddr,
 }
@@ -59,8 +59,18 @@ impl PeerInfo {
     /// ```
     pub fn new(stream: &UnixStream, addr: SocketAddr) -> Self {
         Self {
-            cred: stream.peer_cred().ok(),
+            cred: stream.peer_cred().ok().map(cred_of),
             groups: sys::peer_groups(stream.as_fd()),
+            addr,
+        }
+    }
+
+    /// The sender of a datagram: the credentials it came with, and its
+    /// address.
+    pub(crate) fn of_datagram(cred: Option<sys::Cred>, addr: SocketAddr) -> Self {
+        Self {
+            cred,
+            groups: None,
             addr,
         }
     }
@@ -77,7 +87,7 @@ impl PeerInfo {
     /// # Ok(()) }
     /// ```
     pub fn uid(&self) -> Option<u32> {
-        self.cred.map(|c| c.uid())
+        self.cred.map(|c| c.uid)
     }
 
     /// The peer's group id; `None` if the OS did not say.
@@ -92,7 +102,7 @@ impl PeerInfo {
     /// # Ok(()) }
     /// ```
     pub fn gid(&self) -> Option<u32> {
-        self.cred.map(|c| c.gid())
+        self.cred.map(|c| c.gid)
     }
 
     /// The peer's supplementary groups, as the kernel recorded them when it
@@ -124,7 +134,7 @@ impl PeerInfo {
     /// # Ok(()) }
     /// ```
     pub fn pid(&self) -> Option<i32> {
-        self.cred.and_then(|c| c.pid())
+        self.cred.and_then(|c| c.pid)
     }
 
     /// The peer's socket address (usually unnamed: clients rarely bind).
@@ -165,25 +175,49 @@ impl PeerFilter {
     /// supplementary groups is.
     /// Rejections are logged with `addr`, the listener's address.
     pub(crate) fn admits(&self, stream: &UnixStream, addr: &UnixAddr) -> bool {
-        if self.uids.is_empty() && self.gids.is_empty() {
+        if self.admits_everyone() {
             return true;
         }
-        let cred = match stream.peer_cred() {
-            Ok(cred) => cred,
+        match stream.peer_cred() {
+            Ok(cred) => self.admits_cred(
+                Some(cred_of(cred)),
+                || sys::peer_groups(stream.as_fd()),
+                addr,
+            ),
             Err(e) => {
                 self.log
                     .rejected(addr, format_args!("its credentials are unknown ({e})"));
-                return false;
+                false
             }
-        };
-        if self.uids.contains(&cred.uid()) || self.gids.contains(&cred.gid()) {
+        }
+    }
+
+    /// Whether no list was given.
+    pub(crate) fn admits_everyone(&self) -> bool {
+        self.uids.is_empty() && self.gids.is_empty()
+    }
+
+    /// The rule itself, for a connection's or a datagram's credentials
+    /// (`None`: the kernel did not say, which is refused), with the
+    /// supplementary groups looked up only when a gid list needs them.
+    pub(crate) fn admits_cred(
+        &self,
+        cred: Option<sys::Cred>,
+        groups: impl FnOnce() -> Option<Vec<u32>>,
+        addr: &UnixAddr,
+    ) -> bool {
+        if self.admits_everyone() {
             return true;
         }
-        let groups = if self.gids.is_empty() {
-            None
-        } else {
-            sys::peer_groups(stream.as_fd())
+        let Some(cred) = cred else {
+            self.log
+                .rejected(addr, format_args!("its credentials are unknown"));
+            return false;
         };
+        if self.uids.contains(&cred.uid) || self.gids.contains(&cred.gid) {
+            return true;
+        }
+        let groups = if self.gids.is_empty() { None } else { groups() };
         if groups
             .as_deref()
             .is_some_and(|g| g.iter().any(|g| self.gids.contains(g)))
@@ -194,13 +228,22 @@ impl PeerFilter {
             addr,
             format_args!(
                 "pid {}, uid {}, gid {}, groups {:?}: not allowed",
-                cred.pid().unwrap_or(0),
-                cred.uid(),
-                cred.gid(),
+                cred.pid.unwrap_or(0),
+                cred.uid,
+                cred.gid,
                 groups.unwrap_or_default()
             ),
         );
         false
+    }
+}
+
+/// tokio's credentials, as this crate keeps them.
+fn cred_of(c: UCred) -> sys::Cred {
+    sys::Cred {
+        uid: c.uid(),
+        gid: c.gid(),
+        pid: c.pid(),
     }
 }
 

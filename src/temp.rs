@@ -23,13 +23,13 @@ use nix::fcntl::{Flock, OFlag, open};
 use nix::sys::socket;
 use nix::sys::stat::Mode;
 use nix::unistd::{UnlinkatFlags, unlinkat};
-use tokio::net::UnixListener;
 
 use crate::addr::UnixAddr;
 use crate::bind::{Named, listen_on};
 use crate::error::{BindError, Op};
 use crate::escape::shown;
 use crate::guard::Ours;
+use crate::kind::Kind;
 use crate::private::{OwnDirError, make_own_dir, sweep_once};
 use crate::stat::{is_socket, lstat_at, same_file};
 use crate::sys;
@@ -39,7 +39,7 @@ const SOCKET: &str = "s";
 
 /// Binds and listens on `s` in a new private directory. Returns the
 /// listener, its address and what removes both on drop.
-pub(crate) fn bind_temp() -> Result<(UnixListener, UnixAddr, TempSocket), BindError> {
+pub(crate) fn bind_temp<K: Kind>() -> Result<(K, UnixAddr, TempSocket), BindError> {
     let mut skipped = Vec::new();
     let mut last_errno = None;
     for (shown, base) in bases() {
@@ -82,7 +82,7 @@ fn bases() -> [(&'static str, Option<OsString>); 3] {
     ]
 }
 
-fn bind_in(base_path: &Path) -> Result<(UnixListener, UnixAddr, TempSocket), Errno> {
+fn bind_in<K: Kind>(base_path: &Path) -> Result<(K, UnixAddr, TempSocket), Errno> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let base = open(base_path, flags, Mode::empty())?;
     sweep_once(base.as_fd(), base_path, PREFIX);

@@ -329,3 +329,52 @@ pub(crate) fn connect_in(
 ) -> nix::Result<()> {
     Err(Errno::ENOSYS)
 }
+
+/// Asks the kernel to attach the sender's credentials to every datagram
+/// this socket receives (`SO_PASSCRED`).
+pub(crate) fn pass_credentials(fd: BorrowedFd<'_>) -> nix::Result<()> {
+    socket::setsockopt(&fd, sockopt::PassCred, &true)
+}
+
+/// One datagram into `buf`, with its sender's credentials
+/// (`SCM_CREDENTIALS`) and address; `WouldBlock` when none is waiting.
+pub(crate) fn recv_with_cred(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, Option<super::Cred>, std::os::unix::net::SocketAddr)> {
+    use std::io::IoSliceMut;
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::SocketAddr;
+
+    let mut iov = [IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!(socket::UnixCredentials);
+    let msg = socket::recvmsg::<socket::UnixAddr>(
+        fd.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        socket::MsgFlags::empty(),
+    )?;
+    let cred = msg.cmsgs()?.find_map(|c| match c {
+        socket::ControlMessageOwned::ScmCredentials(c) => Some(super::Cred {
+            uid: c.uid(),
+            gid: c.gid(),
+            pid: Some(c.pid()).filter(|&p| p > 0),
+        }),
+        _ => None,
+    });
+    // A sender that never bound has a zero-length address, which nix's
+    // `path()` must not be asked about.
+    let named = msg.address.filter(|a| {
+        socket::SockaddrLike::len(a) as usize > std::mem::size_of::<nix::libc::sa_family_t>()
+    });
+    let from = match named {
+        Some(a) if a.path().is_some() => {
+            SocketAddr::from_pathname(a.path().unwrap_or(Path::new("")))?
+        }
+        Some(a) if a.as_abstract().is_some() => {
+            SocketAddr::from_abstract_name(a.as_abstract().unwrap_or_default())?
+        }
+        _ => std::os::unix::net::UnixDatagram::unbound()?.local_addr()?,
+    };
+    Ok((msg.bytes, cred, from))
+}

@@ -14,9 +14,18 @@ mod imp;
 pub(crate) use imp::{
     LONG_PATHS, MAX_ABSTRACT_LEN, MAX_LONG_PATH_NAME, MAX_PATH_LEN, abstract_name_of,
     abstract_sockaddr, ancestor_holding_flock, autobind_sockaddr, command_line, descriptor_limit,
-    fd_path, fs_type, id_mapped, may_write_dir, open_dir_handle, peer_cred, peer_groups,
-    rename_exchange, rename_noreplace, stream_socket, unix_socket,
+    fd_path, fs_type, id_mapped, may_write_dir, open_dir_handle, pass_credentials, peer_cred,
+    peer_groups, recv_with_cred, rename_exchange, rename_noreplace, stream_socket, unix_socket,
 };
+
+/// A peer's or a datagram sender's credentials, as the kernel recorded
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cred {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) pid: Option<i32>,
+}
 
 /// The credentials of a connected socket's peer, as far as the OS says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -233,3 +233,19 @@ mod at {
 /// `bindat(2)` and `connectat(2)`: `name` relative to `dir` (FreeBSD);
 /// `ENOSYS` elsewhere.
 pub(crate) use at::{bind_in, connect_in};
+
+/// `SO_PASSCRED`: not here; [`recv_with_cred`] says so.
+pub(crate) fn pass_credentials(_fd: BorrowedFd<'_>) -> nix::Result<()> {
+    Ok(())
+}
+
+/// Datagrams with their sender's credentials: Linux and Android only.
+pub(crate) fn recv_with_cred(
+    _fd: BorrowedFd<'_>,
+    _buf: &mut [u8],
+) -> std::io::Result<(usize, Option<super::Cred>, std::os::unix::net::SocketAddr)> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "the sender's credentials come with a datagram only on Linux and Android (SCM_CREDENTIALS)",
+    ))
+}

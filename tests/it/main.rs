@@ -11,6 +11,7 @@ mod api;
 mod axum;
 mod client;
 mod config;
+mod datagram;
 mod example_echo;
 mod example_flags;
 mod faults;

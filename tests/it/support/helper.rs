@@ -171,9 +171,15 @@ impl Holder {
     /// Starts `n` helpers binding `path` at once, then waits for each
     /// outcome: a race.
     pub fn race(n: usize, path: &Path) -> Vec<Self> {
+        Self::race_with(n, path, &[])
+    }
+
+    /// [`race`](Self::race), with more variables for the helpers.
+    pub fn race_with(n: usize, path: &Path, env: &[(&str, &str)]) -> Vec<Self> {
         let children: Vec<Child> = (0..n)
             .map(|_| {
                 helper("helper_bind", None)
+                    .envs(env.iter().copied())
                     .env("SUL_ADDR", path)
                     .env("SUL_HOLD", "1")
                     .stdin(Stdio::piped())
@@ -207,7 +213,8 @@ impl Drop for Holder {
 ///
 /// `SUL_UMASK` (octal) sets the umask first; `SUL_MODE` and
 /// `SUL_CREATE_PARENTS` (octal) and `SUL_GROUP` are passed to the builder,
-/// and `SUL_TAKEOVER` and `SUL_CHECK_PARENT` turn those options on.
+/// and `SUL_TAKEOVER` and `SUL_CHECK_PARENT` turn those options on;
+/// `SUL_DATAGRAM` binds a datagram receiver instead of a listener.
 pub fn helper_bind_main() {
     if std::env::var_os("SUL_HELPER").is_none() {
         return;
@@ -234,7 +241,16 @@ pub fn helper_bind_main() {
     if std::env::var_os("SUL_CHECK_PARENT").is_some() {
         builder = builder.check_parent(true);
     }
-    let listener = match builder.bind() {
+    // SUL_DATAGRAM binds a datagram receiver instead.
+    let bound: Result<Box<dyn std::any::Any>, _> = match std::env::var_os("SUL_DATAGRAM") {
+        Some(_) => builder
+            .bind_datagram()
+            .map(|d| Box::new(d) as Box<dyn std::any::Any>),
+        None => builder
+            .bind()
+            .map(|l| Box::new(l) as Box<dyn std::any::Any>),
+    };
+    let listener = match bound {
         Ok(l) => l,
         Err(e) => {
             report_failure(e.kind(), &e.to_string());

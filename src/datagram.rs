@@ -1,0 +1,300 @@
+//! [`SafeUnixDatagram`]: a datagram receiver (statsd, syslog, metrics
+//! sockets) bound by the same sequence as the listener, and the sender's
+//! credentials per datagram.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::path::Path;
+
+use tokio::io::Interest;
+use tokio::net::UnixDatagram;
+
+use crate::addr::{AddrView, UnixAddr};
+use crate::bind;
+use crate::builder::Builder;
+use crate::cleanup::Cleanup;
+use crate::error::BindError;
+use crate::peer::{PeerFilter, PeerInfo};
+use crate::sys;
+use crate::temp;
+
+/// A Unix-domain datagram socket that was bound safely and cleans up after
+/// itself: what a metrics or log receiver binds.
+///
+/// The bind is the listener's, step for step: under the bind lock, a socket
+/// left by a dead receiver is removed (one that refuses a datagram
+/// `connect`), and nothing else is: a live socket of any type, a regular
+/// file or a directory at the path fails the bind with a [`BindError`]
+/// that says why. Mode and owner are set before any sender can reach it.
+/// Dropping it removes the file, only if the path still names the socket
+/// it bound, and never in a forked child.
+///
+/// Receiving is Tokio's own, through [`AsRef<UnixDatagram>`]
+/// (`recv`, `recv_from`, `send_to`, readiness): nothing is wrapped on the
+/// data path. [`recv_with_peer`](Self::recv_with_peer) adds who sent each
+/// datagram, and applies [`Builder::allow_uids`] and
+/// [`Builder::allow_gids`].
+///
+/// ```
+/// use safe_unix_listener::SafeUnixDatagram;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("metrics.sock");
+/// let rx = SafeUnixDatagram::bind(&path)?;
+///
+/// let tx = std::os::unix::net::UnixDatagram::unbound()?;
+/// tx.send_to(b"requests:1|c", &path)?;
+/// let mut buf = [0; 64];
+/// let n = rx.as_ref().recv(&mut buf).await?;
+/// assert_eq!(&buf[..n], b"requests:1|c");
+/// drop(rx);
+/// assert!(!path.exists());
+/// # Ok(()) }
+/// ```
+pub struct SafeUnixDatagram {
+    // Declared before `inner`, so it drops first: the identity check and
+    // unlink happen while the socket is still open.
+    cleanup: Cleanup,
+    inner: UnixDatagram,
+    addr: UnixAddr,
+    access: PeerFilter,
+}
+
+impl SafeUnixDatagram {
+    /// Binds a receiver at `path`, safely. Call it inside a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`SafeUnixListener::bind`](crate::SafeUnixListener::bind): the
+    /// [`BindError`] names the path, what is in the way, and what to do.
+    ///
+    /// # Blocking
+    ///
+    /// It waits for a bind lock another process holds, sleeping the calling
+    /// thread for at most 5 s.
+    pub fn bind(path: impl AsRef<Path>) -> Result<Self, BindError> {
+        Builder::new(UnixAddr::from_path(path)?).bind_datagram()
+    }
+
+    /// Binds a name in the Linux abstract namespace (no file, nothing to
+    /// remove). Elsewhere it fails with
+    /// [`Unsupported`](crate::BindErrorKind::Unsupported).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// # if cfg!(any(target_os = "linux", target_os = "android")) {
+    /// let name = format!("sul-doc-metrics-{}", std::process::id());
+    /// let rx = safe_unix_listener::SafeUnixDatagram::bind_abstract(&name)?;
+    /// assert_eq!(rx.addr().to_string(), format!("@{name}"));
+    /// # }
+    /// # Ok(()) }
+    /// ```
+    pub fn bind_abstract(name: impl AsRef<[u8]>) -> Result<Self, BindError> {
+        Builder::new(UnixAddr::from_abstract_name(name)?).bind_datagram()
+    }
+
+    /// A throwaway receiver for tests: `s` in a new directory only we may
+    /// enter, as [`SafeUnixListener::bind_temp`](crate::SafeUnixListener::bind_temp)
+    /// makes; dropping it removes both.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let rx = safe_unix_listener::SafeUnixDatagram::bind_temp()?;
+    /// let path = rx.addr().as_path().unwrap().to_owned();
+    /// drop(rx);
+    /// assert!(!path.parent().unwrap().exists());
+    /// # Ok(()) }
+    /// ```
+    pub fn bind_temp() -> Result<Self, BindError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(BindError::no_runtime("a temporary socket"));
+        }
+        let (inner, addr, temp) = temp::bind_temp::<UnixDatagram>()?;
+        Ok(Self::new(
+            inner,
+            addr,
+            Cleanup::TempDir(temp),
+            PeerFilter::default(),
+        ))
+    }
+
+    /// A [`Builder`] for `addr`, finished with [`Builder::bind_datagram`].
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// use safe_unix_listener::SafeUnixDatagram;
+    ///
+    /// // Writable by the owner and a group of senders.
+    /// let rx = SafeUnixDatagram::builder("/run/app/metrics.sock".parse()?)
+    ///     .mode(0o620)
+    ///     .bind_datagram()?;
+    /// # drop(rx); Ok(()) }
+    /// ```
+    pub fn builder(addr: UnixAddr) -> Builder {
+        Builder::new(addr)
+    }
+
+    fn new(inner: UnixDatagram, addr: UnixAddr, cleanup: Cleanup, access: PeerFilter) -> Self {
+        if let Err(errno) = sys::pass_credentials(inner.as_fd()) {
+            tracing::warn!(%addr, %errno, "cannot ask for the senders' credentials (SO_PASSCRED)");
+        }
+        tracing::debug!(%addr, "receiving datagrams");
+        Self {
+            cleanup,
+            inner,
+            addr,
+            access,
+        }
+    }
+
+    /// The address this receiver was asked to bind.
+    pub fn addr(&self) -> &UnixAddr {
+        &self.addr
+    }
+
+    /// Receives one datagram into `buf`, with who sent it: the sender's
+    /// uid, gid and pid as the kernel recorded them (`SCM_CREDENTIALS`,
+    /// which cannot be forged), and its address. Datagrams from a sender
+    /// that [`Builder::allow_uids`] and [`Builder::allow_gids`] do not
+    /// admit are dropped here, never returned, and logged at a
+    /// rate-limited `warn`.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of `recvmsg`; `Unsupported` on platforms other than
+    /// Linux and Android, where datagrams carry no credentials.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a datagram is either returned or left in the queue.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # if cfg!(any(target_os = "linux", target_os = "android")) {
+    /// let rx = safe_unix_listener::SafeUnixDatagram::bind_temp()?;
+    /// let tx = std::os::unix::net::UnixDatagram::unbound()?;
+    /// tx.send_to(b"hello", rx.addr().as_path().unwrap())?;
+    /// let mut buf = [0; 16];
+    /// let (n, peer) = rx.recv_with_peer(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"hello");
+    /// assert_eq!(peer.pid(), Some(std::process::id() as i32));
+    /// # }
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_with_peer(&self, buf: &mut [u8]) -> io::Result<(usize, PeerInfo)> {
+        loop {
+            let (n, cred, from) = self
+                .inner
+                .async_io(Interest::READABLE, || {
+                    sys::recv_with_cred(self.inner.as_fd(), buf)
+                })
+                .await?;
+            if self.access.admits_cred(cred, || None, &self.addr) {
+                return Ok((n, PeerInfo::of_datagram(cred, from.into())));
+            }
+        }
+    }
+
+    /// Turns the removal of the socket file on drop off or back on, as
+    /// [`SafeUnixListener::set_unlink_on_drop`](crate::SafeUnixListener::set_unlink_on_drop).
+    pub fn set_unlink_on_drop(&mut self, unlink: bool) {
+        self.cleanup.set_armed(unlink);
+    }
+
+    /// Whether dropping this receiver will remove its socket file (if it
+    /// is still the same inode then).
+    pub fn unlink_on_drop(&self) -> bool {
+        self.cleanup.is_armed()
+    }
+
+    /// The Tokio socket inside. The socket file is then left in place:
+    /// nothing removes it on drop.
+    pub fn into_inner(mut self) -> UnixDatagram {
+        self.cleanup.set_armed(false);
+        let Self { inner, .. } = self;
+        inner
+    }
+}
+
+impl AsRef<UnixDatagram> for SafeUnixDatagram {
+    fn as_ref(&self) -> &UnixDatagram {
+        &self.inner
+    }
+}
+
+impl AsFd for SafeUnixDatagram {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsRawFd for SafeUnixDatagram {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl fmt::Debug for SafeUnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SafeUnixDatagram")
+            .field("addr", &self.addr)
+            .field("fd", &self.inner.as_raw_fd())
+            .field("unlink_on_drop", &self.unlink_on_drop())
+            .finish()
+    }
+}
+
+impl Builder {
+    /// Binds a datagram receiver with these options: mode, owner, group,
+    /// `create_parents`, `check_parent` and the existing-file policy work
+    /// as for [`bind`](Self::bind); the allowed uids and gids apply to
+    /// [`SafeUnixDatagram::recv_with_peer`]. Call it inside a Tokio
+    /// runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Self::bind).
+    ///
+    /// # Blocking
+    ///
+    /// As [`bind`](Self::bind): at most 5 s for a bind lock another process
+    /// holds.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let addr: safe_unix_listener::UnixAddr = dir.path().join("log.sock").try_into()?;
+    /// let rx = safe_unix_listener::Builder::new(addr).allow_uids([0]).bind_datagram()?;
+    /// # drop(rx); Ok(()) }
+    /// ```
+    pub fn bind_datagram(self) -> Result<SafeUnixDatagram, BindError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(BindError::no_runtime(&self.addr));
+        }
+        let (inner, cleanup) = match self.addr.view() {
+            AddrView::Path(path) => {
+                let (inner, mut guard) = bind::bind_path::<UnixDatagram>(path, &self.options)?;
+                guard.ours().set_armed(self.unlink_on_drop);
+                (inner, Cleanup::Socket(guard))
+            }
+            AddrView::Abstract(name) => (
+                bind::bind_abstract::<UnixDatagram>(name, &self.addr)?,
+                Cleanup::Nothing,
+            ),
+        };
+        Ok(SafeUnixDatagram::new(
+            inner,
+            self.addr,
+            cleanup,
+            self.access,
+        ))
+    }
+}

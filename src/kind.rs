@@ -1,0 +1,52 @@
+//! The kinds of socket the one bind sequence makes: a stream listener
+//! ([`tokio::net::UnixListener`]) or a datagram receiver
+//! ([`tokio::net::UnixDatagram`]). They differ in the socket type, in
+//! whether the socket listens, and in the Tokio type it is registered as;
+//! everything else in [`crate::bind`] is the same for both.
+
+use std::io;
+use std::os::fd::OwnedFd;
+
+use nix::errno::Errno;
+use nix::sys::socket::{self, Backlog, SockType};
+
+/// A kind of socket a bind makes.
+pub(crate) trait Kind: Sized {
+    /// The socket type to create.
+    const TYPE: SockType;
+
+    /// Makes the bound socket usable, once its mode and owner are set, and
+    /// registers it with Tokio.
+    fn finish(fd: OwnedFd) -> Result<Self, Finish>;
+}
+
+/// Why [`Kind::finish`] failed.
+#[derive(Debug)]
+pub(crate) enum Finish {
+    /// `listen(2)`.
+    Listen(Errno),
+    /// The registration with Tokio.
+    Register(io::Error),
+}
+
+impl Kind for tokio::net::UnixListener {
+    const TYPE: SockType = SockType::Stream;
+
+    /// Only a listening socket may be registered: epoll reports a stream
+    /// socket that is neither connected nor listening as hung up, and
+    /// Tokio would keep that forever, spinning on accept.
+    fn finish(fd: OwnedFd) -> Result<Self, Finish> {
+        socket::listen(&fd, Backlog::MAXCONN).map_err(Finish::Listen)?;
+        Self::from_std(std::os::unix::net::UnixListener::from(fd)).map_err(Finish::Register)
+    }
+}
+
+impl Kind for tokio::net::UnixDatagram {
+    const TYPE: SockType = SockType::Datagram;
+
+    /// A datagram socket receives as soon as it is bound: nothing to do
+    /// but register it.
+    fn finish(fd: OwnedFd) -> Result<Self, Finish> {
+        Self::from_std(std::os::unix::net::UnixDatagram::from(fd)).map_err(Finish::Register)
+    }
+}
