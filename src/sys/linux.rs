@@ -343,6 +343,9 @@ pub(crate) fn recv_with_cred(
     buf: &mut [u8],
 ) -> std::io::Result<(usize, Option<super::Cred>, std::os::unix::net::SocketAddr)> {
     use std::io::IoSliceMut;
+    #[cfg(target_os = "android")]
+    use std::os::android::net::SocketAddrExt;
+    #[cfg(target_os = "linux")]
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::SocketAddr;
 
