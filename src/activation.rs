@@ -39,6 +39,7 @@ use nix::sys::socket::{self, AddressFamily, SockType, SockaddrLike, SockaddrStor
 
 use crate::addr::UnixAddr;
 use crate::error::BindError;
+use crate::kind::Kind;
 use crate::sys;
 
 /// The first passed descriptor, by the protocol.
@@ -75,14 +76,14 @@ fn with_passed<T>(
 
 /// A passed listener, adopted: the Tokio listener, its address, and the
 /// name it was passed under.
-pub(crate) type Adopted = (tokio::net::UnixListener, UnixAddr, Option<String>);
+pub(crate) type Adopted<K = tokio::net::UnixListener> = (K, UnixAddr, Option<String>);
 
 /// A passed descriptor that is not a Unix stream listener, and what it is.
 pub(crate) type NotUsed = (RawFd, String);
 
 /// Takes the passed Unix listener: the one named `name`, or, without a
 /// name, the only passed descriptor that is a listening Unix stream socket.
-pub(crate) fn take(name: Option<&str>) -> Result<Option<Adopted>, BindError> {
+pub(crate) fn take<K: Kind>(name: Option<&str>) -> Result<Option<Adopted<K>>, BindError> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(BindError::no_runtime("the passed socket"));
     }
@@ -99,9 +100,9 @@ pub(crate) fn take(name: Option<&str>) -> Result<Option<Adopted>, BindError> {
                     return Ok(None);
                 }
             },
-            None => only_listener(open.collect())?,
+            None => only_one::<K>(open.collect())?,
         };
-        adopt(chosen).map(Some)
+        adopt::<K>(chosen).map(Some)
     })
 }
 
@@ -114,7 +115,7 @@ pub(crate) fn take_all() -> Result<(Vec<Adopted>, Vec<NotUsed>), BindError> {
     with_passed(|passed| {
         let (mut adopted, mut others) = (Vec::new(), Vec::new());
         for p in passed.iter_mut().filter(|p| !p.taken) {
-            match check(p.fd) {
+            match check::<tokio::net::UnixListener>(p.fd) {
                 Ok(_) => adopted.push(adopt(p)?),
                 Err(why) => {
                     tracing::warn!(
@@ -130,13 +131,17 @@ pub(crate) fn take_all() -> Result<(Vec<Adopted>, Vec<NotUsed>), BindError> {
     })
 }
 
-fn only_listener(open: Vec<&mut Passed>) -> Result<&mut Passed, BindError> {
+fn only_one<K: Kind>(open: Vec<&mut Passed>) -> Result<&mut Passed, BindError> {
     let count = open.len();
-    let mut unix: Vec<&mut Passed> = open.into_iter().filter(|p| check(p.fd).is_ok()).collect();
+    let mut unix: Vec<&mut Passed> = open
+        .into_iter()
+        .filter(|p| check::<K>(p.fd).is_ok())
+        .collect();
     match unix.len() {
         1 => Ok(unix.remove(0)),
         0 => Err(BindError::activation(format!(
-            "{count} descriptor(s) were passed, but none is a listening Unix stream socket"
+            "{count} descriptor(s) were passed, but none is a {}",
+            K::PASSED
         ))),
         n => {
             let names: Vec<&str> = unix
@@ -144,7 +149,8 @@ fn only_listener(open: Vec<&mut Passed>) -> Result<&mut Passed, BindError> {
                 .map(|p| p.name.as_deref().unwrap_or("?"))
                 .collect();
             Err(BindError::activation(format!(
-                "{n} Unix listeners were passed ({}); pick one with from_activation_named, or take all with from_activation_all",
+                "{n} of them are a {} ({}); pick one by its name (from_activation_named)",
+                K::PASSED,
                 names.join(", ")
             )))
         }
@@ -152,9 +158,9 @@ fn only_listener(open: Vec<&mut Passed>) -> Result<&mut Passed, BindError> {
 }
 
 /// Checks `p` and makes it ours, exactly once.
-fn adopt(p: &mut Passed) -> Result<Adopted, BindError> {
-    let addr =
-        check(p.fd).map_err(|why| BindError::activation(format!("descriptor {} {why}", p.fd)))?;
+fn adopt<K: Kind>(p: &mut Passed) -> Result<Adopted<K>, BindError> {
+    let addr = check::<K>(p.fd)
+        .map_err(|why| BindError::activation(format!("descriptor {} {why}", p.fd)))?;
     p.taken = true;
     // SAFETY: the service manager passed this descriptor to this process,
     // it is open (`check` just queried it), and `taken` guarantees that no
@@ -162,11 +168,10 @@ fn adopt(p: &mut Passed) -> Result<Adopted, BindError> {
     let fd = unsafe { OwnedFd::from_raw_fd(p.fd) };
     fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
         .map_err(|e| BindError::activation(format!("descriptor {}: {e}", fd.as_raw_fd())))?;
-    let listener =
-        tokio::net::UnixListener::from_std(std::os::unix::net::UnixListener::from(fd))
-            .map_err(|e| BindError::activation(format!("cannot register it with Tokio: {e}")))?;
+    let socket = K::adopt(fd)
+        .map_err(|e| BindError::activation(format!("cannot register it with Tokio: {e}")))?;
     tracing::info!(%addr, name = p.name.as_deref().unwrap_or(""), "using the socket passed by the service manager");
-    Ok((listener, addr, p.name.clone()))
+    Ok((socket, addr, p.name.clone()))
 }
 
 /// Reads and checks the activation variables, and makes every passed
@@ -236,9 +241,9 @@ fn close_on_exec(fd: RawFd) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The bound address, if `fd` is a listening Unix stream socket; else
-/// what it is, for the message.
-fn check(fd: RawFd) -> Result<UnixAddr, String> {
+/// The bound address, if `fd` is a Unix socket of kind `K` (a listening
+/// stream socket, or a datagram socket); else what it is, for the message.
+fn check<K: Kind>(fd: RawFd) -> Result<UnixAddr, String> {
     let name: SockaddrStorage =
         socket::getsockname(fd).map_err(|e| format!("is not a socket ({e})"))?;
     // SAFETY: getsockname just succeeded, so the descriptor is open; it is
@@ -253,11 +258,17 @@ fn check(fd: RawFd) -> Result<UnixAddr, String> {
         other => return Err(format!("is not a Unix socket ({other:?})")),
     }
     match socket::getsockopt(&borrowed, sockopt::SockType) {
-        Ok(SockType::Stream) => {}
-        Ok(other) => return Err(format!("is a Unix {other:?} socket, not a stream socket")),
+        Ok(ty) if ty == K::TYPE => {}
+        Ok(SockType::Stream) => {
+            return Err(format!("is a Unix stream socket, not a {}", K::PASSED));
+        }
+        Ok(SockType::Datagram) => {
+            return Err(format!("is a Unix datagram socket, not a {}", K::PASSED));
+        }
+        Ok(other) => return Err(format!("is a Unix {other:?} socket, not a {}", K::PASSED)),
         Err(e) => return Err(format!("cannot be asked its type ({e})")),
     }
-    if socket::getsockopt(&borrowed, sockopt::AcceptConn) != Ok(true) {
+    if K::LISTENS && socket::getsockopt(&borrowed, sockopt::AcceptConn) != Ok(true) {
         return Err("is not listening".to_owned());
     }
     let unix = name.as_unix_addr().ok_or("has no Unix address")?;

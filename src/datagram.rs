@@ -10,6 +10,7 @@ use std::path::Path;
 use tokio::io::Interest;
 use tokio::net::UnixDatagram;
 
+use crate::activation;
 use crate::addr::{AddrView, UnixAddr};
 use crate::bind;
 use crate::builder::Builder;
@@ -121,6 +122,38 @@ impl SafeUnixDatagram {
             Cleanup::TempDir(temp),
             PeerFilter::default(),
         ))
+    }
+
+    /// The datagram socket passed by systemd (`ListenDatagram=`, or
+    /// `systemd-socket-activate --datagram`), if exactly one was passed;
+    /// `Ok(None)` if none was. Checked like the listener's
+    /// ([`SafeUnixListener::from_activation`](crate::SafeUnixListener::from_activation)):
+    /// a stream listener passed instead is an
+    /// [`InvalidActivation`](crate::BindErrorKind::InvalidActivation) error
+    /// that says so. A passed socket belongs to the service manager: it is
+    /// never unlinked.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let rx = match safe_unix_listener::SafeUnixDatagram::from_activation()? {
+    ///     Some(rx) => rx,
+    ///     None => safe_unix_listener::SafeUnixDatagram::bind("/run/app/log.sock")?,
+    /// };
+    /// # drop(rx); Ok(()) }
+    /// ```
+    pub fn from_activation() -> Result<Option<Self>, BindError> {
+        Ok(activation::take::<UnixDatagram>(None)?.map(Self::passed))
+    }
+
+    /// Like [`from_activation`](Self::from_activation), for the socket
+    /// passed under `name` (`FileDescriptorName=`, `--fdname`).
+    pub fn from_activation_named(name: &str) -> Result<Option<Self>, BindError> {
+        Ok(activation::take::<UnixDatagram>(Some(name))?.map(Self::passed))
+    }
+
+    fn passed((inner, addr, _): activation::Adopted<UnixDatagram>) -> Self {
+        Self::new(inner, addr, Cleanup::Nothing, PeerFilter::default())
     }
 
     /// A [`Builder`] for `addr`, finished with [`Builder::bind_datagram`].

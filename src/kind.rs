@@ -14,6 +14,13 @@ use nix::sys::socket::{self, Backlog, SockType};
 pub(crate) trait Kind: Sized {
     /// The socket type to create.
     const TYPE: SockType;
+    /// Whether it listens (a passed one must be listening already).
+    const LISTENS: bool;
+    /// What a passed socket of this kind is, for messages.
+    const PASSED: &'static str;
+
+    /// Registers a passed socket, already checked, with Tokio.
+    fn adopt(fd: OwnedFd) -> io::Result<Self>;
 
     /// Makes the bound socket usable, once its mode and owner are set, and
     /// registers it with Tokio.
@@ -31,6 +38,12 @@ pub(crate) enum Finish {
 
 impl Kind for tokio::net::UnixListener {
     const TYPE: SockType = SockType::Stream;
+    const LISTENS: bool = true;
+    const PASSED: &'static str = "listening Unix stream socket";
+
+    fn adopt(fd: OwnedFd) -> io::Result<Self> {
+        Self::from_std(std::os::unix::net::UnixListener::from(fd))
+    }
 
     /// Only a listening socket may be registered: epoll reports a stream
     /// socket that is neither connected nor listening as hung up, and
@@ -43,6 +56,12 @@ impl Kind for tokio::net::UnixListener {
 
 impl Kind for tokio::net::UnixDatagram {
     const TYPE: SockType = SockType::Datagram;
+    const LISTENS: bool = false;
+    const PASSED: &'static str = "Unix datagram socket";
+
+    fn adopt(fd: OwnedFd) -> io::Result<Self> {
+        Self::from_std(std::os::unix::net::UnixDatagram::from(fd))
+    }
 
     /// A datagram socket receives as soon as it is bound: nothing to do
     /// but register it.

@@ -281,3 +281,88 @@ fn logger_and_socat_reach_the_receiver() {
         assert_eq!(data, b"requests:1|c");
     });
 }
+
+/// Run by `systemd-socket-activate`: adopts the passed datagram socket and
+/// prints the first datagram, or what went wrong.
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_datagram_activation() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    let rt = runtime();
+    rt.block_on(async {
+        match SafeUnixDatagram::from_activation() {
+            Ok(Some(rx)) => {
+                let (data, _) = next(&rx).await;
+                println!("\nGOT {}", String::from_utf8_lossy(&data));
+                println!("\nUNLINK {}", rx.unlink_on_drop());
+            }
+            Ok(None) => println!("\nNONE"),
+            Err(e) => println!("\nFAILED {:?} {e}", e.kind()),
+        }
+    });
+}
+
+/// `systemd-socket-activate` with `--datagram` or without, running the
+/// helper above; returns its output.
+fn activated(datagram: bool, path: &Path) -> String {
+    let cmd = helper("datagram::helper_datagram_activation", None);
+    let mut activate = Command::new("systemd-socket-activate");
+    if datagram {
+        activate.arg("--datagram");
+    }
+    activate
+        .arg("-l")
+        .arg(path)
+        .args(["-E", "SUL_HELPER=1"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = crate::support::Running::from(activate.spawn().unwrap());
+    crate::support::wait_for_file(path);
+    // The first datagram, or connection, starts the helper.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let sent = match datagram {
+            true => StdDatagram::unbound()
+                .unwrap()
+                .send_to(b"hello", path)
+                .map(drop),
+            false => std::os::unix::net::UnixStream::connect(path).map(drop),
+        };
+        if sent.is_ok() || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = crate::support::finish(child);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[cfg_attr(
+    sul_no_socket_activate,
+    ignore = "needs systemd-socket-activate (systemd)"
+)]
+fn a_passed_datagram_socket_is_adopted_and_a_stream_one_refused() {
+    let dir = tempdir();
+    let path = dir.path().join("log.sock");
+    let out = activated(true, &path);
+    assert!(out.contains("GOT hello"), "{out}");
+    assert!(
+        out.contains("UNLINK false"),
+        "a passed socket is never unlinked: {out}"
+    );
+    assert!(exists(&path));
+
+    let path = dir.path().join("stream.sock");
+    let out = activated(false, &path);
+    assert!(
+        out.contains(
+            "FAILED InvalidActivation cannot use the socket passed by the service manager: 1 descriptor(s) were passed, but none is a Unix datagram socket"
+        ),
+        "{out}"
+    );
+}
