@@ -1,7 +1,7 @@
 //! Accept rate and bind latency, side by side.
 //!
 //! ```text
-//! cargo bench --bench listener        # BENCH_ROUNDS=N: rounds; BENCH_ONLY=accept,shared,bind,longpath,dirsize,temp
+//! cargo bench --bench listener        # BENCH_ROUNDS=N: rounds; BENCH_ONLY=accept,shared,bind,datagram,longpath,dirsize,temp
 //! ```
 //!
 //! Accept rate: 8 concurrent clients each connect, read one byte and close;
@@ -71,7 +71,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let rounds = rounds(15);
-    // BENCH_ONLY=accept,shared,bind,longpath,dirsize,temp runs only those sections.
+    // BENCH_ONLY=accept,shared,bind,datagram,longpath,dirsize,temp runs only those sections.
     let only = std::env::var("BENCH_ONLY").ok();
     let run = |name: &str| {
         only.as_deref()
@@ -349,6 +349,68 @@ fn main() {
                 &format!("SafeUnixListener: {safe_steps}"),
             ],
             &bind_samples[2..],
+            0,
+        );
+    }
+
+    if run("datagram") {
+        // One sender thread sends DATAGRAMS small datagrams as fast as the
+        // receiver's queue takes them; the receiver counts them.
+        const DATAGRAMS: usize = 50_000;
+        let receive = |path: &Path, recv: &dyn Fn(&mut [u8]) -> usize| {
+            let sender = std::os::unix::net::UnixDatagram::unbound().unwrap();
+            let path = path.to_owned();
+            let start = Instant::now();
+            let send = std::thread::spawn(move || {
+                for _ in 0..DATAGRAMS {
+                    while sender.send_to(b"requests:1|c", &path).is_err() {
+                        std::thread::yield_now();
+                    }
+                }
+            });
+            let mut buf = [0u8; 64];
+            for _ in 0..DATAGRAMS {
+                assert_eq!(recv(&mut buf), 12);
+            }
+            send.join().unwrap();
+            per_second(DATAGRAMS, start.elapsed())
+        };
+        let plain_path = fresh(dir, "dgram-plain.sock");
+        let safe_path = fresh(dir, "dgram-safe.sock");
+        let plain = rt.block_on(async { tokio::net::UnixDatagram::bind(&plain_path).unwrap() });
+        let safe =
+            rt.block_on(async { safe_unix_listener::SafeUnixDatagram::bind(&safe_path).unwrap() });
+        let mut variants = vec![
+            Variant {
+                name: "tokio UnixDatagram::recv",
+                run: Box::new(|| {
+                    receive(&plain_path, &|buf| rt.block_on(plain.recv(buf)).unwrap())
+                }),
+            },
+            Variant {
+                name: "SafeUnixDatagram: as_ref().recv",
+                run: Box::new(|| {
+                    receive(&safe_path, &|buf| {
+                        rt.block_on(safe.as_ref().recv(buf)).unwrap()
+                    })
+                }),
+            },
+            Variant {
+                name: "SafeUnixDatagram::recv_with_peer (credentials)",
+                run: Box::new(|| {
+                    receive(&safe_path, &|buf| {
+                        rt.block_on(safe.recv_with_peer(buf)).unwrap().0
+                    })
+                }),
+            },
+        ];
+        let samples = interleave(rounds, &mut variants);
+        let names: Vec<&str> = variants.iter().map(|v| v.name).collect();
+        table(
+            &format!("Datagrams received: {DATAGRAMS} a sample, {rounds} rounds"),
+            "datagrams/s",
+            &names,
+            &samples,
             0,
         );
     }

@@ -377,7 +377,19 @@ pub(crate) fn recv_with_cred(
         Some(a) if a.as_abstract().is_some() => {
             SocketAddr::from_abstract_name(a.as_abstract().unwrap_or_default())?
         }
-        _ => std::os::unix::net::UnixDatagram::unbound()?.local_addr()?,
+        _ => unnamed()?,
     };
     Ok((msg.bytes, cred, from))
+}
+
+/// The address of an unnamed socket (a sender that never bound), which
+/// std can only give as the address of such a socket: made once.
+fn unnamed() -> std::io::Result<std::os::unix::net::SocketAddr> {
+    static UNNAMED: std::sync::OnceLock<std::os::unix::net::SocketAddr> =
+        std::sync::OnceLock::new();
+    if let Some(addr) = UNNAMED.get() {
+        return Ok(addr.clone());
+    }
+    let addr = std::os::unix::net::UnixDatagram::unbound()?.local_addr()?;
+    Ok(UNNAMED.get_or_init(|| addr).clone())
 }

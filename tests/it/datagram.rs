@@ -366,3 +366,49 @@ fn a_passed_datagram_socket_is_adopted_and_a_stream_one_refused() {
         "{out}"
     );
 }
+
+/// The metrics example, as a user runs it: counters from socat summed and
+/// printed, and its socket gone after SIGTERM.
+#[test]
+fn the_metrics_example_sums_what_socat_sends_and_cleans_up() {
+    use std::io::BufRead;
+    let dir = tempdir();
+    let path = dir.path().join("metrics.sock");
+    let mut server: crate::support::Running = Command::new(crate::support::example_bin("metrics"))
+        .arg(&path)
+        .args(["--mode", "0622"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+        .into();
+    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("metrics receiver on {}\n", path.display()));
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o622);
+    for _ in 0..3 {
+        let mut socat = Command::new("socat")
+            .args(["-", &format!("UNIX-SENDTO:{}", path.display())])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut socat.stdin.take().unwrap(), b"requests:2|c\n").unwrap();
+        assert!(socat.wait().unwrap().success());
+    }
+    let uid = nix::unistd::geteuid().as_raw();
+    let wanted = format!("requests 6 (from uids [{uid}])\n");
+    // A report a second: 20 of them at most.
+    for report in 0.. {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "it exited early");
+        if line == wanted {
+            break;
+        }
+        assert!(report < 20, "never summed to 6: {line}");
+    }
+    crate::support::signal(&server, nix::sys::signal::Signal::SIGTERM);
+    let status = server.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(!exists(&path), "its socket went with it");
+}
