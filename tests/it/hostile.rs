@@ -123,11 +123,12 @@ fn helper_bind_repeatedly() {
         if create {
             builder = builder.create_parents(0o777);
         }
-        match builder.bind() {
-            Ok(l) => {
-                bound += 1;
-                drop(l);
-            }
+        let done = match std::env::var_os("SUL_DATAGRAM") {
+            Some(_) => builder.bind_datagram().map(drop),
+            None => builder.bind().map(drop),
+        };
+        match done {
+            Ok(()) => bound += 1,
             Err(e) => assert_ne!(e.kind(), BindErrorKind::Other, "{e}"),
         }
         if create {
@@ -141,6 +142,11 @@ fn helper_bind_repeatedly() {
 /// 2 ms (`strace -e inject`), which holds the window a path-based chmod
 /// would leave open, while `attacker` races it.
 fn bind_under_attack(path: &Path, create_parents: bool) -> String {
+    bind_under_attack_with(path, create_parents, &[])
+}
+
+/// [`bind_under_attack`], with more variables for the helper.
+fn bind_under_attack_with(path: &Path, create_parents: bool, env: &[(&str, &str)]) -> String {
     let mut cmd = helper_via(
         &[
             "strace",
@@ -153,7 +159,9 @@ fn bind_under_attack(path: &Path, create_parents: bool) -> String {
         ],
         "hostile::helper_bind_repeatedly",
     );
-    cmd.env("SUL_ADDR", path).env("SUL_REPEAT", "300");
+    cmd.env("SUL_ADDR", path)
+        .env("SUL_REPEAT", "300")
+        .envs(env.iter().copied());
     if create_parents {
         cmd.env("SUL_CREATE_PARENTS", "1");
     }
@@ -352,6 +360,46 @@ fn binds_under_attack_leave_the_victim_alone(root: &Path, dir: &Path) {
     let bound = bind_under_attack(&dir.join("app.sock"), false);
     eprintln!("{bound} under attack");
     assert_untouched(&victim);
+}
+
+/// The same race against datagram receivers: the one bind sequence.
+#[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+#[cfg_attr(sul_not_root, ignore = "needs root: racing a uid 65534 attacker")]
+fn a_racing_user_cannot_redirect_the_mode_of_a_datagram_receiver() {
+    let f = Fixture::new();
+    let dir = nobodys_dir(f.dir.path(), "shared");
+    let victim = victim(f.dir.path());
+    let _attacker = attacker(&dir, &victim);
+    let _swapper = swapper(&dir.join("app.sock"), &victim);
+    let bound = bind_under_attack_with(&dir.join("app.sock"), false, &[("SUL_DATAGRAM", "1")]);
+    eprintln!("{bound} datagram receivers under attack");
+    assert_untouched(&victim);
+}
+
+/// A foreign lock file in front of a datagram receiver: a regular one is
+/// used and kept with its content, a FIFO is refused and left alone.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: files made by uid 65534")]
+fn a_datagram_receiver_keeps_lock_files_it_did_not_create() {
+    let f = Fixture::with_mode(0o1777);
+    let _enter = f.rt.enter();
+    let lock = lock_file(&f.path);
+    fs::write(&lock, b"theirs").unwrap();
+    std::os::unix::fs::lchown(&lock, Some(NOBODY), Some(NOBODY)).unwrap();
+    drop(safe_unix_listener::SafeUnixDatagram::bind(&f.path).unwrap());
+    assert_eq!(fs::read(&lock).unwrap(), b"theirs");
+    fs::remove_file(&lock).unwrap();
+    mkfifo(&lock, Mode::from_bits_truncate(0o644)).unwrap();
+    let err = safe_unix_listener::SafeUnixDatagram::bind(&f.path).unwrap_err();
+    assert_eq!(err.kind(), BindErrorKind::LockFile, "{err}");
+    assert!(err.to_string().contains("a FIFO"), "{err}");
+    assert!(exists_fifo(&lock), "the FIFO is left alone");
+}
+
+fn exists_fifo(p: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_fifo())
 }
 
 /// The same in a sticky directory owned by root, as `/tmp` is: there the
