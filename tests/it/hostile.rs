@@ -661,41 +661,8 @@ fn a_crashed_takeover_is_cleaned_up_by_the_next() {
 fn a_takeover_never_replaces_a_file_that_appears_during_it() {
     let f = Fixture::new();
     make_stale(&f.path);
-    // The swap waits 300 ms; the test puts a file at the path meanwhile.
-    let mut child: Running = helper_via(
-        &[
-            "strace",
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            "inject=renameat2:delay_enter=1000000",
-        ],
-        "helper_bind",
-    )
-    .env("SUL_ADDR", &f.path)
-    .env("SUL_TAKEOVER", "1")
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap()
-    .into();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let ready = listing(f.dir.path()).iter().any(|e| e.0 == ".app.sock.sul")
-            && fs::read_dir(f.dir.path())
-                .unwrap()
-                .flatten()
-                .any(|e| e.path().join("s").exists());
-        if ready {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the takeover never reached its swap"
-        );
-        std::thread::yield_now();
-    }
+    // The swap waits 1 s; the test puts a file at the path meanwhile.
+    let mut child = takeover_at_its_swap(&f);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let tmp = f.dir.path().join("incoming");
     fs::write(&tmp, b"precious").unwrap();
@@ -715,6 +682,41 @@ fn a_takeover_never_replaces_a_file_that_appears_during_it() {
     assert_eq!(fs::read(&f.path).unwrap(), b"precious");
     let names: Vec<_> = listing(f.dir.path()).into_iter().map(|e| e.0).collect();
     assert_eq!(names, ["app.sock"], "no private directory is left");
+}
+
+/// A takeover of `f.path` by a helper whose every `renameat2` is held 1 s,
+/// returned once its private socket exists: its look at the path and its
+/// exchange come next.
+fn takeover_at_its_swap(f: &Fixture) -> Running {
+    let child: Running = helper_via(
+        &[
+            "strace",
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=renameat2",
+            "-e",
+            "inject=renameat2:delay_enter=1000000",
+        ],
+        "helper_bind",
+    )
+    .env("SUL_ADDR", &f.path)
+    .env("SUL_TAKEOVER", "1")
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap()
+    .into();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !f.dir.path().join(".app.sock.sul/s").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the takeover never reached its swap"
+        );
+        std::thread::yield_now();
+    }
+    child
 }
 
 /// Item 5, raced by uid 65534 in a directory it may write: it puts its file
@@ -794,36 +796,7 @@ print("removed", flush=True)
     assert_eq!(line, "ready\n");
     let file_ino = ino(&incoming);
 
-    let mut child: Running = helper_via(
-        &[
-            "strace",
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            "trace=renameat2",
-            "-e",
-            "inject=renameat2:delay_enter=1000000",
-        ],
-        "helper_bind",
-    )
-    .env("SUL_ADDR", &f.path)
-    .env("SUL_TAKEOVER", "1")
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap()
-    .into();
-    // The private socket exists: the look at the path and the exchange
-    // (held 1 s) come next.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !f.dir.path().join(".app.sock.sul/s").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the takeover never reached its swap"
-        );
-        std::thread::yield_now();
-    }
+    let mut child = takeover_at_its_swap(f);
     std::thread::sleep(std::time::Duration::from_millis(300));
     std::io::Write::write_all(attacker.stdin.as_mut().unwrap(), b"go\n").unwrap();
 
