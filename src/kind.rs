@@ -19,12 +19,20 @@ pub(crate) trait Kind: Sized {
     /// What a passed socket of this kind is, for messages.
     const PASSED: &'static str;
 
-    /// Registers a passed socket, already checked, with Tokio.
+    /// Registers a socket with Tokio: a passed one, already checked, or
+    /// one of ours, finished.
     fn adopt(fd: OwnedFd) -> io::Result<Self>;
 
     /// Makes the bound socket usable, once its mode and owner are set, and
-    /// registers it with Tokio.
-    fn finish(fd: OwnedFd) -> Result<Self, Finish>;
+    /// registers it with Tokio. A stream socket listens first: epoll
+    /// reports one that is neither connected nor listening as hung up, and
+    /// Tokio would keep that forever, spinning on accept.
+    fn finish(fd: OwnedFd) -> Result<Self, Finish> {
+        if Self::LISTENS {
+            socket::listen(&fd, Backlog::MAXCONN).map_err(Finish::Listen)?;
+        }
+        Self::adopt(fd).map_err(Finish::Register)
+    }
 }
 
 /// Why [`Kind::finish`] failed.
@@ -44,14 +52,6 @@ impl Kind for tokio::net::UnixListener {
     fn adopt(fd: OwnedFd) -> io::Result<Self> {
         Self::from_std(std::os::unix::net::UnixListener::from(fd))
     }
-
-    /// Only a listening socket may be registered: epoll reports a stream
-    /// socket that is neither connected nor listening as hung up, and
-    /// Tokio would keep that forever, spinning on accept.
-    fn finish(fd: OwnedFd) -> Result<Self, Finish> {
-        socket::listen(&fd, Backlog::MAXCONN).map_err(Finish::Listen)?;
-        Self::from_std(std::os::unix::net::UnixListener::from(fd)).map_err(Finish::Register)
-    }
 }
 
 impl Kind for tokio::net::UnixDatagram {
@@ -61,11 +61,5 @@ impl Kind for tokio::net::UnixDatagram {
 
     fn adopt(fd: OwnedFd) -> io::Result<Self> {
         Self::from_std(std::os::unix::net::UnixDatagram::from(fd))
-    }
-
-    /// A datagram socket receives as soon as it is bound: nothing to do
-    /// but register it.
-    fn finish(fd: OwnedFd) -> Result<Self, Finish> {
-        Self::from_std(std::os::unix::net::UnixDatagram::from(fd)).map_err(Finish::Register)
     }
 }
