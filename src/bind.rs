@@ -9,19 +9,21 @@
 //!    be there. A socket is probed through the directory's descriptor; only
 //!    one that refuses the connection is stale, and it is removed after
 //!    checking that the name still leads to the same inode;
-//! 4. the socket ([`listen_on`], the one sequence every route uses): made,
-//!    bound, given its mode and owner, then listening, then registered with
-//!    Tokio. Where nobody else can replace a name we create in the
+//! 4. the socket ([`listen_on`], the one sequence every route uses, for a
+//!    stream listener or a datagram receiver alike, [`crate::kind`]): made,
+//!    bound, given its mode and owner, then listening (a stream listener),
+//!    then registered with Tokio. Where nobody else can replace a name we create in the
 //!    directory (only we may write it, or it is sticky and owned by root or
 //!    us, like `/tmp`), it is bound at the path itself: no client can
 //!    connect before it listens, which is after its mode and owner are set. Anywhere
 //!    else it is bound in a private 0700 directory beside the path
 //!    ([`crate::private`]), where nobody else can reach it, and
-//! 5. moved into place without replacing anything
-//!    (`renameat2(RENAME_NOREPLACE)`, or `link` and `unlink`), so that a
+//! 5. moved into place without replacing anything ([`crate::place`]:
+//!    `renameat2(RENAME_NOREPLACE)`, or where a filesystem refuses it the
+//!    `link` or `rename` found to keep a socket reachable there), so that a
 //!    socket at the path is always already listening with its final mode;
 //!    a takeover swaps it with the socket at the path
-//!    (`renameat2(RENAME_EXCHANGE)`) and swaps back anything that is not a
+//!    (`renameat2(RENAME_EXCHANGE)`) and puts back anything that is not a
 //!    socket;
 //! 6. the private directory is removed, then the lock released.
 //!

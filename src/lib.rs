@@ -76,10 +76,17 @@
 //!   for configuration files.
 //! - `cli`: the `sul` command: `sul inspect`, `sul clean` and `sul wait`.
 //!
+//! # Datagram receivers
+//!
+//! [`SafeUnixDatagram`] binds a metrics or log receiver (statsd, syslog)
+//! by the same sequence, with the same guarantees, and
+//! [`SafeUnixDatagram::recv_with_peer`] gives each datagram's sender.
+//!
 //! # Diagnosis
 //!
 //! [`inspect`] tells what is at an address (free, a stale socket and
-//! whether we may remove it, a live server and its pid, something else),
+//! whether we may remove it, a live server of any socket type and its pid,
+//! something else),
 //! what a bind would do, and changes nothing. [`clean_stale`] removes a
 //! provably stale socket, for servers that do not use this crate.
 //!
