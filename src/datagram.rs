@@ -192,16 +192,19 @@ impl SafeUnixDatagram {
     }
 
     /// Receives one datagram into `buf`, with who sent it: the sender's
-    /// uid, gid and pid as the kernel recorded them (`SCM_CREDENTIALS`,
-    /// which cannot be forged), and its address. Datagrams from a sender
+    /// uid, gid and pid as the kernel recorded them (`SCM_CREDENTIALS` on
+    /// Linux, `SCM_CREDS2` on FreeBSD; they cannot be forged), and its
+    /// address. Datagrams from a sender
     /// that [`Builder::allow_uids`] and [`Builder::allow_gids`] do not
     /// admit are dropped here, never returned, and logged at a
     /// rate-limited `warn`.
     ///
     /// # Errors
     ///
-    /// The OS error of `recvmsg`; `Unsupported` on platforms other than
-    /// Linux and Android, where datagrams carry no credentials.
+    /// The OS error of `recvmsg`; `Unsupported` on macOS and NetBSD, where
+    /// datagrams carry no credentials. (On FreeBSD they come as
+    /// `SCM_CREDS2`, with `LOCAL_CREDS_PERSISTENT`: type-checked, not run
+    /// in CI.)
     ///
     /// # Cancel safety
     ///

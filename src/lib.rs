@@ -138,7 +138,8 @@
 // `unsafe` is allowed in three places only, each block with a SAFETY note:
 // adopting the descriptors passed by the service manager (activation.rs),
 // reading the peer's groups with getsockopt (sys/linux.rs), and FreeBSD's
-// bindat and connectat, which the libc crate does not declare (sys/other.rs).
+// bindat and connectat, which the libc crate does not declare, and its
+// LOCAL_CREDS_PERSISTENT option, which nix does not offer (sys/other.rs).
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]

@@ -234,18 +234,103 @@ mod at {
 /// `ENOSYS` elsewhere.
 pub(crate) use at::{bind_in, connect_in};
 
-/// `SO_PASSCRED`: not here; [`recv_with_cred`] says so.
-pub(crate) fn pass_credentials(_fd: BorrowedFd<'_>) -> nix::Result<()> {
-    Ok(())
+/// FreeBSD: the kernel attaches the sender's credentials to every datagram
+/// (`LOCAL_CREDS_PERSISTENT`, read as `SCM_CREDS2`). Type-checked in CI,
+/// not run. Elsewhere (macOS, NetBSD): not offered.
+#[cfg(target_os = "freebsd")]
+mod creds {
+    #![allow(unsafe_code)]
+
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    use std::os::unix::net::SocketAddr;
+
+    use nix::errno::Errno;
+    use nix::libc;
+    use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, SockaddrLike, UnixAddr};
+
+    use crate::sys::Cred;
+
+    pub(crate) fn pass_credentials(fd: BorrowedFd<'_>) -> nix::Result<()> {
+        let on: libc::c_int = 1;
+        // SAFETY: `fd` is borrowed, so open; the option value is a c_int
+        // that lives until the call returns, and its size is passed.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_LOCAL,
+                libc::LOCAL_CREDS_PERSISTENT,
+                (&raw const on).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        Errno::result(r).map(drop)
+    }
+
+    pub(crate) fn recv_with_cred(
+        fd: BorrowedFd<'_>,
+        buf: &mut [u8],
+    ) -> std::io::Result<(usize, Option<Cred>, SocketAddr)> {
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let mut space = vec![0u8; 512];
+        let msg = socket::recvmsg::<UnixAddr>(
+            fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        )?;
+        // struct sockcred2: version, pid, uid, euid, gid, egid, ngroups, …
+        let cred = msg.cmsgs()?.find_map(|c| match c {
+            ControlMessageOwned::Unknown(u)
+                if u.cmsg_header.cmsg_level == libc::SOL_SOCKET
+                    && u.cmsg_header.cmsg_type == libc::SCM_CREDS2
+                    && u.data_bytes.len() >= 24 =>
+            {
+                let field = |i: usize| {
+                    let b = &u.data_bytes[i * 4..i * 4 + 4];
+                    u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+                };
+                Some(Cred {
+                    pid: Some(field(1) as i32).filter(|&p| p > 0),
+                    uid: field(3),
+                    gid: field(5),
+                })
+            }
+            _ => None,
+        });
+        let from = match msg.address.and_then(|a| {
+            (a.len() as usize > std::mem::size_of::<libc::sa_family_t>() + 1)
+                .then(|| a.path().map(std::path::Path::to_path_buf))
+                .flatten()
+        }) {
+            Some(path) => SocketAddr::from_pathname(path)?,
+            None => std::os::unix::net::UnixDatagram::unbound()?.local_addr()?,
+        };
+        Ok((msg.bytes, cred, from))
+    }
 }
 
-/// Datagrams with their sender's credentials: Linux and Android only.
-pub(crate) fn recv_with_cred(
-    _fd: BorrowedFd<'_>,
-    _buf: &mut [u8],
-) -> std::io::Result<(usize, Option<super::Cred>, std::os::unix::net::SocketAddr)> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "the sender's credentials come with a datagram only on Linux and Android (SCM_CREDENTIALS)",
-    ))
+#[cfg(not(target_os = "freebsd"))]
+mod creds {
+    use std::os::fd::BorrowedFd;
+
+    use crate::sys::Cred;
+
+    pub(crate) fn pass_credentials(_fd: BorrowedFd<'_>) -> nix::Result<()> {
+        Ok(())
+    }
+
+    pub(crate) fn recv_with_cred(
+        _fd: BorrowedFd<'_>,
+        _buf: &mut [u8],
+    ) -> std::io::Result<(usize, Option<Cred>, std::os::unix::net::SocketAddr)> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "the sender's credentials come with a datagram only on Linux, Android \
+             (SCM_CREDENTIALS) and FreeBSD (SCM_CREDS2)",
+        ))
+    }
 }
+
+/// The sender's credentials with each datagram: `SO_PASSCRED`'s
+/// counterpart, and one datagram read with them.
+pub(crate) use creds::{pass_credentials, recv_with_cred};
