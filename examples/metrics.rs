@@ -3,7 +3,7 @@
 //! prints them every second, with the uids that sent them.
 //!
 //! ```text
-//! cargo run --example metrics -- /tmp/metrics.sock [--mode 0622]
+//! cargo run --example metrics -- /tmp/metrics.sock [--mode 0620 --group GID]
 //! echo 'requests:1|c' | socat - UNIX-SENDTO:/tmp/metrics.sock
 //! ```
 //!
@@ -21,10 +21,11 @@ use tokio::signal::unix::{SignalKind, signal};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut path = "/tmp/metrics.sock".to_owned();
-    let mut mode = None;
+    let (mut mode, mut group) = (None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--mode" => mode = Some(u32::from_str_radix(&args.next().unwrap_or_default(), 8)?),
+            "--group" => group = Some(args.next().unwrap_or_default().parse::<u32>()?),
             _ => path = arg,
         }
     }
@@ -37,6 +38,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut builder = SafeUnixDatagram::builder(addr);
             if let Some(mode) = mode {
                 builder = builder.mode(mode);
+            }
+            if let Some(gid) = group {
+                builder = builder.group(gid); // the senders' group, with --mode 0620
             }
             match builder.bind_datagram() {
                 Ok(rx) => rx,

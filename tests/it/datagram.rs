@@ -370,13 +370,14 @@ fn a_passed_datagram_socket_is_adopted_and_a_stream_one_refused() {
 /// The metrics example, as a user runs it: counters from socat summed and
 /// printed, and its socket gone after SIGTERM.
 #[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: gives the socket to group 100")]
 fn the_metrics_example_sums_what_socat_sends_and_cleans_up() {
     use std::io::BufRead;
     let dir = tempdir();
     let path = dir.path().join("metrics.sock");
     let mut server: crate::support::Running = Command::new(crate::support::example_bin("metrics"))
         .arg(&path)
-        .args(["--mode", "0622"])
+        .args(["--mode", "0622", "--group", "100"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap()
@@ -385,8 +386,9 @@ fn the_metrics_example_sums_what_socat_sends_and_cleans_up() {
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     assert_eq!(line, format!("metrics receiver on {}\n", path.display()));
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o622);
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o622);
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), 100);
     for _ in 0..3 {
         let mut socat = Command::new("socat")
             .args(["-", &format!("UNIX-SENDTO:{}", path.display())])
