@@ -14,8 +14,8 @@ use nix::unistd::mkfifo;
 use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
 
 use crate::support::{
-    Fixture, NOBODY, Outcome, Running, helper, helper_via, ino, listing, lock_file, make_stale,
-    run_helper, run_injected, tempdir_with_mode,
+    Fixture, NOBODY, Outcome, Running, helper, helper_under_strace, ino, listing, lock_file,
+    make_stale, run_helper, run_injected, tempdir_with_mode,
 };
 
 /// A directory owned by uid 65534, as an attacker's own directory is.
@@ -147,17 +147,9 @@ fn bind_under_attack(path: &Path, create_parents: bool) -> String {
 
 /// [`bind_under_attack`], with more variables for the helper.
 fn bind_under_attack_with(path: &Path, create_parents: bool, env: &[(&str, &str)]) -> String {
-    let mut cmd = helper_via(
-        &[
-            "strace",
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            "inject=chmod,fchmodat,fchmod:delay_enter=2000",
-        ],
+    let mut cmd = helper_under_strace(
         "hostile::helper_bind_repeatedly",
+        &["inject=chmod,fchmodat,fchmod:delay_enter=2000"],
     );
     cmd.env("SUL_ADDR", path)
         .env("SUL_REPEAT", "300")
@@ -620,22 +612,11 @@ fn a_crashed_takeover_is_cleaned_up_by_the_next() {
         let _enter = f.rt.enter();
         SafeUnixListener::bind(&f.path).unwrap()
     };
-    let out = helper_via(
-        &[
-            "strace",
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            "inject=renameat2:signal=SIGKILL",
-        ],
-        "helper_bind",
-    )
-    .env("SUL_ADDR", &f.path)
-    .env("SUL_TAKEOVER", "1")
-    .output()
-    .unwrap();
+    let out = helper_under_strace("helper_bind", &["inject=renameat2:signal=SIGKILL"])
+        .env("SUL_ADDR", &f.path)
+        .env("SUL_TAKEOVER", "1")
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "the helper was killed mid-takeover");
     let left: Vec<_> = listing(f.dir.path())
         .into_iter()
@@ -688,19 +669,9 @@ fn a_takeover_never_replaces_a_file_that_appears_during_it() {
 /// returned once its private socket exists: its look at the path and its
 /// exchange come next.
 fn takeover_at_its_swap(f: &Fixture) -> Running {
-    let child: Running = helper_via(
-        &[
-            "strace",
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            "trace=renameat2",
-            "-e",
-            "inject=renameat2:delay_enter=1000000",
-        ],
+    let child: Running = helper_under_strace(
         "helper_bind",
+        &["trace=renameat2", "inject=renameat2:delay_enter=1000000"],
     )
     .env("SUL_ADDR", &f.path)
     .env("SUL_TAKEOVER", "1")

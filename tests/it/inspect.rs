@@ -646,19 +646,9 @@ while True:
     }
     for _ in 0..6 {
         let (outcome, _, _) = run_helper(
-            crate::support::helper_via(
-                &[
-                    "strace",
-                    "-f",
-                    "-qq",
-                    "-o",
-                    "/dev/null",
-                    "-e",
-                    "trace=connect",
-                    "-e",
-                    "inject=connect:delay_enter=100000",
-                ],
+            crate::support::helper_under_strace(
                 "helper_bind",
+                &["trace=connect", "inject=connect:delay_enter=100000"],
             )
             .env("SUL_ADDR", &shown),
         );

@@ -21,4 +21,4 @@ pub use helper::{
     report_failure, run_helper,
 };
 pub use log::captured_log;
-pub use strace::{invocation, run_injected};
+pub use strace::{helper_under_strace, invocation, run_injected};

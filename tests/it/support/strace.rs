@@ -69,6 +69,16 @@ pub fn run_injected(helper: &str, env: &[(&str, &Path)], inject: &[String]) -> S
     String::from_utf8_lossy(&strace(helper, env, &args).stdout).into_owned()
 }
 
+/// `helper` as a command run under `strace -f -qq -o /dev/null`, with
+/// `-e SPEC` for each of `specs` (`trace=…`, `inject=…`).
+pub fn helper_under_strace(helper: &str, specs: &[&str]) -> std::process::Command {
+    let mut wrapper = vec!["strace", "-f", "-qq", "-o", "/dev/null"];
+    for spec in specs {
+        wrapper.extend(["-e", spec]);
+    }
+    helper_via(&wrapper, helper)
+}
+
 fn strace(helper: &str, env: &[(&str, &Path)], args: &[&str]) -> Output {
     let mut wrapper = vec!["strace", "-f", "-qq"];
     wrapper.extend(args);
