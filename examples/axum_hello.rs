@@ -44,8 +44,8 @@ async fn main() -> ExitCode {
         Ok(started) => started,
         Err(code) => return code,
     };
-    println!("axum_hello listening on {}", listener.local_addr());
-    println!("try: {}", common::curl_command(listener.local_addr(), "/"));
+    println!("axum_hello listening on {}", listener.addr());
+    println!("try: {}", common::curl_command(listener.addr(), "/"));
 
     let app = Router::new()
         .route("/", get(hello))

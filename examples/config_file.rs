@@ -71,7 +71,7 @@ async fn main() -> ExitCode {
     };
     println!(
         "config_file listening on {} (in effect: {})",
-        listener.local_addr(),
+        listener.addr(),
         serde_json::to_string(&config).unwrap()
     );
     loop {

@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
 
-    let addr = listener.local_addr();
+    let addr = listener.addr();
     println!("echo server listening on {addr}");
     match addr.view() {
         AddrView::Path(path) => println!("try: socat - UNIX-CONNECT:{}", path.display()),

@@ -42,8 +42,8 @@ async fn main() -> ExitCode {
         Ok(started) => started,
         Err(code) => return code,
     };
-    println!("hyper_hello listening on {}", listener.local_addr());
-    println!("try: {}", common::curl_command(listener.local_addr(), "/"));
+    println!("hyper_hello listening on {}", listener.addr());
+    println!("try: {}", common::curl_command(listener.addr(), "/"));
 
     HyperServer::new(listener)
         .serve(service_fn(hello), stop)

@@ -83,6 +83,7 @@ pub(crate) type NotUsed = (RawFd, String);
 
 /// Takes the passed Unix listener: the one named `name`, or, without a
 /// name, the only passed descriptor that is a listening Unix stream socket.
+#[track_caller]
 pub(crate) fn take<K: Kind>(name: Option<&str>) -> Result<Option<Adopted<K>>, BindError> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(BindError::no_runtime("the passed socket"));
@@ -108,6 +109,7 @@ pub(crate) fn take<K: Kind>(name: Option<&str>) -> Result<Option<Adopted<K>>, Bi
 
 /// Takes every passed descriptor not taken yet: the Unix stream listeners
 /// adopted, the others reported as (fd, what it is).
+#[track_caller]
 pub(crate) fn take_all() -> Result<(Vec<Adopted>, Vec<NotUsed>), BindError> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(BindError::no_runtime("the passed sockets"));
@@ -158,6 +160,7 @@ fn only_one<K: Kind>(open: Vec<&mut Passed>) -> Result<&mut Passed, BindError> {
 }
 
 /// Checks `p` and makes it ours, exactly once.
+#[track_caller]
 fn adopt<K: Kind>(p: &mut Passed) -> Result<Adopted<K>, BindError> {
     let addr = check::<K>(p.fd)
         .map_err(|why| BindError::activation(format!("descriptor {} {why}", p.fd)))?;
@@ -244,12 +247,18 @@ fn close_on_exec(fd: RawFd) -> Result<(), &'static str> {
 /// The bound address, if `fd` is a Unix socket of kind `K` (a listening
 /// stream socket, or a datagram socket); else what it is, for the message.
 fn check<K: Kind>(fd: RawFd) -> Result<UnixAddr, String> {
-    let name: SockaddrStorage =
-        socket::getsockname(fd).map_err(|e| format!("is not a socket ({e})"))?;
+    socket::getsockname::<SockaddrStorage>(fd).map_err(|e| format!("is not a socket ({e})"))?;
     // SAFETY: getsockname just succeeded, so the descriptor is open; it is
-    // only borrowed for the queries below, while PASSED's lock is held and
-    // before anything takes ownership of it.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    // only borrowed for the queries `checked` makes, while PASSED's lock is
+    // held and before anything takes ownership of it.
+    checked::<K>(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// [`check`] for a descriptor we hold: a passed one, or a socket handed to
+/// [`from_std`](crate::SafeUnixListener::from_std).
+pub(crate) fn checked<K: Kind>(borrowed: BorrowedFd<'_>) -> Result<UnixAddr, String> {
+    let name: SockaddrStorage =
+        socket::getsockname(borrowed.as_raw_fd()).map_err(|e| format!("is not a socket ({e})"))?;
     match name.family() {
         Some(AddressFamily::Unix) => {}
         Some(AddressFamily::Inet | AddressFamily::Inet6) => {

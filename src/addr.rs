@@ -111,6 +111,8 @@ const ABSTRACT_PREFIX: char = '@';
 impl UnixAddr {
     /// A filesystem path, checked for emptiness, NUL bytes, a last
     /// component that is a file name (not `/`, `.` or `..`), and length.
+    /// A path that starts with a NUL byte is an abstract name, as tokio and
+    /// the kernel spell it: `"\0app"` is `@app`.
     ///
     /// A socket address holds 107 bytes of path on Linux, 103 on macOS and
     /// the BSDs (the `sun_path` size less the terminating NUL). On Linux
@@ -126,13 +128,19 @@ impl UnixAddr {
     /// use safe_unix_listener::{BindErrorKind, UnixAddr};
     ///
     /// assert!(UnixAddr::from_path("/run/app.sock").is_ok());
+    /// assert_eq!(UnixAddr::from_path("\0app")?.to_string(), "@app");
     /// let long = format!("/tmp/{}", "x".repeat(200));
     /// let err = UnixAddr::from_path(&long).unwrap_err();
     /// assert_eq!(err.kind(), BindErrorKind::PathTooLong);
+    /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self, BindError> {
         let path = path.as_ref();
         let bytes = path.as_os_str().as_bytes();
+        if let Some(name) = bytes.strip_prefix(b"\0") {
+            // tokio's, and the kernel's, spelling of an abstract name.
+            return Self::from_abstract_name(name);
+        }
         if bytes.is_empty() {
             return Err(BindError::invalid_address(
                 path.display(),
@@ -285,7 +293,7 @@ impl UnixAddr {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let dir = tempfile::tempdir()?;
     /// let listener = SafeUnixListener::bind(dir.path().join("app.sock"))?;
-    /// let _client = listener.local_addr().connect().await?;
+    /// let _client = listener.addr().connect().await?;
     /// let (_server, _) = listener.accept().await?;
     ///
     /// let err = "/nonexistent/app.sock".parse::<safe_unix_listener::UnixAddr>()?.connect().await.unwrap_err();

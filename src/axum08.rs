@@ -45,16 +45,17 @@ impl Listener for SafeUnixListener {
             match SafeUnixListener::accept(self).await {
                 Ok(conn) => return conn,
                 Err(e) => {
-                    tracing::error!(addr = %self.local_addr(), error = %e, "accept failed; retrying after a pause")
+                    tracing::error!(addr = %self.addr(), error = %e, "accept failed; retrying after a pause")
                 }
             }
         }
     }
 
-    /// The address the listener was bound to. (The kernel's own record,
-    /// `getsockname`, names the private directory the socket was made in.)
+    /// The address the listener was asked to bind, as
+    /// [`SafeUnixListener::addr`] (the kernel's own name differs in the
+    /// cases [`SafeUnixListener::local_addr`] lists).
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        match self.local_addr().as_path() {
+        match self.addr().as_path() {
             Some(path) => Ok(std::os::unix::net::SocketAddr::from_pathname(path)?.into()),
             None => self.as_ref().local_addr(),
         }

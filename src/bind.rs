@@ -107,6 +107,7 @@ pub(crate) struct Options {
 
 /// Binds and listens on `path`, safely (see the module docs). Returns the
 /// listener and the guard that removes the socket file on drop.
+#[track_caller]
 pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkGuard), BindError> {
     // 1. The directory, made when asked, and opened.
     let dir_path = parent_dir(path);
@@ -131,54 +132,30 @@ pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkG
         Next::RemoveStale(st, _) => remove_stale(dir.fd(), path, name, &st)?,
     }
     // 4. and 5. The socket, listening, in place.
-    let set_up = |at: BorrowedFd<'_>, at_name: &OsStr| set_mode_and_owner(at, at_name, path, o);
-    let (listener, identity) = if dir.only_ours && !takeover && fd_route_or_safe(&dir) {
-        let at = bind_address(dir.fd(), path, name, dir.unsafe_step.is_none())?;
-        let mut made = None;
-        let bound = listen_on(&at, Named::In(path, dir.fd()), || {
-            let st = identity_of(dir.fd(), name, path)?;
-            made = Some(Ours::new(st));
-            set_up(dir.fd(), name)?;
-            Ok(st)
-        });
-        match bound {
-            Ok(bound) => bound,
-            Err(e) => {
-                // What we bound and could not finish goes again.
-                if let Some(ours) = made {
-                    ours.remove_from(dir.fd(), name);
-                }
-                if e.raw_os_error() == Some(Errno::EADDRINUSE as i32) {
-                    return Err(BindError::raced(
-                        Op::Bind,
-                        path,
-                        "another process put a file there while we were binding",
-                    ));
-                }
-                return Err(e);
+    let (listener, identity) = match route(&dir, path, name, o, takeover)? {
+        Route::AtPath(at, creation) => bind_at_path(&dir, path, name, &at, creation, o)?,
+        Route::Private => {
+            let private = PrivateDir::create(dir.fd(), dir_path, path, name)?;
+            let at = match sys::through_dir(private.fd(), OsStr::new(SOCKET)) {
+                Some(through) => through,
+                None => Where::Addr(
+                    socket::UnixAddr::new(&private.socket_path())
+                        .map_err(|e| BindError::os(Op::Bind, path, e))?,
+                ),
+            };
+            let (listener, st) = listen_on(&at, Named::Path(path), Creation::Plain, || {
+                // The bind went elsewhere if the directory's path was
+                // redirected: nobody else can put a socket in it.
+                let st = identity_of(private.fd(), OsStr::new(SOCKET), path)?;
+                set_mode_and_owner(private.fd(), OsStr::new(SOCKET), path, o)?;
+                Ok(st)
+            })?;
+            match takeover {
+                true => place::swap_in(&private, dir.fd(), path, name)?,
+                false => place::move_in(&private, dir.fd(), path, name)?,
             }
+            (listener, st)
         }
-    } else {
-        let private = PrivateDir::create(dir.fd(), dir_path, path, name)?;
-        let at = match sys::through_dir(private.fd(), OsStr::new(SOCKET)) {
-            Some(through) => through,
-            None => Where::Addr(
-                socket::UnixAddr::new(&private.socket_path())
-                    .map_err(|e| BindError::os(Op::Bind, path, e))?,
-            ),
-        };
-        let (listener, st) = listen_on(&at, Named::Path(path), || {
-            // The bind went elsewhere if the directory's path was
-            // redirected: nobody else can put a socket in it.
-            let st = identity_of(private.fd(), OsStr::new(SOCKET), path)?;
-            set_up(private.fd(), OsStr::new(SOCKET))?;
-            Ok(st)
-        })?;
-        match takeover {
-            true => place::swap_in(&private, dir.fd(), path, name)?,
-            false => place::move_in(&private, dir.fd(), path, name)?,
-        }
-        (listener, st)
     };
     // 6. The private directory went with its scope; the lock goes now.
     drop(lock);
@@ -216,15 +193,145 @@ pub(crate) fn open(path: &Path) -> Result<(Dir, &OsStr), BindError> {
     Ok((parent::open_dir(path, parent_dir(path))?, name))
 }
 
-/// Whether a bind at the path itself cannot be redirected: through the
-/// directory's descriptor, or by a path nobody else can change.
-fn fd_route_or_safe(dir: &Dir) -> bool {
-    sys::fd_path(dir.fd()).is_some() || dir.unsafe_step.is_none()
+/// Where step 4 binds, and how the mode and owner are applied.
+enum Route<'a> {
+    /// At the path itself (by the path's own string where nobody else can
+    /// redirect it, so that the kernel names the socket by it; else
+    /// through the directory's descriptor).
+    AtPath(Where<'a>, Creation),
+    /// In a private directory, then moved to the path (step 5).
+    Private,
 }
 
-/// Where to bind `name` in `dir`: the path itself when it is absolute and
-/// nobody else can redirect it (so the kernel names the socket by its
-/// path), else through the directory's descriptor.
+/// How the mode and owner are applied to a socket bound at the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Creation {
+    /// Set after the bind, before the socket listens: only where nobody
+    /// else can replace a name we create in the directory.
+    Plain,
+    /// Given to the file as the bind creates it ([`sys::bind_creating`]):
+    /// where others may write the directory, since any later step by name
+    /// could reach a file they put there.
+    Set { mode: Option<u32>, gid: Option<u32> },
+}
+
+/// Step 4's route. At the path itself where nobody else can replace a name
+/// we create in the directory; also where others may write it, when the
+/// path cannot be redirected and the bind itself can give the file its
+/// mode and group (Linux); a takeover, and every other case, through a
+/// private directory, since `bind(2)` cannot replace a file.
+fn route<'a>(
+    dir: &'a Dir,
+    path: &Path,
+    name: &'a OsStr,
+    o: &Options,
+    takeover: bool,
+) -> Result<Route<'a>, BindError> {
+    if takeover {
+        return Ok(Route::Private);
+    }
+    if dir.only_ours && (sys::fd_path(dir.fd()).is_some() || !dir.redirectable) {
+        let at = bind_address(dir.fd(), path, name, !dir.redirectable)?;
+        return Ok(Route::AtPath(at, Creation::Plain));
+    }
+    let long = path.as_os_str().len() > sys::MAX_PATH_LEN;
+    let euid = nix::unistd::geteuid().as_raw();
+    let owner_ok = o.owner.is_none_or(|uid| uid == euid);
+    Ok(
+        match (
+            dir.redirectable || long || !owner_ok,
+            group_at_creation(dir, o.group),
+        ) {
+            (false, Some(gid)) if sys::creation_settings() => match socket::UnixAddr::new(path) {
+                Ok(addr) => Route::AtPath(Where::Addr(addr), Creation::Set { mode: o.mode, gid }),
+                Err(_) => Route::Private,
+            },
+            _ => Route::Private,
+        },
+    )
+}
+
+/// The filesystem gid a bind must take for the new file to be in `group`:
+/// `Some(None)` when it is already (our gid, or the group of a setgid
+/// directory), `Some(Some(gid))` when we may switch to it (root, or our
+/// real gid), `None` when we may not.
+fn group_at_creation(dir: &Dir, group: Option<u32>) -> Option<Option<u32>> {
+    use nix::unistd::{getegid, geteuid, getgid};
+    let Some(gid) = group else {
+        return Some(None);
+    };
+    let inherited = nix::sys::stat::fstat(dir.fd())
+        .is_ok_and(|st| st.st_mode & 0o2000 != 0 && st.st_gid == gid);
+    if inherited || gid == getegid().as_raw() {
+        Some(None)
+    } else if geteuid().is_root() || gid == getgid().as_raw() {
+        Some(Some(gid))
+    } else {
+        None
+    }
+}
+
+/// Steps 4 and 5 in one: bound at the path, given its mode and owner
+/// (`creation`), checked to be ours, listening.
+#[track_caller]
+fn bind_at_path<K: Kind>(
+    dir: &Dir,
+    path: &Path,
+    name: &OsStr,
+    at: &Where<'_>,
+    creation: Creation,
+    o: &Options,
+) -> Result<(K, FileStat), BindError> {
+    let mut made = None;
+    let bound = listen_on(at, Named::In(path, dir.fd()), creation, || {
+        let st = identity_of(dir.fd(), name, path)?;
+        if let Creation::Set { .. } = creation {
+            // Others may write the directory: the file there must be the
+            // one this bind made, with what it was given.
+            is_what_we_made(&st, path, o)?;
+        }
+        made = Some(Ours::new(st));
+        if creation == Creation::Plain {
+            set_mode_and_owner(dir.fd(), name, path, o)?;
+        }
+        Ok(st)
+    });
+    bound.map_err(|e| {
+        // What we bound and could not finish goes again.
+        if let Some(ours) = made {
+            ours.remove_from(dir.fd(), name);
+        }
+        match e.raw_os_error() == Some(Errno::EADDRINUSE as i32) {
+            true => BindError::raced(
+                Op::Bind,
+                path,
+                "another process put a file there while we were binding",
+            ),
+            false => e,
+        }
+    })
+}
+
+/// Whether the socket found at the path just after our bind, in a
+/// directory others may write, is ours: owned by us, with the mode and
+/// group it was created with. Another user cannot make such a file.
+fn is_what_we_made(st: &FileStat, path: &Path, o: &Options) -> Result<(), BindError> {
+    let ours = st.st_uid == nix::unistd::geteuid().as_raw()
+        && o.mode.is_none_or(|mode| stat::permissions(st) == mode)
+        && o.group.is_none_or(|gid| st.st_gid == gid);
+    match ours {
+        true => Ok(()),
+        false => Err(BindError::raced(
+            Op::Bind,
+            path,
+            "another process replaced the new socket while we were binding",
+        )),
+    }
+}
+
+/// Where to bind `name` in `dir`: the path itself, as given, when nobody
+/// else can redirect it (so the kernel names the socket by it), else
+/// through the directory's descriptor.
 fn bind_address<'a>(
     dir: BorrowedFd<'a>,
     path: &Path,
@@ -232,7 +339,7 @@ fn bind_address<'a>(
     chain_safe: bool,
 ) -> Result<Where<'a>, BindError> {
     let long = path.as_os_str().len() > sys::MAX_PATH_LEN;
-    let by_path = chain_safe && path.is_absolute() && !long;
+    let by_path = chain_safe && !long;
     let at = match sys::through_dir(dir, name) {
         Some(through) if !by_path => through,
         None if long => return Err(BindError::long_path_without_proc(path)),
@@ -309,13 +416,19 @@ impl Named<'_> {
 /// bound to `at`, then `prepare` (the identity check, mode and owner:
 /// before any client can connect or send), then listening (for a stream
 /// listener), then registered with Tokio ([`Kind::finish`]).
+#[track_caller]
 pub(crate) fn listen_on<K: Kind, T>(
     at: &Where<'_>,
     named: Named<'_>,
+    creation: Creation,
     prepare: impl FnOnce() -> Result<T, BindError>,
 ) -> Result<(K, T), BindError> {
     let fd = sys::unix_socket(K::TYPE).map_err(|e| named.os(Op::CreateSocket, e))?;
-    sys::bind(fd.as_fd(), at).map_err(|e| named.os(Op::Bind, e))?;
+    match creation {
+        Creation::Plain => sys::bind(fd.as_fd(), at),
+        Creation::Set { mode, gid } => sys::bind_creating(fd.as_fd(), at, mode, gid),
+    }
+    .map_err(|e| named.os(Op::Bind, e))?;
     let prepared = prepare()?;
     let socket = K::finish(fd).map_err(|e| match (e, named) {
         (Finish::Listen(errno), _) => named.os(Op::Listen, errno),
@@ -362,6 +475,7 @@ fn remove_stale(
     }
 }
 /// The whole sequence for an abstract name (`shown` in messages).
+#[track_caller]
 pub(crate) fn bind_abstract<K: Kind>(
     name: &[u8],
     shown: &dyn std::fmt::Display,
@@ -369,18 +483,29 @@ pub(crate) fn bind_abstract<K: Kind>(
     let Some(sockaddr) = sys::abstract_sockaddr(name) else {
         return Err(BindError::unsupported_abstract(shown));
     };
-    Ok(listen_on(&Where::Addr(sockaddr), Named::Abstract(shown), || Ok(()))?.0)
+    Ok(listen_on(
+        &Where::Addr(sockaddr),
+        Named::Abstract(shown),
+        Creation::Plain,
+        || Ok(()),
+    )?
+    .0)
 }
 
 /// Linux autobind: binding an unnamed address makes the kernel choose a
 /// free abstract name. Returns the listener and the name it got.
+#[track_caller]
 pub(crate) fn bind_abstract_auto() -> Result<(UnixListener, UnixAddr), BindError> {
     let shown = &"an abstract name chosen by the kernel";
     let Some(unnamed) = sys::autobind_sockaddr() else {
         return Err(BindError::unsupported_abstract(shown));
     };
-    let (listener, ()): (UnixListener, ()) =
-        listen_on(&Where::Addr(unnamed), Named::Abstract(shown), || Ok(()))?;
+    let (listener, ()): (UnixListener, ()) = listen_on(
+        &Where::Addr(unnamed),
+        Named::Abstract(shown),
+        Creation::Plain,
+        || Ok(()),
+    )?;
     let fail = |e| BindError::abstract_failed(shown, e);
     let bound: socket::UnixAddr = socket::getsockname(listener.as_raw_fd()).map_err(fail)?;
     let addr = UnixAddr::from_sockaddr(&bound).ok_or_else(|| fail(Errno::EADDRNOTAVAIL))?;

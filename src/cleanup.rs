@@ -35,3 +35,29 @@ impl Cleanup {
         }
     }
 }
+
+/// Removes a socket file when it drops, by the same rules as the listener
+/// it came from: only if the path still leads to the socket that was bound,
+/// and never in a forked child. From
+/// [`SafeUnixListener::into_parts`](crate::SafeUnixListener::into_parts).
+#[derive(Debug)]
+#[must_use = "dropping it at once removes the socket file"]
+pub struct UnlinkOnDrop(Cleanup);
+
+impl UnlinkOnDrop {
+    pub(crate) fn new(cleanup: Cleanup) -> Self {
+        Self(cleanup)
+    }
+
+    /// Whether dropping it will remove a file (if it is still the same
+    /// inode then): not for an abstract name, an adopted socket, or a
+    /// listener whose unlink on drop was turned off.
+    pub fn is_armed(&self) -> bool {
+        self.0.is_armed()
+    }
+
+    /// Turns the removal off or back on.
+    pub fn set_armed(&mut self, armed: bool) {
+        self.0.set_armed(armed);
+    }
+}

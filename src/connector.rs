@@ -31,7 +31,7 @@ use crate::addr::UnixAddr;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let listener = SafeUnixListener::bind_temp()?;
-/// # let addr = listener.local_addr().clone();
+/// # let addr = listener.addr().clone();
 /// # let hello = hyper::service::service_fn(|_| async {
 /// #     Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(Bytes::from("hi"))))
 /// # });

@@ -72,10 +72,16 @@ impl SafeUnixDatagram {
     /// As [`SafeUnixListener::bind`](crate::SafeUnixListener::bind): the
     /// [`BindError`] names the path, what is in the way, and what to do.
     ///
+    /// # Panics
+    ///
+    /// In a Tokio runtime without IO enabled, as tokio's own `bind`; the
+    /// panic names the caller's line.
+    ///
     /// # Blocking
     ///
     /// It waits for a bind lock another process holds, sleeping the calling
     /// thread for at most 5 s.
+    #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> Result<Self, BindError> {
         Builder::new(UnixAddr::from_path(path)?).bind_datagram()
     }
@@ -94,6 +100,7 @@ impl SafeUnixDatagram {
     /// # }
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn bind_abstract(name: impl AsRef<[u8]>) -> Result<Self, BindError> {
         Builder::new(UnixAddr::from_abstract_name(name)?).bind_datagram()
     }
@@ -111,6 +118,7 @@ impl SafeUnixDatagram {
     /// assert!(!path.parent().unwrap().exists());
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn bind_temp() -> Result<Self, BindError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(BindError::no_runtime("a temporary socket"));
@@ -142,12 +150,14 @@ impl SafeUnixDatagram {
     /// };
     /// # drop(rx); Ok(()) }
     /// ```
+    #[track_caller]
     pub fn from_activation() -> Result<Option<Self>, BindError> {
         Ok(activation::take::<UnixDatagram>(None)?.map(Self::passed))
     }
 
     /// Like [`from_activation`](Self::from_activation), for the socket
     /// passed under `name` (`FileDescriptorName=`, `--fdname`).
+    #[track_caller]
     pub fn from_activation_named(name: &str) -> Result<Option<Self>, BindError> {
         Ok(activation::take::<UnixDatagram>(Some(name))?.map(Self::passed))
     }
@@ -311,6 +321,7 @@ impl Builder {
     /// let rx = safe_unix_listener::Builder::new(addr).allow_uids([0]).bind_datagram()?;
     /// # drop(rx); Ok(()) }
     /// ```
+    #[track_caller]
     pub fn bind_datagram(self) -> Result<SafeUnixDatagram, BindError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(BindError::no_runtime(&self.addr));

@@ -246,7 +246,7 @@ impl HyperServer {
         if let Err(e) = crate::notify_stopping() {
             tracing::warn!(error = %e, "stopping, but the service manager was not told");
         }
-        let addr = listener.local_addr().clone();
+        let addr = listener.addr().clone();
         drop(listener);
         tracing::info!(%addr, in_flight = graceful.count(), "stopped accepting; draining connections");
         if tokio::time::timeout(grace, graceful.shutdown())

@@ -21,12 +21,14 @@ pub(crate) trait Kind: Sized {
 
     /// Registers a socket with Tokio: a passed one, already checked, or
     /// one of ours, finished.
+    #[track_caller]
     fn adopt(fd: OwnedFd) -> io::Result<Self>;
 
     /// Makes the bound socket usable, once its mode and owner are set, and
     /// registers it with Tokio. A stream socket listens first: epoll
     /// reports one that is neither connected nor listening as hung up, and
     /// Tokio would keep that forever, spinning on accept.
+    #[track_caller]
     fn finish(fd: OwnedFd) -> Result<Self, Finish> {
         if Self::LISTENS {
             socket::listen(&fd, Backlog::MAXCONN).map_err(Finish::Listen)?;
@@ -49,6 +51,7 @@ impl Kind for tokio::net::UnixListener {
     const LISTENS: bool = true;
     const PASSED: &'static str = "listening Unix stream socket";
 
+    #[track_caller]
     fn adopt(fd: OwnedFd) -> io::Result<Self> {
         Self::from_std(std::os::unix::net::UnixListener::from(fd))
     }
@@ -59,6 +62,7 @@ impl Kind for tokio::net::UnixDatagram {
     const LISTENS: bool = false;
     const PASSED: &'static str = "Unix datagram socket";
 
+    #[track_caller]
     fn adopt(fd: OwnedFd) -> io::Result<Self> {
         Self::from_std(std::os::unix::net::UnixDatagram::from(fd))
     }

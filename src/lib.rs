@@ -72,6 +72,7 @@
 //! - `hyper`: `HyperServer` serves a hyper service over HTTP/1 and HTTP/2
 //!   with graceful shutdown, and `UnixConnector` lets hyper-util's client
 //!   reach a Unix socket.
+//! - `tokio-util`: the listener is a `tokio_util::net::Listener`.
 //! - `serde`: [`UnixAddr`] reads and writes as the string it parses from,
 //!   for configuration files.
 //! - `cli`: the `sul` command: `sul inspect`, `sul clean` and `sul wait`.
@@ -181,12 +182,15 @@ mod signal;
 mod stat;
 mod sys;
 mod temp;
+#[cfg(feature = "tokio-util")]
+mod tokio_util07;
 
 pub use activation::receive_activation;
 pub use addr::{AddrView, UnixAddr};
 pub use bind::OnExisting;
 pub use builder::Builder;
 pub use classify::{FileInfo, Found, LiveServer};
+pub use cleanup::UnlinkOnDrop;
 #[cfg(feature = "hyper")]
 pub use connector::UnixConnector;
 pub use datagram::SafeUnixDatagram;

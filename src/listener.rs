@@ -20,7 +20,7 @@ use crate::addr::{AddrView, UnixAddr};
 use crate::backoff::{Backoff, is_connection_error};
 use crate::bind;
 use crate::builder::Builder;
-use crate::cleanup::Cleanup;
+use crate::cleanup::{Cleanup, UnlinkOnDrop};
 use crate::error::BindError;
 use crate::peer::PeerFilter;
 use crate::temp;
@@ -118,6 +118,11 @@ impl SafeUnixListener {
     /// returned, and the next call waits before accepting again (5 ms,
     /// doubling up to 1 s), so a loop that logs and retries never spins.
     ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as tokio's: dropped in `tokio::select!` before it
+    /// completes, no connection is lost; the next call gets it.
+    ///
     /// ```no_run
     /// # use safe_unix_listener::SafeUnixListener;
     /// # #[tokio::main(flavor = "current_thread")]
@@ -142,6 +147,11 @@ impl SafeUnixListener {
     /// last, so a listener shared by several tasks must use
     /// [`accept`](Self::accept). The [`Stream`] is built on it and has the
     /// same single-consumer contract.
+    ///
+    /// # Cancel safety
+    ///
+    /// A connection is taken from the kernel only by the call that returns
+    /// it as `Ready`: a task that stops polling loses nothing.
     ///
     /// ```no_run
     /// # use safe_unix_listener::SafeUnixListener;
@@ -185,18 +195,71 @@ impl SafeUnixListener {
         }
     }
 
-    /// The address this listener was bound to, as it was given.
+    /// The address this listener was asked to bind, as it was given (or,
+    /// for a socket it adopted, the name the socket was bound to).
     ///
     /// ```no_run
     /// # use safe_unix_listener::SafeUnixListener;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
     /// let listener = SafeUnixListener::bind("/run/app/app.sock")?;
-    /// assert_eq!(listener.local_addr().to_string(), "/run/app/app.sock");
+    /// assert_eq!(listener.addr().to_string(), "/run/app/app.sock");
     /// # Ok(()) }
     /// ```
-    pub fn local_addr(&self) -> &UnixAddr {
+    pub fn addr(&self) -> &UnixAddr {
         &self.addr
+    }
+
+    /// The socket's name as the kernel has it, as tokio's
+    /// `UnixListener::local_addr` gives it: the path that was bound,
+    /// the same one `ss -xl` shows and clients see as `peer_addr`.
+    ///
+    /// The kernel's name is whatever string reached `bind(2)`, and it is
+    /// the path asked for but in three cases, where the bind could not take
+    /// that string without giving up a guarantee: a
+    /// [`TakeOver`](crate::OnExisting::TakeOver) (the new socket is made
+    /// beside the old one, then swapped in), a path another user could
+    /// redirect (a directory on the way fails StrictModes), and, off Linux
+    /// or where a thread cannot take its own umask, a directory other users
+    /// may write. There the name is the private directory's, or
+    /// `/proc/self/fd/N/name`; a longer path than `sun_path` holds is always
+    /// named that way.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockname(2)` returns.
+    ///
+    /// ```
+    /// # use safe_unix_listener::SafeUnixListener;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.sock");
+    /// let listener = SafeUnixListener::bind(&path)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// # Ok(()) }
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The pending error on the socket (`SO_ERROR`), cleared, as tokio's
+    /// `UnixListener::take_error`.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockopt(2)` returns.
+    ///
+    /// ```
+    /// # use safe_unix_listener::SafeUnixListener;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let listener = SafeUnixListener::bind_temp()?;
+    /// assert!(listener.take_error()?.is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.listener.take_error()
     }
 
     /// Turns the unlink on drop on or off (it is on unless the builder said
@@ -232,7 +295,8 @@ impl SafeUnixListener {
     }
 
     /// The Tokio listener inside. The socket file is then left in place:
-    /// nothing removes it on drop.
+    /// nothing removes it on drop. To hand the socket to another framework
+    /// and keep the removal, use [`into_parts`](Self::into_parts).
     ///
     /// ```no_run
     /// # use safe_unix_listener::SafeUnixListener;
@@ -243,8 +307,118 @@ impl SafeUnixListener {
     /// ```
     pub fn into_inner(mut self) -> UnixListener {
         self.set_unlink_on_drop(false);
-        let Self { listener, .. } = self;
-        listener
+        self.into_parts().0
+    }
+
+    /// The Tokio listener inside, and what removes its socket file: when
+    /// the [`UnlinkOnDrop`] drops, it removes the file by the same rules as
+    /// the listener would (still the same inode, not in a forked child).
+    /// For a framework that takes a listener of its own, such as
+    /// actix-web's `HttpServer::listen_uds` or tokio-stream's
+    /// `UnixListenerStream`: keep the guard until the server stops.
+    ///
+    /// ```
+    /// use safe_unix_listener::SafeUnixListener;
+    /// use tokio_stream::wrappers::UnixListenerStream;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.sock");
+    /// let (listener, unlink) = SafeUnixListener::bind(&path)?.into_parts();
+    /// let incoming = UnixListenerStream::new(listener);
+    /// // … serve `incoming` …
+    /// drop(incoming);
+    /// drop(unlink);
+    /// assert!(!path.exists());
+    /// # Ok(()) }
+    /// ```
+    pub fn into_parts(self) -> (UnixListener, UnlinkOnDrop) {
+        let Self {
+            listener, cleanup, ..
+        } = self;
+        (listener, UnlinkOnDrop::new(cleanup))
+    }
+
+    /// The std listener inside, as tokio's `UnixListener::into_std`: in
+    /// non-blocking mode. The socket file's fate goes with it: nothing
+    /// removes it any more (see [`into_parts`](Self::into_parts) to keep
+    /// that).
+    ///
+    /// # Errors
+    ///
+    /// What deregistering from Tokio returns.
+    ///
+    /// ```
+    /// # use safe_unix_listener::SafeUnixListener;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let std_listener = SafeUnixListener::bind_temp()?.into_std()?;
+    /// std_listener.set_nonblocking(false)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
+        self.into_inner().into_std()
+    }
+
+    /// Adopts a listening socket made elsewhere, as tokio's
+    /// `UnixListener::from_std`, but also sets it non-blocking. An adopted
+    /// socket is never unlinked: its file belongs to whoever bound it.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput) when it is not a
+    /// listening Unix stream socket bound to a name; what registering with
+    /// Tokio returns.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, or in one without IO enabled, as tokio's
+    /// own `from_std`.
+    ///
+    /// ```
+    /// # use safe_unix_listener::SafeUnixListener;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let std_listener = std::os::unix::net::UnixListener::bind(dir.path().join("s"))?;
+    /// let listener = SafeUnixListener::from_std(std_listener)?;
+    /// assert!(!listener.unlink_on_drop());
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<Self> {
+        let addr = activation::checked::<UnixListener>(listener.as_fd()).map_err(|why| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("the socket {why}"))
+        })?;
+        listener.set_nonblocking(true)?;
+        let listener = UnixListener::from_std(listener)?;
+        Ok(Self::new(
+            listener,
+            addr,
+            Cleanup::Nothing,
+            PeerFilter::default(),
+        ))
+    }
+}
+
+/// Adopts the socket; it is never unlinked ([`SafeUnixListener::from_std`]).
+impl TryFrom<std::os::unix::net::UnixListener> for SafeUnixListener {
+    type Error = io::Error;
+
+    #[track_caller]
+    fn try_from(listener: std::os::unix::net::UnixListener) -> io::Result<Self> {
+        Self::from_std(listener)
+    }
+}
+
+/// Adopts the socket; it is never unlinked ([`SafeUnixListener::from_std`]).
+impl TryFrom<UnixListener> for SafeUnixListener {
+    type Error = io::Error;
+
+    #[track_caller]
+    fn try_from(listener: UnixListener) -> io::Result<Self> {
+        Self::from_std(listener.into_std()?)
     }
 }
 
@@ -305,20 +479,56 @@ impl SafeUnixListener {
     /// A [`BindError`] whose [kind](BindError::kind) says what went wrong
     /// and whose message names the path, the cause and a fix.
     ///
+    /// # Panics
+    ///
+    /// In a Tokio runtime without IO enabled, as tokio's own `bind`; the
+    /// panic names the caller's line. Outside any runtime it is an error.
+    ///
     /// ```no_run
     /// use safe_unix_listener::{BindErrorKind, SafeUnixListener};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// match SafeUnixListener::bind("/run/app/app.sock") {
-    ///     Ok(listener) => println!("listening on {}", listener.local_addr()),
+    ///     Ok(listener) => println!("listening on {}", listener.addr()),
     ///     Err(e) if e.kind() == BindErrorKind::InUse => eprintln!("already running: {e}"),
     ///     Err(e) => eprintln!("{e}"),
     /// }
     /// # }
     /// ```
+    #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> Result<Self, BindError> {
         Builder::new(UnixAddr::from_path(path)?).bind()
+    }
+
+    /// Binds the address tokio's `UnixListener::bind_addr` takes: a path
+    /// (as [`bind`](Self::bind)), an abstract name (Linux), or an unnamed
+    /// address, for which Linux chooses a free abstract name
+    /// ([`bind_abstract_auto`](Self::bind_abstract_auto)).
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Self::bind).
+    ///
+    /// ```
+    /// use safe_unix_listener::SafeUnixListener;
+    /// use std::os::unix::net::SocketAddr;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let addr = SocketAddr::from_pathname(dir.path().join("app.sock"))?;
+    /// let listener = SafeUnixListener::bind_addr(&addr)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), addr.as_pathname());
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn bind_addr(addr: &std::os::unix::net::SocketAddr) -> Result<Self, BindError> {
+        match (addr.as_pathname(), crate::sys::abstract_name_of_std(addr)) {
+            (Some(path), _) => Self::bind(path),
+            (None, Some(name)) => Self::bind_abstract(name),
+            (None, None) => Self::bind_abstract_auto(),
+        }
     }
 
     /// Binds a name in the Linux abstract namespace (no file is created, so
@@ -335,9 +545,10 @@ impl SafeUnixListener {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
     /// let listener = SafeUnixListener::bind_abstract("app")?;
-    /// assert_eq!(listener.local_addr().to_string(), "@app");
+    /// assert_eq!(listener.addr().to_string(), "@app");
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn bind_abstract(name: impl AsRef<[u8]>) -> Result<Self, BindError> {
         Builder::new(UnixAddr::from_abstract_name(name)?).bind()
     }
@@ -355,10 +566,11 @@ impl SafeUnixListener {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # if cfg!(not(target_os = "linux")) { return Ok(()); }
     /// let listener = SafeUnixListener::bind_abstract_auto()?;
-    /// assert!(listener.local_addr().is_abstract());
-    /// let _client = listener.local_addr().connect().await?;
+    /// assert!(listener.addr().is_abstract());
+    /// let _client = listener.addr().connect().await?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn bind_abstract_auto() -> Result<Self, BindError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(BindError::no_runtime(
@@ -404,12 +616,13 @@ impl SafeUnixListener {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let listener = SafeUnixListener::bind_temp()?;
-    /// let path = listener.local_addr().as_path().unwrap().to_owned();
-    /// let _client = listener.local_addr().connect().await?;
+    /// let path = listener.addr().as_path().unwrap().to_owned();
+    /// let _client = listener.addr().connect().await?;
     /// drop(listener);
     /// assert!(!path.parent().unwrap().exists());
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn bind_temp() -> Result<Self, BindError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(BindError::no_runtime("a temporary socket"));
@@ -458,6 +671,7 @@ impl SafeUnixListener {
     /// };
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn from_activation() -> Result<Option<Self>, BindError> {
         Ok(activation::take(None)?.map(passed))
     }
@@ -476,6 +690,7 @@ impl SafeUnixListener {
     /// let _admin = SafeUnixListener::from_activation_named("admin")?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn from_activation_named(name: &str) -> Result<Option<Self>, BindError> {
         Ok(activation::take(Some(name))?.map(passed))
     }
@@ -500,13 +715,14 @@ impl SafeUnixListener {
     /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
     /// let passed = SafeUnixListener::from_activation_all()?;
     /// for (name, listener) in &passed.listeners {
-    ///     println!("{name:?} on {}", listener.local_addr());
+    ///     println!("{name:?} on {}", listener.addr());
     /// }
     /// for (fd, what) in &passed.others {
     ///     eprintln!("descriptor {fd} {what}");
     /// }
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn from_activation_all() -> Result<Activated, BindError> {
         let (adopted, others) = activation::take_all()?;
         let listeners = adopted
@@ -551,6 +767,7 @@ impl Builder {
     /// let _listener = Builder::new("/run/app.sock".parse()?).activation_or_bind()?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn activation_or_bind(self) -> Result<SafeUnixListener, BindError> {
         match activation::take(None)? {
             Some((listener, addr, _)) => {
@@ -568,6 +785,11 @@ impl Builder {
 
     /// Binds and listens. Must be called inside a Tokio runtime.
     ///
+    /// # Panics
+    ///
+    /// In a Tokio runtime without IO enabled, as tokio's own `bind`; the
+    /// panic names the caller's line. Outside any runtime it is an error.
+    ///
     /// # Blocking
     ///
     /// While another process holds the bind lock (a bind of the same path
@@ -584,6 +806,7 @@ impl Builder {
     /// let _listener = Builder::new("/run/app.sock".parse()?).bind()?;
     /// # Ok(()) }
     /// ```
+    #[track_caller]
     pub fn bind(self) -> Result<SafeUnixListener, BindError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(BindError::no_runtime(&self.addr));

@@ -40,6 +40,11 @@ pub(crate) struct Dir {
     /// directory itself: it is ours and writable by neither its group nor
     /// others, or it is sticky and owned by root or us (like `/tmp`).
     pub(crate) only_ours: bool,
+    /// Whether another user could make the directory's path lead elsewhere:
+    /// a step before the directory itself, or a link on the way, fails
+    /// StrictModes. When not, a bind by the path goes where the descriptor
+    /// is, and the kernel names the socket by that path.
+    pub(crate) redirectable: bool,
 }
 
 impl Dir {
@@ -61,6 +66,8 @@ pub(crate) fn open_dir(path: &Path, dir: &Path) -> Result<Dir, BindError> {
         dir,
         euid: geteuid().as_raw(),
         unsafe_step: None,
+        last_unsafe: false,
+        redirectable: false,
     };
     let (mut fd, mut at) = match dir.is_absolute() {
         true => walk.open_root()?,
@@ -126,6 +133,7 @@ pub(crate) fn open_dir(path: &Path, dir: &Path) -> Result<Dir, BindError> {
         fd,
         unsafe_step: walk.unsafe_step,
         only_ours,
+        redirectable: walk.redirectable,
     })
 }
 
@@ -146,6 +154,10 @@ struct Walk<'a> {
     dir: &'a Path,
     euid: u32,
     unsafe_step: Option<BindError>,
+    /// Whether the directory judged last failed StrictModes: once another
+    /// one follows it, it was on the way.
+    last_unsafe: bool,
+    redirectable: bool,
 }
 
 impl Walk<'_> {
@@ -195,6 +207,7 @@ impl Walk<'_> {
 
     /// StrictModes for one directory `d`; `via` is the link that led to it.
     fn judge(&mut self, st: &FileStat, d: &Path, via: Option<&Path>) {
+        self.redirectable |= std::mem::take(&mut self.last_unsafe);
         let (owner, mode) = (st.st_uid, stat::permissions(st));
         let euid = self.euid;
         let reached = via
@@ -220,6 +233,7 @@ impl Walk<'_> {
             return;
         };
         let what = format!("directory {}", d.display());
+        self.last_unsafe = true;
         self.unsafe_step = Some(BindError::insecure_parent(
             self.path,
             d,
@@ -232,6 +246,7 @@ impl Walk<'_> {
     fn check_link(&mut self, st: &FileStat, link: &Path) {
         let (owner, euid) = (st.st_uid, self.euid);
         if owner != 0 && owner != euid {
+            self.redirectable = true;
             let what = format!("the symbolic link {}", link.display());
             let why = format!(
                 "is owned by uid {owner}, and we run as uid {euid}: its owner could re-point \

@@ -19,13 +19,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{Flock, OFlag, open};
+use nix::fcntl::Flock;
 use nix::sys::socket;
-use nix::sys::stat::Mode;
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
 use crate::addr::UnixAddr;
-use crate::bind::{Named, listen_on};
+use crate::bind::{Creation, Named, listen_on};
 use crate::error::{BindError, Op};
 use crate::escape::shown;
 use crate::guard::Ours;
@@ -39,6 +38,7 @@ const SOCKET: &str = "s";
 
 /// Binds and listens on `s` in a new private directory. Returns the
 /// listener, its address and what removes both on drop.
+#[track_caller]
 pub(crate) fn bind_temp<K: Kind>() -> Result<(K, UnixAddr, TempSocket), BindError> {
     let mut skipped = Vec::new();
     let mut last_errno = None;
@@ -82,9 +82,14 @@ fn bases() -> [(&'static str, Option<OsString>); 3] {
     ]
 }
 
+#[track_caller]
 fn bind_in<K: Kind>(base_path: &Path) -> Result<(K, UnixAddr, TempSocket), Errno> {
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let base = open(base_path, flags, Mode::empty())?;
+    let walked = crate::parent::open_dir(base_path, base_path)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(Errno::ENOENT as i32)))?;
+    // Nobody else can move our directory or redirect its path: bound by
+    // the path, so that the kernel names the socket by it.
+    let by_path = walked.only_ours && !walked.redirectable;
+    let base = walked.fd;
     sweep_once(base.as_fd(), base_path, PREFIX);
     let (name, dir) = make_own_dir(base.as_fd(), PREFIX).map_err(|e| match e {
         OwnDirError::Os(errno) | OwnDirError::Raced(errno) => errno,
@@ -98,15 +103,15 @@ fn bind_in<K: Kind>(base_path: &Path) -> Result<(K, UnixAddr, TempSocket), Errno
         dir_path,
         ours: None,
     };
-    // Through `/proc/self/fd` where there is one: in a base directory
-    // others may write, our directory can be renamed away and a link put
-    // in its place, and a bind by path would follow it.
+    // Else through `/proc/self/fd` where there is one: in a base
+    // directory others may write, our directory can be renamed away and a
+    // link put in its place, and a bind by path would follow it.
     let at = match sys::through_dir(made.dir.as_fd(), OsStr::new(SOCKET)) {
-        Some(through) => through,
-        None => sys::Where::Addr(socket::UnixAddr::new(&path)?),
+        Some(through) if !by_path => through,
+        _ => sys::Where::Addr(socket::UnixAddr::new(&path)?),
     };
     let errno = |e: BindError| Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EIO as i32));
-    let (listener, identity) = listen_on(&at, Named::Path(&path), || {
+    let (listener, identity) = listen_on(&at, Named::Path(&path), Creation::Plain, || {
         // Elsewhere the bind goes by path, and a redirected one is caught
         // here: nobody else can put a socket in our directory.
         match lstat_at(made.dir.as_fd(), OsStr::new(SOCKET)) {

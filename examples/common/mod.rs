@@ -143,7 +143,7 @@ pub fn start(
         .allow_gids(gids.map_err(|e| fail(program, e))?)
         .check_parent(args.check_parent);
     let listener = builder.activation_or_bind().map_err(|e| fail(program, e))?;
-    if let AddrView::Path(path) = listener.local_addr().view() {
+    if let AddrView::Path(path) = listener.addr().view() {
         say_who_can_connect(path);
     }
     Ok((listener, stop))

@@ -393,3 +393,59 @@ fn unnamed() -> std::io::Result<std::os::unix::net::SocketAddr> {
     let addr = std::os::unix::net::UnixDatagram::unbound()?.local_addr()?;
     Ok(UNNAMED.get_or_init(|| addr).clone())
 }
+
+/// Whether a bind can give the new file its mode and group as it is
+/// created ([`bind_creating`]): a thread may take its own umask
+/// (`unshare(CLONE_FS)`, which some seccomp profiles refuse). Found once.
+pub(crate) fn creation_settings() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        std::thread::spawn(|| nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS).is_ok())
+            .join()
+            .unwrap_or(false)
+    })
+}
+
+/// `bind(2)` of `sock` to `at`, the new file created with exactly `mode`
+/// and in group `gid`: on a short-lived thread with its own umask (0) and
+/// filesystem gid, so nothing else in the process sees either change. The
+/// mode comes from the socket's own inode (`fchmod` before the bind), which
+/// Linux gives the file it creates, less the umask.
+pub(crate) fn bind_creating(
+    sock: BorrowedFd<'_>,
+    at: &super::Where<'_>,
+    mode: Option<u32>,
+    gid: Option<u32>,
+) -> nix::Result<()> {
+    use nix::sys::stat::{Mode, fchmod, umask};
+    use nix::unistd::{Gid, setfsgid};
+    if let Some(mode) = mode {
+        fchmod(sock, Mode::from_bits_truncate(mode))?;
+    }
+    std::thread::scope(|scope| {
+        let bind = scope.spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
+            if mode.is_some() {
+                umask(Mode::empty());
+            }
+            if let Some(gid) = gid.map(Gid::from_raw) {
+                // setfsgid answers with the old value, and fails silently.
+                setfsgid(gid);
+                if setfsgid(gid) != gid {
+                    return Err(Errno::EPERM);
+                }
+            }
+            super::bind(sock, at)
+        });
+        bind.join().unwrap_or(Err(Errno::EINTR))
+    })
+}
+
+/// The abstract name a std socket address holds, if it is one.
+pub(crate) fn abstract_name_of_std(addr: &std::os::unix::net::SocketAddr) -> Option<&[u8]> {
+    #[cfg(target_os = "android")]
+    use std::os::android::net::SocketAddrExt;
+    #[cfg(target_os = "linux")]
+    use std::os::linux::net::SocketAddrExt;
+    addr.as_abstract_name()
+}

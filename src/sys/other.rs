@@ -334,3 +334,24 @@ mod creds {
 /// The sender's credentials with each datagram: `SO_PASSCRED`'s
 /// counterpart, and one datagram read with them.
 pub(crate) use creds::{pass_credentials, recv_with_cred};
+
+/// No per-thread umask here: a bind in a directory others may write goes
+/// through a private directory instead.
+pub(crate) fn creation_settings() -> bool {
+    false
+}
+
+/// Never called where [`creation_settings`] is false.
+pub(crate) fn bind_creating(
+    _sock: BorrowedFd<'_>,
+    _at: &super::Where<'_>,
+    _mode: Option<u32>,
+    _gid: Option<u32>,
+) -> nix::Result<()> {
+    Err(Errno::ENOSYS)
+}
+
+/// No abstract names here.
+pub(crate) fn abstract_name_of_std(_addr: &std::os::unix::net::SocketAddr) -> Option<&[u8]> {
+    None
+}

@@ -26,7 +26,7 @@ fn an_abstract_name_has_no_file_and_is_released_on_drop() {
     let cwd_before = std::fs::read_dir(".").unwrap().count();
 
     let listener = SafeUnixListener::bind_abstract(&name).unwrap();
-    assert_eq!(listener.local_addr().to_string(), format!("@{name}"));
+    assert_eq!(listener.addr().to_string(), format!("@{name}"));
     assert!(!listener.unlink_on_drop(), "there is nothing to unlink");
     assert!(listed(&name), "the kernel lists @{name}");
     assert_eq!(

@@ -142,7 +142,7 @@ fn helper_activation_case() {
             let fd_flags = nix::fcntl::fcntl(&l, nix::fcntl::FcntlArg::F_GETFD).unwrap();
             println!("\nNONBLOCK {}", flags & nix::libc::O_NONBLOCK != 0);
             println!("\nCLOEXEC {}", fd_flags & nix::libc::FD_CLOEXEC != 0);
-            println!("\nADDR {} UNLINK {}", l.local_addr(), l.unlink_on_drop());
+            println!("\nADDR {} UNLINK {}", l.addr(), l.unlink_on_drop());
             println!(
                 "\nAGAIN {}",
                 SafeUnixListener::from_activation().unwrap().is_none()
@@ -170,7 +170,7 @@ fn helper_inherited() {
     let rt = crate::support::runtime();
     let _enter = rt.enter();
     match passed.and_then(|_| SafeUnixListener::from_activation()) {
-        Ok(Some(l)) => println!("\nCHILD ADOPTED {}", l.local_addr()),
+        Ok(Some(l)) => println!("\nCHILD ADOPTED {}", l.addr()),
         Ok(None) => println!("\nCHILD NONE"),
         Err(e) => println!("\nCHILD FAILED {e}"),
     }
@@ -390,7 +390,7 @@ fn helper_named() {
     let api = SafeUnixListener::from_activation_named("api")
         .unwrap()
         .expect("the api socket");
-    println!("\nNAMED {}", api.local_addr());
+    println!("\nNAMED {}", api.addr());
 }
 
 /// What a program started by `systemd-socket-activate` with three sockets
@@ -418,16 +418,12 @@ fn helper_three_passed() {
                 .map(str::to_owned)
                 .collect();
             println!("\nCHILD_FDS {}", fds.join(","));
-            println!("\nTOOK {}", a.local_addr());
+            println!("\nTOOK {}", a.addr());
         }
         "all" => {
             let all = SafeUnixListener::from_activation_all().unwrap();
             for (name, l) in &all.listeners {
-                println!(
-                    "\nLISTENER {} {}",
-                    name.as_deref().unwrap_or("-"),
-                    l.local_addr()
-                );
+                println!("\nLISTENER {} {}", name.as_deref().unwrap_or("-"), l.addr());
             }
             for (fd, why) in &all.others {
                 println!("\nOTHER {fd} {why}");

@@ -39,7 +39,7 @@ fn debug_shows_the_address_and_the_unlink_state() {
     let shown = format!("{l:?}");
     assert!(shown.contains(&path.display().to_string()), "{shown}");
     assert!(shown.contains("unlink_on_drop: true"), "{shown}");
-    assert_eq!(l.local_addr().as_path(), Some(path.as_path()));
+    assert_eq!(l.addr().as_path(), Some(path.as_path()));
 }
 
 #[test]

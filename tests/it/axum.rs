@@ -174,7 +174,7 @@ mod testing_your_server {
     #[tokio::test]
     async fn hello_answers() -> Result<(), Box<dyn std::error::Error>> {
         let listener = SafeUnixListener::bind_temp()?;
-        let connector = UnixConnector::new(listener.local_addr().clone());
+        let connector = UnixConnector::new(listener.addr().clone());
         tokio::spawn(async move { axum::serve(listener, app()).await });
 
         let client = Client::builder(TokioExecutor::new()).build::<_, Empty<Bytes>>(connector);

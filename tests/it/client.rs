@@ -10,7 +10,7 @@ use crate::support::{NOBODY, helper, make_stale, tempdir, tempdir_with_mode};
 
 /// A round trip through `connect` to `listener`.
 async fn round_trip(listener: &SafeUnixListener) {
-    let mut client = listener.local_addr().connect().await.unwrap();
+    let mut client = listener.addr().connect().await.unwrap();
     let (mut server, _) = listener.accept().await.unwrap();
     client.write_all(b"ping").await.unwrap();
     let mut buf = [0; 4];
@@ -111,19 +111,15 @@ async fn autobind_gets_a_fresh_name_that_connect_reaches() {
     }
     let first = SafeUnixListener::bind_abstract_auto().unwrap();
     let second = SafeUnixListener::bind_abstract_auto().unwrap();
-    let name = first.local_addr().as_abstract_name().unwrap().to_vec();
+    let name = first.addr().as_abstract_name().unwrap().to_vec();
     assert_eq!(
         name.len(),
         5,
         "the kernel's five hex digits: {}",
-        first.local_addr()
+        first.addr()
     );
-    assert!(
-        name.iter().all(u8::is_ascii_hexdigit),
-        "{}",
-        first.local_addr()
-    );
-    assert_ne!(first.local_addr(), second.local_addr());
+    assert!(name.iter().all(u8::is_ascii_hexdigit), "{}", first.addr());
+    assert_ne!(first.addr(), second.addr());
     round_trip(&first).await;
     round_trip(&second).await;
     assert!(!first.unlink_on_drop(), "no file to remove");

@@ -3,9 +3,11 @@
 //! the bind must then fail with a typed error whose message names the step
 //! and the cause, and leave the directory exactly as the test made it.
 //!
-//! Each runs in both routes of the bind: in a directory only we may write
-//! (bound at the path itself) and in one every user may write (bound in a
-//! private directory, then moved into place).
+//! Each runs in the routes of the bind: in a directory only we may write
+//! (bound at the path itself, mode and owner set before it listens), in
+//! one every user may write (bound at the path with its mode and group
+//! given as it is created) and, for a takeover, in a private directory,
+//! then moved into place.
 //!
 //! A few calls only tidy up (removing the private directory) or have a
 //! fallback (`renameat2` without support, opening a private directory that
@@ -26,9 +28,12 @@ use crate::support::{
 enum Route {
     /// Only we (0700): bound at the path itself.
     Own,
-    /// Every user, not sticky (0777): bound in a private directory, then
-    /// moved.
+    /// Every user, not sticky (0777): bound at the path, mode and group
+    /// given at creation.
     Shared,
+    /// A takeover in a directory every user may write: bound in a private
+    /// directory, then moved.
+    Private,
 }
 
 /// What is at the path before the bind.
@@ -57,8 +62,9 @@ type Fault = (&'static str, &'static str, usize, &'static str);
 fn case(route: Route, setup: Setup, takeover: bool, faults: &[Fault], expect: Expect) {
     let dir = match route {
         Route::Own => tempdir(),
-        Route::Shared => tempdir_with_mode(0o777),
+        Route::Shared | Route::Private => tempdir_with_mode(0o777),
     };
+    let takeover = takeover || route == Route::Private;
     let path = match setup {
         Setup::Missing => dir.path().join("new").join("app.sock"),
         _ => dir.path().join("app.sock"),
@@ -101,9 +107,10 @@ fn case(route: Route, setup: Setup, takeover: bool, faults: &[Fault], expect: Ex
     let shown = format!("{route:?} {specs:?}");
     match expect {
         Expect::Fails(kind, words) => {
-            let msg = outcome
-                .unwrap_or_else(|| panic!("{shown}: no outcome in {stdout}"))
-                .expect_failed(kind);
+            let msg = match outcome {
+                Some(Outcome::Failed { .. }) => outcome.unwrap().expect_failed(kind),
+                _ => panic!("{shown}: expected a {kind} failure in {stdout}"),
+            };
             assert!(
                 msg.contains(&dir.path().display().to_string()),
                 "{shown}: {msg}"
@@ -127,7 +134,14 @@ fn case(route: Route, setup: Setup, takeover: bool, faults: &[Fault], expect: Ex
             }
             let rt = runtime();
             let _enter = rt.enter();
-            drop(SafeUnixListener::bind(&path).unwrap());
+            // Leftovers of a private directory go with the next bind
+            // that makes one.
+            let on_existing = match takeover {
+                true => safe_unix_listener::OnExisting::TakeOver,
+                false => safe_unix_listener::OnExisting::RemoveStale,
+            };
+            let next = SafeUnixListener::builder(path.as_path().try_into().unwrap());
+            drop(next.on_existing(on_existing).bind().unwrap());
             // The stale socket was replaced; everything else is as made.
             let not_ours = |e: &(String, String, u64)| e.0 != "app.sock";
             let expected: Vec<_> = before.into_iter().filter(not_ours).collect();
@@ -230,8 +244,30 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
     for (fault, expect) in own {
         case(Route::Own, Free, false, &[*fault], *expect);
     }
+    // At the path, in a directory others may write: the mode is given to
+    // the unbound socket, the bind runs on a thread with its own umask.
+    let at_creation: &[(Fault, Expect)] = &[
+        (
+            ("fchmod", "0660", 1, "EPERM"),
+            Fails("PermissionDenied", &["cannot bind", "(EPERM)"]),
+        ),
+        (
+            ("bind", "app.sock", 1, "EIO"),
+            Fails("Other", &["cannot bind", "EIO"]),
+        ),
+        (
+            ("bind", "app.sock", 1, "EADDRINUSE"),
+            Fails("InUse", &["another process put a file there"]),
+        ),
+        // No thread may take its own umask (a seccomp filter, say): the
+        // private directory's route, which binds all the same.
+        (("unshare", "CLONE_FS", 1, "EPERM"), Expect::Binds("")),
+    ];
+    for (fault, expect) in at_creation {
+        case(Route::Shared, Free, false, &[*fault], *expect);
+    }
     // In the private directory, then moved; the lock is a lock file.
-    let shared: &[(Fault, Expect)] = &[
+    let private: &[(Fault, Expect)] = &[
         (
             ("openat", "app.sock.lock", 1, "EIO"),
             Fails("Other", &["cannot open bind lock", "EIO"]),
@@ -256,9 +292,10 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
             ("renameat2", "RENAME_NOREPLACE", 1, "EIO"),
             Fails("Other", &["cannot move the new socket to", "EIO"]),
         ),
+        // A takeover that finds the path taken looks again.
         (
             ("renameat2", "RENAME_NOREPLACE", 1, "EEXIST"),
-            Fails("InUse", &["another process put a file there"]),
+            Expect::Binds(""),
         ),
         (
             ("unlinkat", "AT_REMOVEDIR", 1, "EBUSY"),
@@ -273,8 +310,8 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
             Expect::Binds(""),
         ),
     ];
-    for (fault, expect) in shared {
-        case(Route::Shared, Free, false, &[*fault], *expect);
+    for (fault, expect) in private {
+        case(Route::Private, Free, false, &[*fault], *expect);
     }
 }
 
@@ -285,7 +322,7 @@ fn the_fallbacks_fail_cleanly_too() {
     // Without renameat2, the socket is hard-linked into place.
     let no_renameat2 = ("renameat2", "RENAME_NOREPLACE", 1, "ENOSYS");
     case(
-        Route::Shared,
+        Route::Private,
         Setup::Free,
         false,
         &[no_renameat2, ("linkat", "app.sock", 1, "EIO")],
@@ -311,9 +348,9 @@ fn the_fallbacks_fail_cleanly_too() {
 #[cfg_attr(sul_no_strace, ignore = "needs strace")]
 #[cfg_attr(sul_not_root, ignore = "needs root: changing the socket's group")]
 fn a_drop_that_cannot_unlink_leaves_a_stale_socket_for_the_next_bind() {
-    // The drop's bind lock comes after the bind's own, and, in a shared
-    // directory, the private directory's.
-    for (route, nth) in [(Route::Own, 2), (Route::Shared, 3)] {
+    // The drop's bind lock comes after the bind's own, and, through a
+    // private directory, after that directory's.
+    for (route, nth) in [(Route::Own, 2), (Route::Shared, 2), (Route::Private, 4)] {
         case(
             route,
             Setup::Free,

@@ -13,7 +13,7 @@ use tonic_health::pb::health_client::HealthClient;
 #[tokio::test]
 async fn the_grpc_health_check_answers_serving_over_a_unix_socket() {
     let listener = SafeUnixListener::bind_temp().unwrap();
-    let addr = listener.local_addr().clone();
+    let addr = listener.addr().clone();
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_service_status("app", ServingStatus::NotServing)

@@ -216,7 +216,7 @@ fn helper_bind_temp_repeatedly() {
     let (mut in_tmpdir, mut in_tmp) = (0, 0);
     for _ in 0..repeat {
         let listener = SafeUnixListener::bind_temp().unwrap();
-        let path = listener.local_addr().as_path().unwrap().to_owned();
+        let path = listener.addr().as_path().unwrap().to_owned();
         match path.parent().and_then(Path::parent) {
             Some(base) if base == tmpdir => in_tmpdir += 1,
             Some(base) if base == Path::new("/tmp") => in_tmp += 1,

@@ -116,7 +116,7 @@ fn helper_chown_to_root() {
 
 /// `helper_bind` with mode 0600 in `dir`, under strace: the bind, chmod,
 /// listen and move calls it made, one a line.
-fn traced_bind_calls(dir: &std::path::Path) -> String {
+fn traced_bind_calls(dir: &std::path::Path, env: &[(&str, &str)]) -> String {
     let path = dir.join("app.sock");
     let trace = dir.join("../trace");
     let trace_arg = trace.display().to_string();
@@ -127,13 +127,14 @@ fn traced_bind_calls(dir: &std::path::Path) -> String {
         "-e",
         "signal=none",
         "-e",
-        "trace=bind,listen,chmod,fchmodat,renameat2,linkat",
+        "trace=bind,listen,chmod,fchmod,fchmodat,renameat2,linkat,umask,unshare",
         "-o",
         &trace_arg,
     ];
     let out = helper_via(&strace, "helper_bind")
         .env("SUL_ADDR", &path)
         .env("SUL_MODE", "600")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(
@@ -152,18 +153,60 @@ fn line_of(calls: &str, what: &dyn Fn(&str) -> bool, name: &str) -> usize {
         .unwrap_or_else(|| panic!("no {name} in:\n{calls}"))
 }
 
-/// The order that makes the mode and owner safe where other users may
-/// write the directory: bound in the private directory, mode set through
-/// its descriptor, listening, and only then moved into place, without
-/// replacing anything.
+/// Where other users may write the directory, a name we create there can
+/// be replaced before any later call reaches it by name, so the mode is
+/// given to the file as the bind creates it: set on the unbound socket,
+/// with a umask of 0 on the binding thread only, then bound at the path
+/// itself (so the kernel names it by its path), then listening. Nothing
+/// is changed by name and nothing is moved.
 #[test]
 #[cfg_attr(sul_no_strace, ignore = "needs strace")]
-fn mode_is_applied_in_the_private_directory_before_listen_and_the_move() {
+fn mode_is_given_at_creation_in_a_directory_others_may_write() {
     let root = tempdir();
     let dir = root.path().join("shared");
     fs::create_dir(&dir).unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
-    let calls = traced_bind_calls(&dir);
+    let calls = traced_bind_calls(&dir, &[]);
+    let fchmod = line_of(
+        &calls,
+        &|l| l.contains("fchmod(") && l.contains("0600"),
+        "fchmod of the socket",
+    );
+    let umask = line_of(&calls, &|l| l.contains("umask(000)"), "umask");
+    let unshare = line_of(
+        &calls,
+        &|l| l.contains("unshare(CLONE_FS)") && !l.contains("?"),
+        "unshare",
+    );
+    let bind = line_of(
+        &calls,
+        &|l| l.contains("bind(") && l.contains(&format!("\"{}/app.sock\"", dir.display())),
+        "bind at the path",
+    );
+    let listen = line_of(&calls, &|l| l.contains("listen("), "listen");
+    assert!(
+        fchmod < bind && unshare < umask && umask < bind && bind < listen,
+        "order must be fchmod and umask, bind, listen:\n{calls}"
+    );
+    for changed_by_name in ["fchmodat(", "chmod(\"", "renameat2(", "linkat("] {
+        assert!(
+            !calls.contains(changed_by_name),
+            "no {changed_by_name}:\n{calls}"
+        );
+    }
+}
+
+/// A takeover cannot bind at the path, where the old socket is: bound in
+/// the private directory, mode set through its descriptor, listening, and
+/// only then swapped into place.
+#[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+fn a_takeover_applies_the_mode_in_the_private_directory_before_listen_and_the_swap() {
+    let root = tempdir();
+    let dir = root.path().join("shared");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let calls = traced_bind_calls(&dir, &[("SUL_TAKEOVER", "1")]);
     // Through /proc/self/fd/N: the private directory's descriptor.
     let bind = line_of(
         &calls,
@@ -178,9 +221,7 @@ fn mode_is_applied_in_the_private_directory_before_listen_and_the_move() {
     let listen = line_of(&calls, &|l| l.contains("listen("), "listen");
     let rename = line_of(
         &calls,
-        &|l| {
-            l.contains("renameat2(") && l.contains("\"app.sock\"") && l.contains("RENAME_NOREPLACE")
-        },
+        &|l| l.contains("renameat2(") && l.contains("\"app.sock\""),
         "renameat2",
     );
     assert!(
@@ -204,7 +245,7 @@ fn mode_is_applied_at_the_path_before_listen_in_a_directory_only_we_write() {
     let dir = root.path().join("own");
     fs::create_dir(&dir).unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-    let calls = traced_bind_calls(&dir);
+    let calls = traced_bind_calls(&dir, &[]);
     let bind = line_of(
         &calls,
         &|l| l.contains("bind(") && l.contains(&format!("\"{}/app.sock\"", dir.display())),

@@ -148,7 +148,7 @@ fn a_relative_path_is_removed_from_where_it_was_bound() {
     // The test's working directory is the crate root; use a unique name.
     let name = format!("target/relative-{}.sock", std::process::id());
     let l = SafeUnixListener::bind(&name).unwrap();
-    assert_eq!(l.local_addr().to_string(), name);
+    assert_eq!(l.addr().to_string(), name);
     assert!(exists(name.as_ref()));
     drop(l);
     assert!(!exists(name.as_ref()));

@@ -195,13 +195,13 @@ fn what_a_killed_process_left_is_removed_by_the_next_one_and_a_live_one_is_kept(
 #[tokio::test]
 async fn drop_removes_only_what_it_made() {
     let listener = SafeUnixListener::bind_temp().unwrap();
-    let path = listener.local_addr().as_path().unwrap().to_owned();
+    let path = listener.addr().as_path().unwrap().to_owned();
     let dir = path.parent().unwrap().to_owned();
     assert_eq!(
         fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
         0o700
     );
-    let _client = listener.local_addr().connect().await.unwrap();
+    let _client = listener.addr().connect().await.unwrap();
     // Something else of ours in the directory: the socket goes, the
     // directory and that file stay.
     fs::write(dir.join("notes"), "mine").unwrap();
@@ -211,7 +211,7 @@ async fn drop_removes_only_what_it_made() {
     fs::remove_dir_all(&dir).unwrap();
 
     let mut kept = SafeUnixListener::bind_temp().unwrap();
-    let path = kept.local_addr().as_path().unwrap().to_owned();
+    let path = kept.addr().as_path().unwrap().to_owned();
     assert!(kept.unlink_on_drop());
     kept.set_unlink_on_drop(false);
     drop(kept);
@@ -244,7 +244,7 @@ fn helper_temp_binds() {
         let rt = crate::support::runtime();
         let _guard = rt.enter();
         let held = SafeUnixListener::bind_temp().unwrap();
-        println!("\nBOUND {}", held.local_addr());
+        println!("\nBOUND {}", held.addr());
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new()).unwrap();
         return;
     }
@@ -272,7 +272,7 @@ fn helper_temp_binds() {
                         .collect();
                     let paths: Vec<PathBuf> = held
                         .iter()
-                        .map(|l| l.local_addr().as_path().unwrap().to_owned())
+                        .map(|l| l.addr().as_path().unwrap().to_owned())
                         .collect();
                     for path in &paths {
                         std::os::unix::net::UnixStream::connect(path).unwrap();
