@@ -517,14 +517,14 @@ impl SafeUnixListener {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let dir = tempfile::tempdir()?;
-    /// let addr = SocketAddr::from_pathname(dir.path().join("app.sock"))?;
+    /// let addr = SocketAddr::from_pathname(dir.path().join("app.sock"))?.into();
     /// let listener = SafeUnixListener::bind_addr(&addr)?;
     /// assert_eq!(listener.local_addr()?.as_pathname(), addr.as_pathname());
     /// # Ok(()) }
     /// ```
     #[track_caller]
-    pub fn bind_addr(addr: &std::os::unix::net::SocketAddr) -> Result<Self, BindError> {
-        match (addr.as_pathname(), crate::sys::abstract_name_of_std(addr)) {
+    pub fn bind_addr(addr: &SocketAddr) -> Result<Self, BindError> {
+        match (addr.as_pathname(), crate::sys::abstract_name_of_tokio(addr)) {
             (Some(path), _) => Self::bind(path),
             (None, Some(name)) => Self::bind_abstract(name),
             (None, None) => Self::bind_abstract_auto(),

@@ -441,11 +441,7 @@ pub(crate) fn bind_creating(
     })
 }
 
-/// The abstract name a std socket address holds, if it is one.
-pub(crate) fn abstract_name_of_std(addr: &std::os::unix::net::SocketAddr) -> Option<&[u8]> {
-    #[cfg(target_os = "android")]
-    use std::os::android::net::SocketAddrExt;
-    #[cfg(target_os = "linux")]
-    use std::os::linux::net::SocketAddrExt;
+/// The abstract name a tokio socket address holds, if it is one.
+pub(crate) fn abstract_name_of_tokio(addr: &tokio::net::unix::SocketAddr) -> Option<&[u8]> {
     addr.as_abstract_name()
 }

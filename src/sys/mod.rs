@@ -13,7 +13,7 @@ mod imp;
 
 pub(crate) use imp::{
     LONG_PATHS, MAX_ABSTRACT_LEN, MAX_LONG_PATH_NAME, MAX_PATH_LEN, abstract_name_of,
-    abstract_name_of_std, abstract_sockaddr, ancestor_holding_flock, autobind_sockaddr,
+    abstract_name_of_tokio, abstract_sockaddr, ancestor_holding_flock, autobind_sockaddr,
     bind_creating, command_line, creation_settings, descriptor_limit, fd_path, fs_type, id_mapped,
     may_write_dir, open_dir_handle, pass_credentials, peer_cred, peer_groups, recv_with_cred,
     rename_exchange, rename_noreplace, stream_socket, unix_socket,

@@ -352,6 +352,6 @@ pub(crate) fn bind_creating(
 }
 
 /// No abstract names here.
-pub(crate) fn abstract_name_of_std(_addr: &std::os::unix::net::SocketAddr) -> Option<&[u8]> {
+pub(crate) fn abstract_name_of_tokio(_addr: &tokio::net::unix::SocketAddr) -> Option<&[u8]> {
     None
 }

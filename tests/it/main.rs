@@ -10,6 +10,7 @@ mod activation;
 mod api;
 mod axum;
 mod client;
+mod compat;
 mod config;
 mod datagram;
 mod example_echo;
