@@ -145,6 +145,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+// The README's Rust examples are compiled and run as doctests (they use
+// every feature).
+#[cfg(all(doctest, feature = "axum", feature = "hyper", feature = "serde"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(not(unix))]
 compile_error!("safe-unix-listener supports Unix platforms only");
 
