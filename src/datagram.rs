@@ -201,6 +201,29 @@ impl SafeUnixDatagram {
         &self.addr
     }
 
+    /// The socket's name as the kernel has it, as tokio's
+    /// `UnixDatagram::local_addr`: the path that was bound, but in the
+    /// cases [`SafeUnixListener::local_addr`](crate::SafeUnixListener::local_addr)
+    /// lists.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockname(2)` returns.
+    ///
+    /// ```
+    /// # use safe_unix_listener::SafeUnixDatagram;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("metrics.sock");
+    /// let rx = SafeUnixDatagram::bind(&path)?;
+    /// assert_eq!(rx.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// # Ok(()) }
+    /// ```
+    pub fn local_addr(&self) -> io::Result<tokio::net::unix::SocketAddr> {
+        self.inner.local_addr()
+    }
+
     /// Receives one datagram into `buf`, with who sent it: the sender's
     /// uid, gid and pid as the kernel recorded them (`SCM_CREDENTIALS` on
     /// Linux, `SCM_CREDS2` on FreeBSD; they cannot be forged), and its
