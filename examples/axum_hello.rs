@@ -23,7 +23,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::routing::get;
-use safe_unix_listener::PeerInfo;
+use safe_unix_listener::{PeerInfo, shutdown_signal};
 
 async fn hello(ConnectInfo(peer): ConnectInfo<PeerInfo>) -> String {
     match peer.uid() {
@@ -40,10 +40,22 @@ async fn slow() -> &'static str {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (listener, stop) = match common::start("axum_hello", "safe-unix-listener-demo.sock") {
-        Ok(started) => started,
+    let flags = match common::flags("axum_hello", "safe-unix-listener-demo.sock") {
+        Ok(flags) => flags,
         Err(code) => return code,
     };
+    // SIGINT or SIGTERM, caught from here on.
+    let stop = match shutdown_signal() {
+        Ok(stop) => stop,
+        Err(e) => return common::fail("axum_hello", e),
+    };
+    // The socket systemd passed, if any; else a safe bind of ADDR. READY=1
+    // once listening, under systemd's Type=notify.
+    let listener = match flags.builder().notify_ready(true).activation_or_bind() {
+        Ok(listener) => listener,
+        Err(e) => return common::fail("axum_hello", e),
+    };
+    common::say_who_can_connect(&listener);
     println!("axum_hello listening on {}", listener.addr());
     println!("try: {}", common::curl_command(listener.addr(), "/"));
 

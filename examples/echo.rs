@@ -17,16 +17,29 @@ mod common;
 use std::process::ExitCode;
 
 use futures_util::StreamExt;
-use safe_unix_listener::AddrView;
+use safe_unix_listener::{AddrView, shutdown_signal};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (mut listener, stop) = match common::start("echo", "safe-unix-listener-echo.sock") {
-        Ok(started) => started,
+    let flags = match common::flags("echo", "safe-unix-listener-echo.sock") {
+        Ok(flags) => flags,
         Err(code) => return code,
     };
+    // SIGINT or SIGTERM, caught from here on.
+    let stop = match shutdown_signal() {
+        Ok(stop) => stop,
+        Err(e) => return common::fail("echo", e),
+    };
+    // The socket systemd passed, if any; else a safe bind of ADDR. READY=1
+    // once listening, under systemd's Type=notify.
+    let bound = flags.builder().notify_ready(true).activation_or_bind();
+    let mut listener = match bound {
+        Ok(listener) => listener,
+        Err(e) => return common::fail("echo", e),
+    };
+    common::say_who_can_connect(&listener);
 
     let addr = listener.addr();
     println!("echo server listening on {addr}");

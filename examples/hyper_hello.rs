@@ -23,7 +23,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use safe_unix_listener::{HyperServer, PeerInfo};
+use safe_unix_listener::{HyperServer, PeerInfo, shutdown_signal};
 
 async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let body = match req.extensions().get::<PeerInfo>().and_then(PeerInfo::uid) {
@@ -38,10 +38,22 @@ async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (listener, stop) = match common::start("hyper_hello", "safe-unix-listener-demo.sock") {
-        Ok(started) => started,
+    let flags = match common::flags("hyper_hello", "safe-unix-listener-demo.sock") {
+        Ok(flags) => flags,
         Err(code) => return code,
     };
+    // SIGINT or SIGTERM, caught from here on.
+    let stop = match shutdown_signal() {
+        Ok(stop) => stop,
+        Err(e) => return common::fail("hyper_hello", e),
+    };
+    // The socket systemd passed, if any; else a safe bind of ADDR. READY=1
+    // once listening, under systemd's Type=notify.
+    let listener = match flags.builder().notify_ready(true).activation_or_bind() {
+        Ok(listener) => listener,
+        Err(e) => return common::fail("hyper_hello", e),
+    };
+    common::say_who_can_connect(&listener);
     println!("hyper_hello listening on {}", listener.addr());
     println!("try: {}", common::curl_command(listener.addr(), "/"));
 

@@ -3,14 +3,12 @@
 #![allow(dead_code)]
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use nix::unistd::{Group, User};
-use safe_unix_listener::{
-    AddrView, BindError, OnExisting, SafeUnixListener, ShutdownSignal, UnixAddr, shutdown_signal,
-};
+use safe_unix_listener::{AddrView, BindError, Builder, OnExisting, SafeUnixListener, UnixAddr};
 
 /// Logs to stderr at `RUST_LOG`, `info` by default.
 fn init_tracing() {
@@ -103,56 +101,91 @@ fn id_of(
     }
 }
 
-/// Sets up logging, installs the SIGINT/SIGTERM handler, parses the
-/// command line ([`Args`]) and gets the listener: the one systemd (or
-/// `systemd-socket-activate`) passed, or a safe bind of ADDR with the
-/// options given. On failure, the message has been printed and the exit
-/// code is 1 (2 for a malformed command line). `--systemd-units` prints
-/// the systemd units that run the program instead, and exits 0.
-pub fn start(
-    program: &'static str,
-    default_file: &str,
-) -> Result<(SafeUnixListener, ShutdownSignal), ExitCode> {
+/// The command line, read: logging set up, names resolved to ids. `Err`
+/// is the exit code, the message printed (2 for a malformed command line),
+/// or 0 after `--systemd-units` printed the units that run the program.
+pub fn flags(program: &'static str, default_file: &str) -> Result<Flags, ExitCode> {
     init_tracing();
     let matches = Args::command().name(program).get_matches();
     let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let stop = shutdown_signal().map_err(|e| fail(program, e))?;
     let addr = addr_or_default(args.addr, default_file).map_err(|e| fail(program, e))?;
     if args.systemd_units {
         print!("{}", systemd_units(program, &addr));
         return Err(ExitCode::SUCCESS);
     }
-    // READY=1 once listening, when run under systemd with Type=notify.
-    let mut builder = SafeUnixListener::builder(addr).notify_ready(true);
-    if args.takeover {
-        builder = builder.on_existing(OnExisting::TakeOver);
+    let fail = |e: String| fail(program, e);
+    let ids = |names: &[String], id: fn(&str) -> Result<u32, String>| {
+        names
+            .iter()
+            .map(|n| id(n))
+            .collect::<Result<Vec<u32>, String>>()
+    };
+    Ok(Flags {
+        addr,
+        takeover: args.takeover,
+        mode: args.mode,
+        owner: args
+            .owner
+            .as_deref()
+            .map(uid_of)
+            .transpose()
+            .map_err(fail)?,
+        group: args
+            .group
+            .as_deref()
+            .map(gid_of)
+            .transpose()
+            .map_err(fail)?,
+        allow_uids: ids(&args.allow_uid, uid_of).map_err(fail)?,
+        allow_gids: ids(&args.allow_gid, gid_of).map_err(fail)?,
+        check_parent: args.check_parent,
+    })
+}
+
+/// The command line, with user and group names resolved.
+pub struct Flags {
+    pub addr: UnixAddr,
+    pub takeover: bool,
+    pub mode: Option<u32>,
+    pub owner: Option<u32>,
+    pub group: Option<u32>,
+    pub allow_uids: Vec<u32>,
+    pub allow_gids: Vec<u32>,
+    pub check_parent: bool,
+}
+
+impl Flags {
+    /// A builder for ADDR with every option the command line gave: the
+    /// existing-file policy, mode, owner, group, allowed peers and the
+    /// StrictModes check.
+    pub fn builder(&self) -> Builder {
+        let mut builder = SafeUnixListener::builder(self.addr.clone())
+            .allow_uids(self.allow_uids.clone())
+            .allow_gids(self.allow_gids.clone())
+            .check_parent(self.check_parent);
+        if self.takeover {
+            builder = builder.on_existing(OnExisting::TakeOver);
+        }
+        if let Some(mode) = self.mode {
+            builder = builder.mode(mode);
+        }
+        if let Some(uid) = self.owner {
+            builder = builder.owner(uid);
+        }
+        if let Some(gid) = self.group {
+            builder = builder.group(gid);
+        }
+        builder
     }
-    if let Some(mode) = args.mode {
-        builder = builder.mode(mode);
-    }
-    if let Some(owner) = &args.owner {
-        builder = builder.owner(uid_of(owner).map_err(|e| fail(program, e))?);
-    }
-    if let Some(group) = &args.group {
-        builder = builder.group(gid_of(group).map_err(|e| fail(program, e))?);
-    }
-    let uids: Result<Vec<u32>, String> = args.allow_uid.iter().map(|u| uid_of(u)).collect();
-    let gids: Result<Vec<u32>, String> = args.allow_gid.iter().map(|g| gid_of(g)).collect();
-    builder = builder
-        .allow_uids(uids.map_err(|e| fail(program, e))?)
-        .allow_gids(gids.map_err(|e| fail(program, e))?)
-        .check_parent(args.check_parent);
-    let listener = builder.activation_or_bind().map_err(|e| fail(program, e))?;
-    if let AddrView::Path(path) = listener.addr().view() {
-        say_who_can_connect(path);
-    }
-    Ok((listener, stop))
 }
 
 /// One line at start-up when the socket's mode keeps other users out,
 /// naming who can connect: otherwise a proxy running as another user gets
 /// EACCES, and nothing on our side says why.
-fn say_who_can_connect(path: &Path) {
+pub fn say_who_can_connect(listener: &SafeUnixListener) {
+    let AddrView::Path(path) = listener.addr().view() else {
+        return;
+    };
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return;
     };
@@ -215,7 +248,7 @@ fn systemd_units(program: &str, addr: &UnixAddr) -> String {
 
 /// Resolves on SIGINT or SIGTERM, after telling the service manager
 /// (`STOPPING=1`, when run under systemd). `HyperServer` does this itself.
-pub async fn stopping(stop: ShutdownSignal) {
+pub async fn stopping(stop: safe_unix_listener::ShutdownSignal) {
     stop.await;
     if let Err(e) = safe_unix_listener::notify_stopping() {
         tracing::warn!(error = %e, "stopping, but the service manager was not told");

@@ -90,7 +90,7 @@ async fn abstract_socket_name() {
     let abstract_path_name = local_addr.as_abstract_name().unwrap();
 
     // `as_abstract_name` removes leading zero bytes
-    assert_eq!(abstract_path_name, socket_path[1..].as_bytes());
+    assert_eq!(abstract_path_name, &socket_path.as_bytes()[1..]);
 }
 
 // ---- tokio 1.54, tests/uds_cred.rs ----
