@@ -345,6 +345,24 @@ impl AsyncWrite for Tracked {
         done
     }
 
+    /// hyper writes a response's head and body in one `writev` when the
+    /// stream says it can.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let done = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if done.is_ready() {
+            self.activity.touch();
+        }
+        done
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
@@ -366,22 +384,46 @@ struct WithPeer<S> {
 impl<S> Service<Request<Incoming>> for WithPeer<S>
 where
     S: Service<Request<Incoming>>,
-    S::Future: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+    type Future = InFlight<S::Future>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         req.extensions_mut().insert(self.peer.clone());
-        let activity = self.activity.clone();
-        activity.in_flight.fetch_add(1, Ordering::AcqRel);
-        let response = self.inner.call(req);
-        Box::pin(async move {
-            let response = response.await;
-            activity.in_flight.fetch_sub(1, Ordering::AcqRel);
-            activity.touch();
-            response
-        })
+        self.activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight {
+            inner: self.inner.call(req),
+            counted: Counted(self.activity.clone()),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's response future, counted in flight until it completes
+    /// or is dropped: no box per request.
+    struct InFlight<F> {
+        #[pin]
+        inner: F,
+        counted: Counted,
+    }
+}
+
+impl<F: Future> Future for InFlight<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+/// One request in flight; it ends when this drops (the response is done,
+/// or the connection went away first).
+struct Counted(Arc<Activity>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.touch();
     }
 }

@@ -312,3 +312,74 @@ fn curl_is_answered_within_the_limits() {
         assert_eq!(code, 200, "{body}");
     }
 }
+
+/// hyper writes a response's head and body with one `writev` when the
+/// stream forwards vectored writes, instead of copying both into one
+/// buffer first.
+#[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+fn responses_go_out_in_one_vectored_write() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+    let trace = dir.path().join("trace");
+    let trace_arg = trace.display().to_string();
+    let strace = [
+        "strace",
+        "-f",
+        "-qq",
+        "-e",
+        "trace=write,writev",
+        "-o",
+        &trace_arg,
+    ];
+    let mut cmd = crate::support::helper_via(&strace, "hyper::helper_serve_one_request");
+    let server = cmd.env("SUL_ADDR", &path).spawn().unwrap();
+    let server = crate::support::Running::from(server);
+    for _ in 0..1000 {
+        if exists(&path) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let shown = path.display().to_string();
+    let (code, body) = curl(&["--unix-socket", &shown], "/");
+    assert_eq!((code, body.as_str()), (200, "sent with writev\n"));
+    assert!(finish(server).status.success());
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    let response = calls
+        .lines()
+        .find(|l| l.contains("HTTP/1.1 200 OK"))
+        .unwrap_or_else(|| panic!("no response in:\n{calls}"));
+    assert!(
+        response.contains("writev(") && response.contains("sent with writev"),
+        "head and body in one writev: {response}"
+    );
+}
+
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_serve_one_request() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    let path = std::env::var("SUL_ADDR").unwrap();
+    let rt = crate::support::runtime();
+    rt.block_on(async {
+        let listener = SafeUnixListener::bind(&path).unwrap();
+        let (done, stop) = oneshot::channel::<()>();
+        let done = std::sync::Arc::new(std::sync::Mutex::new(Some(done)));
+        let service = service_fn(move |_: Request<Incoming>| {
+            if let Some(done) = done.lock().unwrap().take() {
+                let _ = done.send(());
+            }
+            async {
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("sent with writev\n"))))
+            }
+        });
+        HyperServer::new(listener)
+            .serve(service, async {
+                let _ = stop.await;
+            })
+            .await;
+    });
+}
