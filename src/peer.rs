@@ -40,7 +40,8 @@ use crate::sys;
 #[derive(Debug, Clone)]
 pub struct PeerInfo {
     cred: Option<sys::Cred>,
-    groups: Option<Vec<u32>>,
+    // Shared, so that a clone per request (hyper's extensions) is cheap.
+    groups: Option<std::sync::Arc<[u32]>>,
     addr: SocketAddr,
 }
 
@@ -60,7 +61,7 @@ impl PeerInfo {
     pub fn new(stream: &UnixStream, addr: SocketAddr) -> Self {
         Self {
             cred: stream.peer_cred().ok().map(cred_of),
-            groups: sys::peer_groups(stream.as_fd()),
+            groups: sys::peer_groups(stream.as_fd()).map(Into::into),
             addr,
         }
     }
