@@ -136,9 +136,10 @@
     rust_2018_idioms,
     unreachable_pub
 )]
-// `unsafe` is allowed in three places only, each block with a SAFETY note:
+// `unsafe` is allowed in four places only, each block with a SAFETY note:
 // adopting the descriptors passed by the service manager (activation.rs),
-// reading the peer's groups with getsockopt (sys/linux.rs), and FreeBSD's
+// reading the peer's groups with getsockopt and calling renameat2 by its
+// system call number, which not every Linux libc wraps (sys/linux.rs), and FreeBSD's
 // bindat and connectat, which the libc crate does not declare, and its
 // LOCAL_CREDS_PERSISTENT option, which nix does not offer (sys/other.rs).
 #![deny(unsafe_code)]

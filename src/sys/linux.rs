@@ -9,7 +9,6 @@ use nix::fcntl::AtFlags;
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, sockopt};
 use nix::sys::stat::FileStat;
 use nix::unistd::{AccessFlags, faccessat};
-use rustix::fs::{RenameFlags, renameat_with};
 
 use super::PeerCred;
 
@@ -88,8 +87,7 @@ pub(crate) fn rename_noreplace(
     to_dir: BorrowedFd<'_>,
     to: &Path,
 ) -> nix::Result<()> {
-    renameat_with(from_dir, from, to_dir, to, RenameFlags::NOREPLACE)
-        .map_err(|e| Errno::from_raw(e.raw_os_error()))
+    renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE)
 }
 
 /// `renameat2(RENAME_EXCHANGE)`: swaps the two names atomically; ENOENT if
@@ -100,8 +98,44 @@ pub(crate) fn rename_exchange(
     to_dir: BorrowedFd<'_>,
     to: &Path,
 ) -> nix::Result<()> {
-    renameat_with(from_dir, from, to_dir, to, RenameFlags::EXCHANGE)
-        .map_err(|e| Errno::from_raw(e.raw_os_error()))
+    renameat2(from_dir, from, to_dir, to, RENAME_EXCHANGE)
+}
+
+/// `renameat2`'s flags, from the kernel's `<linux/fs.h>`.
+const RENAME_NOREPLACE: nix::libc::c_uint = 1;
+const RENAME_EXCHANGE: nix::libc::c_uint = 2;
+
+/// `renameat2(2)` by its system call number, so that it works on every
+/// Linux libc (glibc before 2.28, musl and older Android have no wrapper);
+/// ENOSYS on kernels before 3.15.
+fn renameat2(
+    from_dir: BorrowedFd<'_>,
+    from: &Path,
+    to_dir: BorrowedFd<'_>,
+    to: &Path,
+    flags: nix::libc::c_uint,
+) -> nix::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
+    let (from, to) = (c_path(from), c_path(to));
+    let (Ok(from), Ok(to)) = (from, to) else {
+        return Err(Errno::EINVAL);
+    };
+    // SAFETY: both paths are NUL-terminated strings that live until the
+    // call returns, both descriptors are borrowed and open, and the kernel
+    // reads nothing else and writes nothing.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_renameat2,
+            from_dir.as_raw_fd(),
+            from.as_ptr(),
+            to_dir.as_raw_fd(),
+            to.as_ptr(),
+            flags,
+        )
+    };
+    Errno::result(rc).map(drop)
 }
 
 /// A path that leads to the directory open as `dir` whatever happens to its
