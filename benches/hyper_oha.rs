@@ -14,7 +14,7 @@ use std::convert::Infallible;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Variant, interleave, rounds, table};
+use common::{rounds, table};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
@@ -83,30 +83,42 @@ fn main() {
     let rt = common::runtime();
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("hyper-server.sock");
+    let bare = dir.path().join("hyper-server-bare.sock");
     let theirs = dir.path().join("hyper-util.sock");
     rt.block_on(async {
         let listener = SafeUnixListener::bind(&ours).unwrap();
         tokio::spawn(HyperServer::new(listener).serve(service_fn(hello), std::future::pending()));
+        let listener = SafeUnixListener::bind(&bare).unwrap();
+        let server = HyperServer::new(listener).peer_info(false);
+        tokio::spawn(server.serve(service_fn(hello), std::future::pending()));
         let listener = tokio::net::UnixListener::bind(&theirs).unwrap();
         tokio::spawn(hyper_util_server(listener));
     });
     let names = [
         "hyper-util auto::Builder + GracefulShutdown, tokio UnixListener",
-        "HyperServer, SafeUnixListener",
+        "HyperServer, SafeUnixListener (PeerInfo in each request)",
+        "HyperServer, SafeUnixListener, peer_info(false)",
     ];
-    let mut variants = vec![
-        Variant {
-            name: names[0],
-            run: Box::new(|| oha(&theirs, seconds)),
-        },
-        Variant {
-            name: names[1],
-            run: Box::new(|| oha(&ours, seconds)),
-        },
-    ];
-    let rounds = rounds(5);
-    let samples = interleave(rounds, &mut variants);
-    drop(variants);
+    let paths = [&theirs, &ours, &bare];
+    let rounds = rounds(10);
+    // One warm-up run each, then rounds in ABBA order, so that a drift in
+    // the machine's load hits both alike; each round's two samples are
+    // next to each other in time, and their ratio is kept too.
+    for path in paths {
+        oha(path, 1);
+    }
+    let mut samples = vec![Vec::new(); paths.len()];
+    let mut ratios = [Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
+        let mut got = [0.0; 3];
+        for i in order {
+            got[i] = oha(paths[i], seconds);
+            samples[i].push(got[i]);
+        }
+        ratios[0].push(got[1] / got[0]);
+        ratios[1].push(got[2] / got[0]);
+    }
     table(
         &format!(
             "HTTP/1.1 with oha, {CONNECTIONS} connections, {seconds} s a sample, {rounds} rounds"
@@ -115,6 +127,11 @@ fn main() {
         &names,
         &samples,
         0,
+    );
+    println!(
+        "\nmedian of the per-round ratios to hyper-util: {:.3} (PeerInfo in each request), {:.3} (peer_info(false))",
+        common::median(&ratios[0]),
+        common::median(&ratios[1])
     );
     let _ = std::fs::remove_file(&theirs);
 }

@@ -7,19 +7,20 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::{Body, Incoming};
 use hyper::service::Service;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
 use tokio::sync::Semaphore;
+use tokio::task::AbortHandle;
 
 use crate::listener::SafeUnixListener;
 use crate::peer::PeerInfo;
@@ -44,7 +45,7 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 ///
 /// | option | default | what it does |
 /// |---|---|---|
-/// | [`header_read_timeout`](Self::header_read_timeout) | 30 s | an HTTP/1 client must send a request's head within it (hyper also runs this timer while a kept-alive connection waits for its next request) |
+/// | [`header_read_timeout`](Self::header_read_timeout) | 30 s | an HTTP/1 client must send a request's head within it of its first byte |
 /// | [`idle_timeout`](Self::idle_timeout) | 60 s | a connection with no request in flight and no byte read or written for this long (checked every quarter of it) is closed (HTTP/1 and HTTP/2) |
 /// | [`max_connections`](Self::max_connections) | 1024 | past it, new connections wait in the kernel's backlog: they are not accepted until one closes |
 ///
@@ -76,6 +77,7 @@ pub struct HyperServer {
     header_read_timeout: Duration,
     idle_timeout: Duration,
     max_connections: usize,
+    peer_info: bool,
 }
 
 impl HyperServer {
@@ -95,12 +97,33 @@ impl HyperServer {
             header_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            peer_info: true,
         }
     }
 
-    /// How long an HTTP/1 client has to send a request's head (30 s by
-    /// default). hyper runs the same timer while a kept-alive connection
-    /// waits for its next request.
+    /// Whether each request carries the connection's [`PeerInfo`] in its
+    /// extensions (on by default). Inserting it costs two small
+    /// allocations a request; a server that never reads it can turn it off.
+    ///
+    /// ```no_run
+    /// # use safe_unix_listener::{HyperServer, SafeUnixListener};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = HyperServer::new(SafeUnixListener::bind("/run/app/app.sock")?)
+    ///     .peer_info(false);
+    /// # drop(server); Ok(()) }
+    /// ```
+    pub fn peer_info(mut self, on: bool) -> Self {
+        self.peer_info = on;
+        self
+    }
+
+    /// How long an HTTP/1 client has to send a request's head, from its
+    /// first byte (30 s by default). Like the idle timeout it is checked
+    /// by one watchdog per connection, not by a timer per request, so the
+    /// connection closes between this and a quarter more after that byte.
+    /// A kept-alive connection waiting for its next request is the idle
+    /// timeout's business.
     ///
     /// ```no_run
     /// # use std::time::Duration;
@@ -199,12 +222,14 @@ impl HyperServer {
             header_read_timeout,
             idle_timeout,
             max_connections,
+            peer_info,
         } = self;
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_read_timeout);
+        // No timer for hyper: the connection's watchdog times the head.
+        let builder = auto::Builder::new(TokioExecutor::new());
+        let limits = Limits {
+            header_read: header_read_timeout,
+            idle: idle_timeout,
+        };
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(max_connections));
         let mut shutdown = std::pin::pin!(shutdown);
@@ -220,23 +245,32 @@ impl HyperServer {
                     Ok((stream, addr)) => {
                         let activity = Arc::new(Activity::default());
                         let service = WithPeer {
-                            peer: PeerInfo::new(&stream, addr),
+                            peer: peer_info.then(|| PeerInfo::new(&stream, addr)),
                             activity: activity.clone(),
                             inner: service.clone(),
                         };
-                        let io = TokioIo::new(Tracked { inner: stream, activity: activity.clone() });
+                        let io = TokioIo::new(Tracked {
+                            inner: stream,
+                            activity: activity.clone(),
+                            protocol: Protocol::Unknown,
+                        });
                         let conn = builder.serve_connection_with_upgrades(io, service);
                         let conn = graceful.watch(conn.into_owned());
-                        tokio::spawn(async move {
-                            tokio::select! {
-                                done = conn => if let Err(e) = done {
-                                    tracing::debug!(error = %e, "connection ended with an error");
-                                },
-                                () = activity.idle_for(idle_timeout) => {
-                                    tracing::debug!("closed an idle connection");
-                                }
+                        let served = tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(error = %e, "connection ended with an error");
                             }
                             drop(slot);
+                        });
+                        // The watchdog is a task of its own, so that serving
+                        // never polls a timer; it aborts a connection that
+                        // overstays a limit.
+                        let served = served.abort_handle();
+                        tokio::spawn(async move {
+                            if let Some(why) = activity.watch(limits, &served).await {
+                                served.abort();
+                                tracing::debug!("closed a connection: {why}");
+                            }
                         });
                     }
                     // The listener backs off before its next accept.
@@ -268,50 +302,96 @@ impl fmt::Debug for HyperServer {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connections", &self.max_connections)
+            .field("peer_info", &self.peer_info)
             .finish()
     }
 }
 
-/// What a connection is doing, for the idle timeout: requests in flight,
-/// and whether a byte moved since the idle check last looked. Noting a
-/// read or write is one relaxed store, so the data path stays as fast as
+/// The two timeouts a connection's watchdog enforces.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    header_read: Duration,
+    idle: Duration,
+}
+
+/// What a connection is doing, for its watchdog: requests in flight,
+/// whether a byte moved since the watchdog last looked, and since which of
+/// its ticks an HTTP/1 request head has been arriving. Noting a read or a
+/// write is a relaxed store or two, so the data path stays as fast as
 /// hyper's own.
 #[derive(Debug, Default)]
 struct Activity {
     in_flight: AtomicUsize,
     moved: AtomicBool,
+    /// The tick at which a head's first byte arrived; 0 while none is.
+    head_since: AtomicU32,
+    /// The watchdog's tick, from 1.
+    tick: AtomicU32,
 }
 
-/// How many checks an idle timeout is split into: a connection is closed
-/// between the timeout and a quarter more after its last activity.
-const IDLE_CHECKS: u32 = 4;
+/// How many ticks the shorter timeout is split into: a connection is
+/// closed between a timeout and a quarter more.
+const TICKS: u32 = 4;
 
 impl Activity {
     fn touch(&self) {
         self.moved.store(true, Ordering::Relaxed);
     }
 
-    /// Resolves once no request has been in flight and no byte has moved
-    /// for `timeout` (checked every quarter of it).
-    async fn idle_for(&self, timeout: Duration) {
-        let tick = timeout / IDLE_CHECKS;
+    /// Bytes arrived while no request is in flight: a head is arriving.
+    fn head_arriving(&self) {
+        if self.head_since.load(Ordering::Relaxed) == 0
+            && self.in_flight.load(Ordering::Relaxed) == 0
+        {
+            // Counted from the next tick, so never less than the timeout.
+            let next = self.tick.load(Ordering::Relaxed) + 1;
+            self.head_since.store(next, Ordering::Relaxed);
+        }
+    }
+
+    /// Resolves, with the reason, once a head has been arriving for
+    /// `limits.header_read`, or once no request has been in flight and no
+    /// byte has moved for `limits.idle`.
+    /// `None` once the connection ended by itself.
+    async fn watch(&self, limits: Limits, served: &AbortHandle) -> Option<&'static str> {
+        let tick = limits.header_read.min(limits.idle) / TICKS;
+        let ticks = |d: Duration| (d.as_nanos() / tick.as_nanos().max(1)) as u32;
+        let (header_ticks, idle_ticks) = (ticks(limits.header_read), ticks(limits.idle));
         let mut quiet = 0;
         loop {
             tokio::time::sleep(tick).await;
+            if served.is_finished() {
+                return None;
+            }
+            let now = self.tick.fetch_add(1, Ordering::Relaxed) + 1;
+            let since = self.head_since.load(Ordering::Relaxed);
+            if since != 0 && now.saturating_sub(since) >= header_ticks {
+                return Some("the request head did not arrive within the header read timeout");
+            }
             let busy = self.moved.swap(false, Ordering::AcqRel)
                 || self.in_flight.load(Ordering::Acquire) > 0;
             quiet = if busy { 0 } else { quiet + 1 };
-            if quiet >= IDLE_CHECKS {
-                return;
+            if quiet >= idle_ticks {
+                return Some("idle for the idle timeout");
             }
         }
     }
+}
+
+/// What a connection speaks, told by its first bytes: the header read
+/// timeout is HTTP/1's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Unknown,
+    Http1,
+    Http2,
 }
 
 /// The connection's stream, noting each read and write.
 struct Tracked {
     inner: UnixStream,
     activity: Arc<Activity>,
+    protocol: Protocol,
 }
 
 impl AsyncRead for Tracked {
@@ -320,9 +400,21 @@ impl AsyncRead for Tracked {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
         let done = Pin::new(&mut self.inner).poll_read(cx, buf);
         if done.is_ready() {
             self.activity.touch();
+            let got = &buf.filled()[before..];
+            if self.protocol == Protocol::Unknown && !got.is_empty() {
+                // HTTP/2's connection preface starts "PRI * HTTP/2.0".
+                self.protocol = match got.starts_with(b"PRI ") {
+                    true => Protocol::Http2,
+                    false => Protocol::Http1,
+                };
+            }
+            if self.protocol == Protocol::Http1 && !got.is_empty() {
+                self.activity.head_arriving();
+            }
         }
         done
     }
@@ -372,7 +464,7 @@ impl AsyncWrite for Tracked {
 /// counts the requests in flight.
 #[derive(Clone)]
 struct WithPeer<S> {
-    peer: PeerInfo,
+    peer: Option<PeerInfo>,
     activity: Arc<Activity>,
     inner: S,
 }
@@ -386,8 +478,11 @@ where
     type Future = InFlight<S::Future>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
-        req.extensions_mut().insert(self.peer.clone());
+        if let Some(peer) = &self.peer {
+            req.extensions_mut().insert(peer.clone());
+        }
         self.activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.activity.head_since.store(0, Ordering::Relaxed);
         InFlight {
             inner: self.inner.call(req),
             counted: Counted(self.activity.clone()),

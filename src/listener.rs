@@ -317,6 +317,12 @@ impl SafeUnixListener {
     /// actix-web's `HttpServer::listen_uds` or tokio-stream's
     /// `UnixListenerStream`: keep the guard until the server stops.
     ///
+    /// The framework may remove the file itself, without those checks:
+    /// actix-server removes whatever the path the kernel names the socket
+    /// by (`getsockname`) leads to when it stops listening, which after a
+    /// takeover is the successor's socket. The guard then finds the file
+    /// gone, or not its own, and leaves it.
+    ///
     /// ```
     /// use safe_unix_listener::SafeUnixListener;
     /// use tokio_stream::wrappers::UnixListenerStream;
