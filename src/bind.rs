@@ -242,10 +242,18 @@ fn route<'a>(
             dir.redirectable || long || !owner_ok,
             group_at_creation(dir, o.group),
         ) {
-            (false, Some(gid)) if sys::creation_settings() => match socket::UnixAddr::new(path) {
-                Ok(addr) => Route::AtPath(Where::Addr(addr), Creation::Set { mode: o.mode, gid }),
-                Err(_) => Route::Private,
-            },
+            // Nothing to give the file but what any bind gives it, or the
+            // bind can give it the mode and group as it makes it.
+            (false, Some(gid))
+                if (o.mode.is_none() && gid.is_none()) || sys::creation_settings() =>
+            {
+                match socket::UnixAddr::new(path) {
+                    Ok(addr) => {
+                        Route::AtPath(Where::Addr(addr), Creation::Set { mode: o.mode, gid })
+                    }
+                    Err(_) => Route::Private,
+                }
+            }
             _ => Route::Private,
         },
     )
@@ -425,7 +433,11 @@ pub(crate) fn listen_on<K: Kind, T>(
 ) -> Result<(K, T), BindError> {
     let fd = sys::unix_socket(K::TYPE).map_err(|e| named.os(Op::CreateSocket, e))?;
     match creation {
-        Creation::Plain => sys::bind(fd.as_fd(), at),
+        Creation::Plain
+        | Creation::Set {
+            mode: None,
+            gid: None,
+        } => sys::bind(fd.as_fd(), at),
         Creation::Set { mode, gid } => sys::bind_creating(fd.as_fd(), at, mode, gid),
     }
     .map_err(|e| named.os(Op::Bind, e))?;
