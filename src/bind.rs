@@ -12,12 +12,19 @@
 //! 4. the socket ([`listen_on`], the one sequence every route uses, for a
 //!    stream listener or a datagram receiver alike, [`crate::kind`]): made,
 //!    bound, given its mode and owner, then listening (a stream listener),
-//!    then registered with Tokio. Where nobody else can replace a name we create in the
-//!    directory (only we may write it, or it is sticky and owned by root or
-//!    us, like `/tmp`), it is bound at the path itself: no client can
-//!    connect before it listens, which is after its mode and owner are set. Anywhere
-//!    else it is bound in a private 0700 directory beside the path
-//!    ([`crate::private`]), where nobody else can reach it, and
+//!    then registered with Tokio. Where nobody else can replace a name we
+//!    create in the directory (only we may write it, or it is sticky and
+//!    owned by root or us, like `/tmp`), it is bound at the path itself,
+//!    and its mode and owner set before it listens. Where others may write
+//!    the directory it is bound at the path too, when nothing on the way
+//!    can be redirected and the bind itself can give the file its mode and
+//!    group ([`Creation::Set`]: on Linux, a helper thread with its own
+//!    umask and filesystem gid); the file is then checked to be the one it
+//!    made. Either way the kernel names the socket by the path that was
+//!    asked for. Anywhere else (a takeover, another owner, a path that can
+//!    be redirected, other platforms) it is bound in a private 0700
+//!    directory beside the path ([`crate::private`]), where nobody else can
+//!    reach it, and
 //! 5. moved into place without replacing anything ([`crate::place`]:
 //!    `renameat2(RENAME_NOREPLACE)`, or where a filesystem refuses it the
 //!    `link` or `rename` found to keep a socket reachable there), so that a
