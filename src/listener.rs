@@ -215,15 +215,16 @@ impl SafeUnixListener {
     /// the same one `ss -xl` shows and clients see as `peer_addr`.
     ///
     /// The kernel's name is whatever string reached `bind(2)`, and it is
-    /// the path asked for but in three cases, where the bind could not take
-    /// that string without giving up a guarantee: a
+    /// the path asked for but where the bind could not take that string
+    /// without giving up a guarantee: a
     /// [`TakeOver`](crate::OnExisting::TakeOver) (the new socket is made
-    /// beside the old one, then swapped in), a path another user could
-    /// redirect (a directory on the way fails StrictModes), and, off Linux
-    /// or where a thread cannot take its own umask, a directory other users
-    /// may write. There the name is the private directory's, or
-    /// `/proc/self/fd/N/name`; a longer path than `sun_path` holds is always
-    /// named that way.
+    /// beside the old one, then swapped in); a path another user could
+    /// redirect (a directory on the way fails StrictModes); and, in a
+    /// directory other users may write, a mode or group asked for off
+    /// Linux or where a thread cannot take its own umask, an owner other
+    /// than us, or a group we cannot create files in. There the name is
+    /// the private directory's, or `/proc/self/fd/N/name`; a longer path
+    /// than `sun_path` holds is always named that way.
     ///
     /// # Errors
     ///
@@ -318,8 +319,8 @@ impl SafeUnixListener {
     /// `UnixListenerStream`: keep the guard until the server stops.
     ///
     /// The framework may remove the file itself, without those checks:
-    /// actix-server removes whatever the path the kernel names the socket
-    /// by (`getsockname`) leads to when it stops listening, which after a
+    /// actix-server removes whatever is at the path the kernel names the
+    /// socket by (`getsockname`) when it stops listening, which after a
     /// takeover is the successor's socket. The guard then finds the file
     /// gone, or not its own, and leaves it.
     ///
