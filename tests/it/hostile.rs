@@ -786,3 +786,57 @@ print("removed", flush=True)
     assert_eq!(line, "removed\n", "the attacker removed our new socket");
     Some((msg, file_ino))
 }
+
+/// In a directory others may write, the socket is bound at the path with
+/// its mode given at creation. uid 65534 renames it away the moment it
+/// exists and binds a socket of its own there, with the very mode we ask
+/// for: the bind must see that the file is not the one it made (not our
+/// uid), fail, and leave that socket alone, never recording it as ours.
+#[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+#[cfg_attr(sul_not_root, ignore = "needs root: racing a uid 65534 attacker")]
+fn a_socket_swapped_in_right_after_the_bind_is_never_taken_for_ours() {
+    use std::os::unix::fs::FileTypeExt;
+    const SCRIPT: &str = r#"
+import os, socket, sys, time
+path, stolen = sys.argv[1], sys.argv[2]
+open(stolen + ".ready", "w").close()
+deadline = time.time() + 20
+while not os.path.lexists(path):
+    if time.time() > deadline:
+        sys.exit(1)
+os.rename(path, stolen)
+os.umask(0)
+s = socket.socket(socket.AF_UNIX)
+os.fchmod(s.fileno(), 0o660)
+s.bind(path)
+time.sleep(60)
+"#;
+    let f = Fixture::with_mode(0o777);
+    let stolen = f.dir.path().join("stolen");
+    let _attacker = nobody_python(SCRIPT, &f.path, &stolen);
+    let ready = f.dir.path().join("stolen.ready");
+    for _ in 0..2000 {
+        if ready.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(ready.exists(), "the attacker started");
+    // The bind returns 1 s late: the attacker's window.
+    let mut cmd = helper_under_strace("helper_bind", &["inject=bind:delay_exit=1000000"]);
+    cmd.env("SUL_ADDR", &f.path).env("SUL_MODE", "660");
+    let (outcome, _, _) = run_helper(&mut cmd);
+    let msg = outcome.expect_failed("InUse");
+    assert!(msg.contains("replaced the new socket"), "{msg}");
+    let theirs = fs::symlink_metadata(&f.path).unwrap();
+    assert!(
+        theirs.file_type().is_socket() && theirs.uid() == NOBODY,
+        "their socket is left at the path"
+    );
+    assert_eq!(
+        fs::symlink_metadata(&stolen).unwrap().uid(),
+        0,
+        "ours was moved away"
+    );
+}
