@@ -85,9 +85,6 @@ pub(crate) type NotUsed = (RawFd, String);
 /// name, the only passed descriptor that is a listening Unix stream socket.
 #[track_caller]
 pub(crate) fn take<K: Kind>(name: Option<&str>) -> Result<Option<Adopted<K>>, BindError> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(BindError::no_runtime("the passed socket"));
-    }
     with_passed(|passed| {
         let mut open = passed.iter_mut().filter(|p| !p.taken).peekable();
         if open.peek().is_none() {
@@ -111,9 +108,6 @@ pub(crate) fn take<K: Kind>(name: Option<&str>) -> Result<Option<Adopted<K>>, Bi
 /// adopted, the others reported as (fd, what it is).
 #[track_caller]
 pub(crate) fn take_all() -> Result<(Vec<Adopted>, Vec<NotUsed>), BindError> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(BindError::no_runtime("the passed sockets"));
-    }
     with_passed(|passed| {
         let (mut adopted, mut others) = (Vec::new(), Vec::new());
         for p in passed.iter_mut().filter(|p| !p.taken) {

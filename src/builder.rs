@@ -1,13 +1,34 @@
-//! [`Builder`]: the options of a bind. What binds with them is in the file
-//! of the socket type made ([`Builder::bind`] in `listener.rs`), and the
-//! sequence itself in `bind.rs`.
+//! [`Builder`]: the options of a bind, and every way to finish one, for a
+//! listener ([`Builder::bind`]) and a datagram receiver
+//! ([`Builder::bind_datagram`]). Both end in the one generic bind of
+//! `bound.rs` ([`Bound::bind`]), so every option applies to both; the
+//! sequence itself is in `bind.rs`.
+
+use std::fmt;
+use std::marker::PhantomData;
 
 use crate::addr::UnixAddr;
-use crate::bind::{self, OnExisting};
-use crate::peer::PeerFilter;
+use crate::bind::OnExisting;
+use crate::bound::{Bound, Settings};
+use crate::datagram::SafeUnixDatagram;
+use crate::error::BindError;
+use crate::listener::SafeUnixListener;
 
-/// Options for binding a [`SafeUnixListener`](crate::SafeUnixListener), from
-/// [`SafeUnixListener::builder`](crate::SafeUnixListener::builder).
+/// Options for binding a [`SafeUnixListener`], from
+/// [`SafeUnixListener::builder`] or [`Builder::new`], or a
+/// [`SafeUnixDatagram`], from [`SafeUnixDatagram::builder`].
+///
+/// The type parameter is what [`bind`](Self::bind) makes, so a datagram
+/// receiver's builder cannot make a listener:
+///
+/// ```compile_fail
+/// use safe_unix_listener::{SafeUnixDatagram, SafeUnixListener};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+/// let _listener: SafeUnixListener = SafeUnixDatagram::builder("@m".parse()?).bind()?;
+/// # Ok(()) }
+/// ```
 ///
 /// ```no_run
 /// use safe_unix_listener::SafeUnixListener;
@@ -21,13 +42,11 @@ use crate::peer::PeerFilter;
 ///     .bind()?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct Builder {
-    pub(crate) addr: UnixAddr,
-    pub(crate) options: bind::Options,
-    pub(crate) unlink_on_drop: bool,
-    pub(crate) notify_ready: bool,
-    pub(crate) access: PeerFilter,
+pub struct Builder<S = SafeUnixListener> {
+    addr: UnixAddr,
+    settings: Settings,
+    /// What [`bind`](Self::bind) makes.
+    makes: PhantomData<fn() -> S>,
 }
 
 impl Builder {
@@ -41,12 +60,16 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn new(addr: UnixAddr) -> Self {
+        Self::of(addr)
+    }
+}
+
+impl<S> Builder<S> {
+    fn of(addr: UnixAddr) -> Self {
         Self {
             addr,
-            options: bind::Options::default(),
-            unlink_on_drop: true,
-            notify_ready: false,
-            access: PeerFilter::default(),
+            settings: Settings::default(),
+            makes: PhantomData,
         }
     }
 
@@ -64,7 +87,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn mode(mut self, mode: u32) -> Self {
-        self.options.mode = Some(mode & 0o7777);
+        self.settings.options.mode = Some(mode & 0o7777);
         self
     }
 
@@ -77,7 +100,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn owner(mut self, uid: u32) -> Self {
-        self.options.owner = Some(uid);
+        self.settings.options.owner = Some(uid);
         self
     }
 
@@ -90,7 +113,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn group(mut self, gid: u32) -> Self {
-        self.options.group = Some(gid);
+        self.settings.options.group = Some(gid);
         self
     }
 
@@ -104,7 +127,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn create_parents(mut self, mode: u32) -> Self {
-        self.options.create_parents = Some(mode & 0o7777);
+        self.settings.options.create_parents = Some(mode & 0o7777);
         self
     }
 
@@ -117,7 +140,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn unlink_on_drop(mut self, unlink: bool) -> Self {
-        self.unlink_on_drop = unlink;
+        self.settings.armed = unlink;
         self
     }
 
@@ -129,7 +152,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn on_existing(mut self, policy: OnExisting) -> Self {
-        self.options.on_existing = policy;
+        self.settings.options.on_existing = policy;
         self
     }
 
@@ -148,7 +171,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn check_parent(mut self, check: bool) -> Self {
-        self.options.check_parent = check;
+        self.settings.options.check_parent = check;
         self
     }
 
@@ -166,7 +189,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn allow_uids(mut self, uids: impl IntoIterator<Item = u32>) -> Self {
-        self.access.allow_uids(uids);
+        self.settings.access.allow_uids(uids);
         self
     }
 
@@ -182,7 +205,7 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn allow_gids(mut self, gids: impl IntoIterator<Item = u32>) -> Self {
-        self.access.allow_gids(gids);
+        self.settings.access.allow_gids(gids);
         self
     }
 
@@ -199,7 +222,192 @@ impl Builder {
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn notify_ready(mut self, notify: bool) -> Self {
-        self.notify_ready = notify;
+        self.settings.notify_ready = notify;
         self
+    }
+}
+
+impl Builder<SafeUnixListener> {
+    /// Binds and listens. Must be called inside a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// A [`BindError`] that names the address, the cause and a fix;
+    /// outside a Tokio runtime, one that says so, before anything is made.
+    ///
+    /// # Panics
+    ///
+    /// In a Tokio runtime without IO enabled, as tokio's own `bind`; the
+    /// panic names the caller's line.
+    ///
+    /// # Blocking
+    ///
+    /// While another process holds the bind lock (a bind of the same path
+    /// in progress, or something holding it on purpose), a bind of a path
+    /// waits for it by sleeping the calling thread, for at most 5 s, then
+    /// fails with [`InUse`](crate::BindErrorKind::InUse). A bind in
+    /// progress holds it for well under a millisecond. A probe answered by
+    /// this very process for a socket none of its listeners holds is
+    /// repeated for up to 31 ms.
+    ///
+    /// ```no_run
+    /// # use safe_unix_listener::Builder;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let _listener = Builder::new("/run/app.sock".parse()?).bind()?;
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn bind(self) -> Result<SafeUnixListener, BindError> {
+        Bound::bind(self.addr, self.settings).map(SafeUnixListener::from_bound)
+    }
+
+    /// Uses the socket passed by the service manager if there is one
+    /// ([`SafeUnixListener::from_activation`]), and binds this address
+    /// otherwise. The allowed uids and gids and `notify_ready` apply either
+    /// way; mode, owner and the existing-file policy only to a bind.
+    ///
+    /// # Errors
+    ///
+    /// As [`SafeUnixListener::from_activation`] and [`bind`](Self::bind).
+    ///
+    /// ```no_run
+    /// # use safe_unix_listener::Builder;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// // Works under `systemd-socket-activate -l /run/app.sock ./app` and alone.
+    /// let _listener = Builder::new("/run/app.sock".parse()?).activation_or_bind()?;
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn activation_or_bind(self) -> Result<SafeUnixListener, BindError> {
+        Bound::activation_or_bind(self.addr, self.settings).map(SafeUnixListener::from_bound)
+    }
+}
+
+impl Builder<SafeUnixDatagram> {
+    /// Binds the datagram receiver, as [`bind_datagram`](Self::bind_datagram).
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::bind`].
+    ///
+    /// ```
+    /// use safe_unix_listener::SafeUnixDatagram;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let rx = SafeUnixDatagram::builder(dir.path().join("log.sock").try_into()?)
+    ///     .mode(0o620)
+    ///     .bind()?;
+    /// # drop(rx); Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn bind(self) -> Result<SafeUnixDatagram, BindError> {
+        self.bind_datagram()
+    }
+
+    /// Uses the datagram socket passed by the service manager if there is
+    /// one ([`SafeUnixDatagram::from_activation`]), and binds this address
+    /// otherwise, as [`Builder::activation_or_bind`] does for a listener.
+    ///
+    /// # Errors
+    ///
+    /// As [`SafeUnixDatagram::from_activation`] and [`Builder::bind`].
+    #[track_caller]
+    pub fn activation_or_bind(self) -> Result<SafeUnixDatagram, BindError> {
+        Bound::activation_or_bind(self.addr, self.settings).map(SafeUnixDatagram::from_bound)
+    }
+}
+
+impl<S> Builder<S> {
+    /// Binds a datagram receiver with these options: mode, owner, group,
+    /// `create_parents`, `check_parent`, `notify_ready` and the
+    /// existing-file policy work as for a listener; the allowed uids and
+    /// gids apply to [`SafeUnixDatagram::recv_with_peer`]. Call it inside
+    /// a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::bind`].
+    ///
+    /// # Blocking
+    ///
+    /// As [`Builder::bind`]: at most 5 s for a bind lock another process
+    /// holds.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let addr: safe_unix_listener::UnixAddr = dir.path().join("log.sock").try_into()?;
+    /// let rx = safe_unix_listener::Builder::new(addr).allow_uids([0]).bind_datagram()?;
+    /// # drop(rx); Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn bind_datagram(self) -> Result<SafeUnixDatagram, BindError> {
+        Bound::bind(self.addr, self.settings).map(SafeUnixDatagram::from_bound)
+    }
+}
+
+impl SafeUnixListener {
+    /// Options for binding `addr`: mode, owner, parent directories, unlink
+    /// on drop, and the policy for an existing file.
+    ///
+    /// ```no_run
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let _listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
+    ///     .mode(0o660)
+    ///     .bind()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(addr: UnixAddr) -> Builder {
+        Builder::new(addr)
+    }
+}
+
+impl SafeUnixDatagram {
+    /// Options for binding a receiver at `addr`, finished with
+    /// [`bind`](Builder::bind).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// use safe_unix_listener::SafeUnixDatagram;
+    ///
+    /// // Writable by the owner and a group of senders.
+    /// let rx = SafeUnixDatagram::builder("/run/app/metrics.sock".parse()?)
+    ///     .mode(0o620)
+    ///     .bind()?;
+    /// # drop(rx); Ok(()) }
+    /// ```
+    pub fn builder(addr: UnixAddr) -> Builder<SafeUnixDatagram> {
+        Builder::of(addr)
+    }
+}
+
+impl<S> Clone for Builder<S> {
+    fn clone(&self) -> Self {
+        Self {
+            addr: self.addr.clone(),
+            settings: self.settings.clone(),
+            makes: PhantomData,
+        }
+    }
+}
+
+impl<S> fmt::Debug for Builder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("addr", &self.addr)
+            .field("options", &self.settings.options)
+            .field("unlink_on_drop", &self.settings.armed)
+            .field("notify_ready", &self.settings.notify_ready)
+            .field("access", &self.settings.access)
+            .finish()
     }
 }

@@ -10,15 +10,11 @@ use std::path::Path;
 use tokio::io::Interest;
 use tokio::net::UnixDatagram;
 
-use crate::activation;
-use crate::addr::{AddrView, UnixAddr};
-use crate::bind;
-use crate::builder::Builder;
-use crate::cleanup::Cleanup;
+use crate::addr::UnixAddr;
+use crate::bound::{Bound, Settings};
 use crate::error::BindError;
-use crate::peer::{PeerFilter, PeerInfo};
+use crate::peer::PeerInfo;
 use crate::sys;
-use crate::temp;
 
 /// A Unix-domain datagram socket that was bound safely and cleans up after
 /// itself: what a metrics or log receiver binds.
@@ -56,12 +52,7 @@ use crate::temp;
 /// # Ok(()) }
 /// ```
 pub struct SafeUnixDatagram {
-    // Declared before `inner`, so it drops first: the identity check and
-    // unlink happen while the socket is still open.
-    cleanup: Cleanup,
-    inner: UnixDatagram,
-    addr: UnixAddr,
-    access: PeerFilter,
+    bound: Bound<UnixDatagram>,
 }
 
 impl SafeUnixDatagram {
@@ -83,7 +74,7 @@ impl SafeUnixDatagram {
     /// thread for at most 5 s.
     #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> Result<Self, BindError> {
-        Builder::new(UnixAddr::from_path(path)?).bind_datagram()
+        Bound::bind(UnixAddr::from_path(path)?, Settings::default()).map(Self::from_bound)
     }
 
     /// Binds a name in the Linux abstract namespace (no file, nothing to
@@ -102,7 +93,7 @@ impl SafeUnixDatagram {
     /// ```
     #[track_caller]
     pub fn bind_abstract(name: impl AsRef<[u8]>) -> Result<Self, BindError> {
-        Builder::new(UnixAddr::from_abstract_name(name)?).bind_datagram()
+        Bound::bind(UnixAddr::from_abstract_name(name)?, Settings::default()).map(Self::from_bound)
     }
 
     /// A throwaway receiver for tests: `s` in a new directory only we may
@@ -120,16 +111,7 @@ impl SafeUnixDatagram {
     /// ```
     #[track_caller]
     pub fn bind_temp() -> Result<Self, BindError> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(BindError::no_runtime("a temporary socket"));
-        }
-        let (inner, addr, temp) = temp::bind_temp::<UnixDatagram>()?;
-        Ok(Self::new(
-            inner,
-            addr,
-            Cleanup::TempDir(temp),
-            PeerFilter::default(),
-        ))
+        Bound::temp().map(Self::from_bound)
     }
 
     /// The datagram socket passed by systemd (`ListenDatagram=`, or
@@ -152,53 +134,26 @@ impl SafeUnixDatagram {
     /// ```
     #[track_caller]
     pub fn from_activation() -> Result<Option<Self>, BindError> {
-        Ok(activation::take::<UnixDatagram>(None)?.map(Self::passed))
+        Ok(Bound::activated(None)?.map(Self::from_bound))
     }
 
     /// Like [`from_activation`](Self::from_activation), for the socket
     /// passed under `name` (`FileDescriptorName=`, `--fdname`).
     #[track_caller]
     pub fn from_activation_named(name: &str) -> Result<Option<Self>, BindError> {
-        Ok(activation::take::<UnixDatagram>(Some(name))?.map(Self::passed))
+        Ok(Bound::activated(Some(name))?.map(Self::from_bound))
     }
 
-    fn passed((inner, addr, _): activation::Adopted<UnixDatagram>) -> Self {
-        Self::new(inner, addr, Cleanup::Nothing, PeerFilter::default())
-    }
-
-    /// A [`Builder`] for `addr`, finished with [`Builder::bind_datagram`].
-    ///
-    /// ```no_run
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// use safe_unix_listener::SafeUnixDatagram;
-    ///
-    /// // Writable by the owner and a group of senders.
-    /// let rx = SafeUnixDatagram::builder("/run/app/metrics.sock".parse()?)
-    ///     .mode(0o620)
-    ///     .bind_datagram()?;
-    /// # drop(rx); Ok(()) }
-    /// ```
-    pub fn builder(addr: UnixAddr) -> Builder {
-        Builder::new(addr)
-    }
-
-    fn new(inner: UnixDatagram, addr: UnixAddr, cleanup: Cleanup, access: PeerFilter) -> Self {
-        if let Err(errno) = sys::pass_credentials(inner.as_fd()) {
-            tracing::warn!(%addr, %errno, "cannot ask for the senders' credentials (SO_PASSCRED)");
+    pub(crate) fn from_bound(bound: Bound<UnixDatagram>) -> Self {
+        if let Err(errno) = sys::pass_credentials(bound.socket.as_fd()) {
+            tracing::warn!(addr = %bound.addr, %errno, "cannot ask for the senders' credentials (SO_PASSCRED)");
         }
-        tracing::debug!(%addr, "receiving datagrams");
-        Self {
-            cleanup,
-            inner,
-            addr,
-            access,
-        }
+        Self { bound }
     }
 
     /// The address this receiver was asked to bind.
     pub fn addr(&self) -> &UnixAddr {
-        &self.addr
+        &self.bound.addr
     }
 
     /// The socket's name as the kernel has it, as tokio's
@@ -221,7 +176,7 @@ impl SafeUnixDatagram {
     /// # Ok(()) }
     /// ```
     pub fn local_addr(&self) -> io::Result<tokio::net::unix::SocketAddr> {
-        self.inner.local_addr()
+        self.bound.socket.local_addr()
     }
 
     /// Receives one datagram into `buf`, with who sent it: the sender's
@@ -260,12 +215,17 @@ impl SafeUnixDatagram {
     pub async fn recv_with_peer(&self, buf: &mut [u8]) -> io::Result<(usize, PeerInfo)> {
         loop {
             let (n, cred, from) = self
-                .inner
+                .bound
+                .socket
                 .async_io(Interest::READABLE, || {
-                    sys::recv_with_cred(self.inner.as_fd(), buf)
+                    sys::recv_with_cred(self.bound.socket.as_fd(), buf)
                 })
                 .await?;
-            if self.access.admits_cred(cred, || None, &self.addr) {
+            if self
+                .bound
+                .access
+                .admits_cred(cred, || None, &self.bound.addr)
+            {
                 return Ok((n, PeerInfo::of_datagram(cred, from.into())));
             }
         }
@@ -274,97 +234,47 @@ impl SafeUnixDatagram {
     /// Turns the removal of the socket file on drop off or back on, as
     /// [`SafeUnixListener::set_unlink_on_drop`](crate::SafeUnixListener::set_unlink_on_drop).
     pub fn set_unlink_on_drop(&mut self, unlink: bool) {
-        self.cleanup.set_armed(unlink);
+        self.bound.set_armed(unlink);
     }
 
     /// Whether dropping this receiver will remove its socket file (if it
     /// is still the same inode then).
     pub fn unlink_on_drop(&self) -> bool {
-        self.cleanup.is_armed()
+        self.bound.is_armed()
     }
 
     /// The Tokio socket inside. The socket file is then left in place:
     /// nothing removes it on drop.
     pub fn into_inner(mut self) -> UnixDatagram {
-        self.cleanup.set_armed(false);
-        let Self { inner, .. } = self;
-        inner
+        self.set_unlink_on_drop(false);
+        self.bound.into_parts().0
     }
 }
 
 impl AsRef<UnixDatagram> for SafeUnixDatagram {
     fn as_ref(&self) -> &UnixDatagram {
-        &self.inner
+        &self.bound.socket
     }
 }
 
 impl AsFd for SafeUnixDatagram {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
+        self.bound.socket.as_fd()
     }
 }
 
 impl AsRawFd for SafeUnixDatagram {
     fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
+        self.bound.socket.as_raw_fd()
     }
 }
 
 impl fmt::Debug for SafeUnixDatagram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SafeUnixDatagram")
-            .field("addr", &self.addr)
-            .field("fd", &self.inner.as_raw_fd())
+            .field("addr", self.addr())
+            .field("fd", &self.bound.socket.as_raw_fd())
             .field("unlink_on_drop", &self.unlink_on_drop())
             .finish()
-    }
-}
-
-impl Builder {
-    /// Binds a datagram receiver with these options: mode, owner, group,
-    /// `create_parents`, `check_parent` and the existing-file policy work
-    /// as for [`bind`](Self::bind); the allowed uids and gids apply to
-    /// [`SafeUnixDatagram::recv_with_peer`]. Call it inside a Tokio
-    /// runtime.
-    ///
-    /// # Errors
-    ///
-    /// As [`bind`](Self::bind).
-    ///
-    /// # Blocking
-    ///
-    /// As [`bind`](Self::bind): at most 5 s for a bind lock another process
-    /// holds.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let dir = tempfile::tempdir()?;
-    /// let addr: safe_unix_listener::UnixAddr = dir.path().join("log.sock").try_into()?;
-    /// let rx = safe_unix_listener::Builder::new(addr).allow_uids([0]).bind_datagram()?;
-    /// # drop(rx); Ok(()) }
-    /// ```
-    #[track_caller]
-    pub fn bind_datagram(self) -> Result<SafeUnixDatagram, BindError> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(BindError::no_runtime(&self.addr));
-        }
-        let (inner, cleanup) = match self.addr.view() {
-            AddrView::Path(path) => {
-                let (inner, mut guard) = bind::bind_path::<UnixDatagram>(path, &self.options)?;
-                guard.ours().set_armed(self.unlink_on_drop);
-                (inner, Cleanup::Socket(guard))
-            }
-            AddrView::Abstract(name) => (
-                bind::bind_abstract::<UnixDatagram>(name, &self.addr)?,
-                Cleanup::Nothing,
-            ),
-        };
-        Ok(SafeUnixDatagram::new(
-            inner,
-            self.addr,
-            cleanup,
-            self.access,
-        ))
     }
 }

@@ -163,6 +163,7 @@ mod addr_serde;
 mod axum08;
 mod backoff;
 mod bind;
+mod bound;
 mod builder;
 mod classify;
 mod cleanup;

@@ -1,7 +1,10 @@
 //! [`SafeUnixListener`]: every way to make one (bind a path, an abstract
-//! name, a throwaway socket, take a socket the service manager passed, and
-//! [`Builder::bind`]), and the listener at work: accept, `poll_accept`, the
-//! `Stream` of connections, and the unlink on drop.
+//! name, a throwaway socket, take a socket the service manager passed,
+//! adopt one), and the listener at work: accept, `poll_accept`, the
+//! `Stream` of connections, and the unlink on drop. What it shares with
+//! the datagram receiver (the bind, the cleanup, the access filter) is
+//! `bound.rs`; its builder, `SafeUnixListener::builder` included, is
+//! `builder.rs`.
 
 use std::fmt;
 use std::io;
@@ -16,14 +19,11 @@ use tokio::net::{UnixListener, UnixStream};
 use std::path::Path;
 
 use crate::activation;
-use crate::addr::{AddrView, UnixAddr};
+use crate::addr::UnixAddr;
 use crate::backoff::{Backoff, is_connection_error};
-use crate::bind;
-use crate::builder::Builder;
-use crate::cleanup::{Cleanup, UnlinkOnDrop};
+use crate::bound::{Bound, Settings};
+use crate::cleanup::UnlinkOnDrop;
 use crate::error::BindError;
-use crate::peer::PeerFilter;
-use crate::temp;
 
 /// A Unix-domain listening socket that was bound safely and cleans up after
 /// itself.
@@ -87,22 +87,14 @@ use crate::temp;
 /// The accept back-off uses Tokio's timer, so the runtime needs it enabled
 /// (`#[tokio::main]` does; a hand-built runtime needs `enable_all`).
 pub struct SafeUnixListener {
-    // Declared before `listener`, so it drops first: the identity check
-    // and unlink happen while the listening socket is still open.
-    cleanup: Cleanup,
-    listener: UnixListener,
-    addr: UnixAddr,
-    access: PeerFilter,
+    bound: Bound<UnixListener>,
     backoff: Backoff,
 }
 
 impl SafeUnixListener {
-    fn new(listener: UnixListener, addr: UnixAddr, cleanup: Cleanup, access: PeerFilter) -> Self {
+    pub(crate) fn from_bound(bound: Bound<UnixListener>) -> Self {
         Self {
-            cleanup,
-            listener,
-            addr,
-            access,
+            bound,
             backoff: Backoff::new(),
         }
     }
@@ -135,7 +127,7 @@ impl SafeUnixListener {
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         loop {
             self.backoff.wait().await;
-            if let Some(done) = self.settle(self.listener.accept().await) {
+            if let Some(done) = self.settle(self.bound.socket.accept().await) {
                 return done;
             }
         }
@@ -164,7 +156,7 @@ impl SafeUnixListener {
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         ready!(self.backoff.poll_ready(cx));
         loop {
-            if let Some(done) = self.settle(ready!(self.listener.poll_accept(cx))) {
+            if let Some(done) = self.settle(ready!(self.bound.socket.poll_accept(cx))) {
                 return Poll::Ready(done);
             }
         }
@@ -181,14 +173,17 @@ impl SafeUnixListener {
             Ok(conn) => {
                 self.backoff.succeeded();
                 // A rejected peer is dropped (closed) here, never seen.
-                self.access.admits(&conn.0, &self.addr).then_some(Ok(conn))
+                self.bound
+                    .access
+                    .admits(&conn.0, &self.bound.addr)
+                    .then_some(Ok(conn))
             }
             Err(e) if is_connection_error(&e) => {
-                tracing::debug!(addr = %self.addr, error = %e, "skipped a failed connection");
+                tracing::debug!(addr = %self.bound.addr, error = %e, "skipped a failed connection");
                 None
             }
             Err(e) => {
-                tracing::debug!(addr = %self.addr, error = %e, "accept failed; backing off");
+                tracing::debug!(addr = %self.bound.addr, error = %e, "accept failed; backing off");
                 self.backoff.failed();
                 Some(Err(e))
             }
@@ -207,7 +202,7 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub fn addr(&self) -> &UnixAddr {
-        &self.addr
+        &self.bound.addr
     }
 
     /// The socket's name as the kernel has it, as tokio's
@@ -241,7 +236,7 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.bound.socket.local_addr()
     }
 
     /// The pending error on the socket (`SO_ERROR`), cleared, as tokio's
@@ -260,7 +255,7 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.listener.take_error()
+        self.bound.socket.take_error()
     }
 
     /// Turns the unlink on drop on or off (it is on unless the builder said
@@ -277,7 +272,7 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub fn set_unlink_on_drop(&mut self, unlink: bool) {
-        self.cleanup.set_armed(unlink);
+        self.bound.set_armed(unlink);
     }
 
     /// Whether dropping this listener will remove its socket file (if it is
@@ -292,7 +287,7 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub fn unlink_on_drop(&self) -> bool {
-        self.cleanup.is_armed()
+        self.bound.is_armed()
     }
 
     /// The Tokio listener inside. The socket file is then left in place:
@@ -341,10 +336,7 @@ impl SafeUnixListener {
     /// # Ok(()) }
     /// ```
     pub fn into_parts(self) -> (UnixListener, UnlinkOnDrop) {
-        let Self {
-            listener, cleanup, ..
-        } = self;
-        (listener, UnlinkOnDrop::new(cleanup))
+        self.bound.into_parts()
     }
 
     /// The std listener inside, as tokio's `UnixListener::into_std`: in
@@ -400,12 +392,7 @@ impl SafeUnixListener {
         })?;
         listener.set_nonblocking(true)?;
         let listener = UnixListener::from_std(listener)?;
-        Ok(Self::new(
-            listener,
-            addr,
-            Cleanup::Nothing,
-            PeerFilter::default(),
-        ))
+        Ok(Self::from_bound(Bound::adopted(listener, addr)))
     }
 }
 
@@ -440,27 +427,27 @@ impl Stream for SafeUnixListener {
 
 impl AsRef<UnixListener> for SafeUnixListener {
     fn as_ref(&self) -> &UnixListener {
-        &self.listener
+        &self.bound.socket
     }
 }
 
 impl AsFd for SafeUnixListener {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.listener.as_fd()
+        self.bound.socket.as_fd()
     }
 }
 
 impl AsRawFd for SafeUnixListener {
     fn as_raw_fd(&self) -> RawFd {
-        self.listener.as_raw_fd()
+        self.bound.socket.as_raw_fd()
     }
 }
 
 impl fmt::Debug for SafeUnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SafeUnixListener")
-            .field("addr", &self.addr)
-            .field("fd", &self.listener.as_raw_fd())
+            .field("addr", self.addr())
+            .field("fd", &self.bound.socket.as_raw_fd())
             .field("unlink_on_drop", &self.unlink_on_drop())
             .finish()
     }
@@ -505,7 +492,7 @@ impl SafeUnixListener {
     /// ```
     #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> Result<Self, BindError> {
-        Builder::new(UnixAddr::from_path(path)?).bind()
+        Bound::bind(UnixAddr::from_path(path)?, Settings::default()).map(Self::from_bound)
     }
 
     /// Binds the address tokio's `UnixListener::bind_addr` takes: a path
@@ -557,7 +544,7 @@ impl SafeUnixListener {
     /// ```
     #[track_caller]
     pub fn bind_abstract(name: impl AsRef<[u8]>) -> Result<Self, BindError> {
-        Builder::new(UnixAddr::from_abstract_name(name)?).bind()
+        Bound::bind(UnixAddr::from_abstract_name(name)?, Settings::default()).map(Self::from_bound)
     }
 
     /// Binds a free name in the Linux abstract namespace, chosen by the
@@ -579,19 +566,7 @@ impl SafeUnixListener {
     /// ```
     #[track_caller]
     pub fn bind_abstract_auto() -> Result<Self, BindError> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(BindError::no_runtime(
-                "an abstract name chosen by the kernel",
-            ));
-        }
-        let (listener, addr) = bind::bind_abstract_auto()?;
-        tracing::debug!(%addr, "listening");
-        Ok(Self::new(
-            listener,
-            addr,
-            Cleanup::Nothing,
-            PeerFilter::default(),
-        ))
+        Bound::abstract_auto().map(Self::from_bound)
     }
 
     /// Binds a throwaway socket, for tests: `s` in a new directory only we
@@ -631,17 +606,7 @@ impl SafeUnixListener {
     /// ```
     #[track_caller]
     pub fn bind_temp() -> Result<Self, BindError> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(BindError::no_runtime("a temporary socket"));
-        }
-        let (listener, addr, temp) = temp::bind_temp()?;
-        tracing::debug!(%addr, "listening");
-        Ok(Self::new(
-            listener,
-            addr,
-            Cleanup::TempDir(temp),
-            PeerFilter::default(),
-        ))
+        Bound::temp().map(Self::from_bound)
     }
 
     /// The Unix listening socket passed by systemd (or anything speaking its
@@ -680,7 +645,7 @@ impl SafeUnixListener {
     /// ```
     #[track_caller]
     pub fn from_activation() -> Result<Option<Self>, BindError> {
-        Ok(activation::take(None)?.map(passed))
+        Ok(Bound::activated(None)?.map(Self::from_bound))
     }
 
     /// Like [`from_activation`](Self::from_activation), but takes the
@@ -699,7 +664,7 @@ impl SafeUnixListener {
     /// ```
     #[track_caller]
     pub fn from_activation_named(name: &str) -> Result<Option<Self>, BindError> {
-        Ok(activation::take(Some(name))?.map(passed))
+        Ok(Bound::activated(Some(name))?.map(Self::from_bound))
     }
 
     /// Every passed descriptor not taken yet: the Unix stream listeners,
@@ -731,127 +696,13 @@ impl SafeUnixListener {
     /// ```
     #[track_caller]
     pub fn from_activation_all() -> Result<Activated, BindError> {
-        let (adopted, others) = activation::take_all()?;
+        let (adopted, others) = Bound::all_activated()?;
         let listeners = adopted
             .into_iter()
-            .map(|(l, addr, name)| {
-                let listener = Self::new(l, addr, Cleanup::Nothing, PeerFilter::default());
-                (name, listener)
-            })
+            .map(|(name, bound)| (name, Self::from_bound(bound)))
             .collect();
         Ok(Activated { listeners, others })
     }
-
-    /// Options for binding `addr`: mode, owner, parent directories, unlink
-    /// on drop, and the policy for an existing file.
-    ///
-    /// ```no_run
-    /// use safe_unix_listener::SafeUnixListener;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let _listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
-    ///     .mode(0o660)
-    ///     .bind()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn builder(addr: UnixAddr) -> Builder {
-        Builder::new(addr)
-    }
-}
-
-impl Builder {
-    /// Uses the socket passed by the service manager if there is one
-    /// ([`SafeUnixListener::from_activation`]), and binds this address
-    /// otherwise. The allowed uids and gids apply either way; mode, owner
-    /// and the existing-file policy only to a bind.
-    ///
-    /// ```no_run
-    /// # use safe_unix_listener::Builder;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// // Works under `systemd-socket-activate -l /run/app.sock ./app` and alone.
-    /// let _listener = Builder::new("/run/app.sock".parse()?).activation_or_bind()?;
-    /// # Ok(()) }
-    /// ```
-    #[track_caller]
-    pub fn activation_or_bind(self) -> Result<SafeUnixListener, BindError> {
-        match activation::take(None)? {
-            Some((listener, addr, _)) => {
-                self.ready();
-                Ok(SafeUnixListener::new(
-                    listener,
-                    addr,
-                    Cleanup::Nothing,
-                    self.access,
-                ))
-            }
-            None => self.bind(),
-        }
-    }
-
-    /// Binds and listens. Must be called inside a Tokio runtime.
-    ///
-    /// # Panics
-    ///
-    /// In a Tokio runtime without IO enabled, as tokio's own `bind`; the
-    /// panic names the caller's line. Outside any runtime it is an error.
-    ///
-    /// # Blocking
-    ///
-    /// While another process holds the bind lock (a bind of the same path
-    /// in progress, or something holding it on purpose), a bind of a path waits for it
-    /// by sleeping the calling thread, for at most 5 s, then fails with
-    /// [`InUse`](crate::BindErrorKind::InUse). A bind in progress holds it
-    /// for well under a millisecond. A probe answered by this very process
-    /// for a socket none of its listeners holds is repeated for up to 31 ms.
-    ///
-    /// ```no_run
-    /// # use safe_unix_listener::Builder;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let _listener = Builder::new("/run/app.sock".parse()?).bind()?;
-    /// # Ok(()) }
-    /// ```
-    #[track_caller]
-    pub fn bind(self) -> Result<SafeUnixListener, BindError> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(BindError::no_runtime(&self.addr));
-        }
-        let (listener, cleanup) = match self.addr.view() {
-            AddrView::Path(path) => {
-                let (listener, mut guard) = bind::bind_path(path, &self.options)?;
-                guard.ours().set_armed(self.unlink_on_drop);
-                tracing::debug!(path = %path.display(), "listening");
-                (listener, Cleanup::Socket(guard))
-            }
-            AddrView::Abstract(name) => {
-                let listener = bind::bind_abstract(name, &self.addr)?;
-                tracing::debug!(addr = %self.addr, "listening");
-                (listener, Cleanup::Nothing)
-            }
-        };
-        self.ready();
-        Ok(SafeUnixListener::new(
-            listener,
-            self.addr,
-            cleanup,
-            self.access,
-        ))
-    }
-
-    /// `READY=1`, if asked for.
-    fn ready(&self) {
-        if self.notify_ready {
-            if let Err(e) = crate::notify_ready() {
-                tracing::warn!(error = %e, "listening, but the service manager was not told");
-            }
-        }
-    }
-}
-
-fn passed((listener, addr, _): activation::Adopted) -> SafeUnixListener {
-    SafeUnixListener::new(listener, addr, Cleanup::Nothing, PeerFilter::default())
 }
 
 /// What [`SafeUnixListener::from_activation_all`] found.

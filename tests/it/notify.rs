@@ -149,6 +149,53 @@ fn a_status_is_one_field_and_a_bad_socket_is_named() {
     );
 }
 
+/// Binds a datagram receiver at `$SUL_RX` with `notify_ready(true)`, then
+/// waits for one datagram and prints it.
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_datagram_notify_ready() {
+    let Some(path) = std::env::var_os("SUL_RX") else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let rx = safe_unix_listener::SafeUnixDatagram::builder(
+            std::path::PathBuf::from(path).try_into().unwrap(),
+        )
+        .notify_ready(true)
+        .bind()
+        .unwrap();
+        let mut buf = [0; 64];
+        let n = rx.as_ref().recv(&mut buf).await.unwrap();
+        println!("\nGOT {}", String::from_utf8_lossy(&buf[..n]));
+    });
+}
+
+/// `notify_ready(true)` tells the service manager for a datagram receiver
+/// too, once the socket receives: it used to send nothing.
+#[test]
+fn a_datagram_receiver_reports_ready_once_it_receives() {
+    let dir = tempdir();
+    let notify = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&notify).unwrap();
+    let rx_path = dir.path().join("metrics.sock");
+    let child = helper("notify::helper_datagram_notify_ready", None)
+        .env("NOTIFY_SOCKET", &notify)
+        .env("SUL_RX", &rx_path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(next(&socket), "READY=1");
+    let tx = UnixDatagram::unbound().unwrap();
+    tx.send_to(b"requests:1|c", &rx_path)
+        .expect("READY=1 came before the socket received datagrams");
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("GOT requests:1|c"), "{stdout}");
+    assert!(!rx_path.exists(), "the receiver removed its socket file");
+}
+
 /// Fills the receive queue of `socket` (`net.unix.max_dgram_qlen`
 /// datagrams), so that the next send to it would block.
 fn fill_queue(socket: &UnixDatagram, at: &std::path::Path) {
