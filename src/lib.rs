@@ -120,12 +120,17 @@
 //!
 //! The directory is resolved once, and every later step goes through its
 //! descriptor, the probe of a socket at the path included. Where another
-//! user may write the directory, the socket is made in a private 0700
-//! directory beside the path, given its mode and owner there, set
-//! listening, and only then moved to the path without replacing anything:
-//! that user cannot redirect the mode or owner to another file, and never
-//! finds a half-made socket at the path. Nothing the crate did not create
-//! is removed. [`Builder::check_parent`] applies OpenSSH's StrictModes rule
+//! user may write the directory, the mode and group are never applied by
+//! name after the bind: on Linux, when nothing on the way can be
+//! redirected, the bind itself gives the new file its mode and group (a
+//! short-lived thread with its own umask and filesystem gid), and the file
+//! is checked to be ours before the socket listens; otherwise (a takeover,
+//! another owner, a path that can be redirected, other platforms) the
+//! socket is made in a private 0700 directory beside the path, given its
+//! mode and owner there, set listening, and only then moved to the path
+//! without replacing anything. Either way that user cannot redirect the
+//! mode or owner to another file, and never finds a half-made socket at
+//! the path. Nothing the crate did not create is removed. [`Builder::check_parent`] applies OpenSSH's StrictModes rule
 //! to every step of the resolution, links included, and [`clean_stale`]
 //! always does. What is not guaranteed (denial of service in a directory
 //! others can write, for one) is in the README.
