@@ -398,9 +398,31 @@ impl FromStr for UnixAddr {
     type Err = BindError;
 
     fn from_str(s: &str) -> Result<Self, BindError> {
-        if let Some(path) = s.strip_prefix(PATH_PREFIX) {
-            Self::from_path(path)
-        } else if let Some(name) = s.strip_prefix(ABSTRACT_PREFIX) {
+        Self::try_from(OsStr::new(s))
+    }
+}
+
+/// The forms [`FromStr`] reads, from any string the OS allows: a path
+/// need not be UTF-8 (a command-line argument naming a socket any user
+/// made, say).
+///
+/// ```
+/// use std::ffi::OsStr;
+/// use std::os::unix::ffi::OsStrExt;
+/// use safe_unix_listener::UnixAddr;
+///
+/// let addr = UnixAddr::try_from(OsStr::from_bytes(b"unix:/tmp/caf\xe9.sock"))?;
+/// assert_eq!(addr.as_path().unwrap().as_os_str().as_bytes(), b"/tmp/caf\xe9.sock");
+/// # Ok::<(), safe_unix_listener::BindError>(())
+/// ```
+impl TryFrom<&OsStr> for UnixAddr {
+    type Error = BindError;
+
+    fn try_from(s: &OsStr) -> Result<Self, BindError> {
+        let bytes = s.as_bytes();
+        if let Some(path) = bytes.strip_prefix(PATH_PREFIX.as_bytes()) {
+            Self::from_path(OsStr::from_bytes(path))
+        } else if let Some(name) = bytes.strip_prefix(&[ABSTRACT_PREFIX as u8]) {
             Self::from_abstract_name(name)
         } else {
             Self::from_path(s)

@@ -12,6 +12,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::builder::{OsStringValueParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use safe_unix_listener::{
     FileInfo, Found, Inspection, LockState, UnixAddr, Verdict, clean_stale,
@@ -40,6 +41,7 @@ enum Command {
     /// what a bind would do. Changes nothing; may open and close one
     /// connection to a socket there.
     Inspect {
+        #[arg(value_parser = addr_arg())]
         addr: UnixAddr,
         /// Print the report as JSON.
         #[arg(long)]
@@ -54,6 +56,7 @@ enum Command {
     /// owned by root or us, and no directory writable by group or others
     /// unless sticky (OpenSSH's StrictModes).
     Clean {
+        #[arg(value_parser = addr_arg())]
         addr: UnixAddr,
         /// Clean even where the directories above fail that check. A live
         /// socket is still never removed (the probe and the removal go
@@ -64,11 +67,17 @@ enum Command {
     },
     /// Wait until a server accepts connections at ADDR.
     Wait {
+        #[arg(value_parser = addr_arg())]
         addr: UnixAddr,
         /// How long to wait: 10s, 500ms, 2m, or seconds.
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         timeout: Duration,
     },
+}
+
+/// ADDR as the OS gave it: a path need not be UTF-8.
+fn addr_arg() -> impl TypedValueParser<Value = UnixAddr> {
+    OsStringValueParser::new().try_map(|raw| UnixAddr::try_from(raw.as_os_str()))
 }
 
 fn main() -> ExitCode {

@@ -915,3 +915,39 @@ fn stale_sockets_of_every_type_are_replaced() {
         drop(l);
     }
 }
+
+/// A socket whose name is not UTF-8, which any user can make, is inspected
+/// and cleaned like any other, and printed escaped: `sul` used to refuse
+/// the argument ("invalid UTF-8 was detected", exit 2).
+#[test]
+fn sul_names_a_socket_whose_name_is_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempdir();
+    let path = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.sock"));
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap()); // stale
+    let run = |args: &[&std::ffi::OsStr]| {
+        let exe = executable_by_all(Path::new(env!("CARGO_BIN_EXE_sul")));
+        Command::new(exe)
+            .args(args)
+            .current_dir("/")
+            .output()
+            .unwrap()
+    };
+    let escaped = format!("{}/caf\\xe9.sock", dir.path().display());
+
+    let out = run(&["inspect".as_ref(), "--json".as_ref(), path.as_os_str()]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{report:#}");
+    assert_eq!(report["found"], "stale");
+    assert_eq!(report["addr"], escaped.as_str());
+
+    let mut prefixed = std::ffi::OsString::from("unix:");
+    prefixed.push(&path);
+    let out = run(&["clean".as_ref(), prefixed.as_os_str()]);
+    let (code, stdout, stderr) = text(&out);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, format!("removed the stale socket {escaped}\n"));
+    assert!(!exists(&path));
+}
