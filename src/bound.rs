@@ -4,13 +4,14 @@
 //! use it.
 //!
 //! Every way to make one starts here, so the rules of making one exist
-//! once and apply to both: a Tokio runtime is checked for before anything
-//! is created ([`in_runtime`]), a bound file's removal is armed as the
-//! builder said, the service manager is told when the socket is ready
-//! (`notify_ready`), and an adopted socket is never unlinked.
-//! [`SafeUnixListener`](crate::SafeUnixListener) and
+//! once and apply to every kind: what the kind needs (a Tokio runtime) is
+//! checked before anything is created ([`Kind::can_make`]), a bound
+//! file's removal is armed as the builder said, the service manager is
+//! told when the socket is ready (`notify_ready`), and an adopted socket
+//! is never unlinked. [`SafeUnixListener`](crate::SafeUnixListener) and
 //! [`SafeUnixDatagram`](crate::SafeUnixDatagram) add only what their kind
-//! does with it: accepting connections, receiving datagrams.
+//! does with it: accepting connections, receiving datagrams; the std
+//! kinds are handed out as they are, with their [`UnlinkOnDrop`].
 
 use std::fmt;
 
@@ -86,13 +87,11 @@ impl<K: Kind> Bound<K> {
         }
     }
 
-    /// Binds `addr` as `settings` say: the one terminal step of
-    /// [`Builder::bind`](crate::Builder::bind),
-    /// [`Builder::bind_datagram`](crate::Builder::bind_datagram) and the
-    /// plain `bind`s of both types.
+    /// Binds `addr` as `settings` say: the one terminal step of every
+    /// `Builder::bind*` and of the plain `bind`s of both types.
     #[track_caller]
     pub(crate) fn bind(addr: UnixAddr, settings: Settings) -> Result<Self, BindError> {
-        in_runtime(&addr)?;
+        K::can_make(&addr)?;
         let (socket, cleanup) = match addr.view() {
             AddrView::Path(path) => {
                 let (socket, mut guard) = bind::bind_path::<K>(path, &settings.options)?;
@@ -125,14 +124,14 @@ impl<K: Kind> Bound<K> {
     /// The passed socket of this kind named `name`, or the only one.
     #[track_caller]
     pub(crate) fn activated(name: Option<&str>) -> Result<Option<Self>, BindError> {
-        in_runtime(&"the passed socket")?;
+        K::can_make(&"the passed socket")?;
         Ok(activation::take::<K>(name)?.map(|(socket, addr, _)| Self::adopted(socket, addr)))
     }
 
     /// A throwaway socket in a new private directory, removed with it.
     #[track_caller]
     pub(crate) fn temp() -> Result<Self, BindError> {
-        in_runtime(&"a temporary socket")?;
+        K::can_make(&"a temporary socket")?;
         let (socket, addr, temp) = temp::bind_temp::<K>()?;
         Ok(Self::new(
             socket,
@@ -167,7 +166,7 @@ impl Bound<UnixListener> {
     /// Linux autobind: a free abstract name chosen by the kernel.
     #[track_caller]
     pub(crate) fn abstract_auto() -> Result<Self, BindError> {
-        in_runtime(&"an abstract name chosen by the kernel")?;
+        UnixListener::can_make(&"an abstract name chosen by the kernel")?;
         let (listener, addr) = bind::bind_abstract_auto()?;
         Ok(Self::new(
             listener,
@@ -181,7 +180,7 @@ impl Bound<UnixListener> {
     /// adopted with the names they were passed under, and the others.
     #[track_caller]
     pub(crate) fn all_activated() -> Result<AllPassed, BindError> {
-        in_runtime(&"the passed sockets")?;
+        UnixListener::can_make(&"the passed sockets")?;
         let (adopted, others) = activation::take_all()?;
         let listeners = adopted
             .into_iter()
@@ -197,15 +196,5 @@ impl<K> fmt::Debug for Bound<K> {
             .field("addr", &self.addr)
             .field("unlink_on_drop", &self.cleanup.is_armed())
             .finish_non_exhaustive()
-    }
-}
-
-/// Fails, naming `shown`, outside a Tokio runtime: the one place that
-/// checks, before anything is created. (In a runtime without IO, the
-/// registration panics as tokio's own does.)
-fn in_runtime(shown: &dyn fmt::Display) -> Result<(), BindError> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(_) => Ok(()),
-        Err(_) => Err(BindError::no_runtime(shown)),
     }
 }

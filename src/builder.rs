@@ -10,6 +10,7 @@ use std::marker::PhantomData;
 use crate::addr::UnixAddr;
 use crate::bind::OnExisting;
 use crate::bound::{Bound, Settings};
+use crate::cleanup::UnlinkOnDrop;
 use crate::datagram::SafeUnixDatagram;
 use crate::error::BindError;
 use crate::listener::SafeUnixListener;
@@ -348,6 +349,87 @@ impl<S> Builder<S> {
     #[track_caller]
     pub fn bind_datagram(self) -> Result<SafeUnixDatagram, BindError> {
         Bound::bind(self.addr, self.settings).map(SafeUnixDatagram::from_bound)
+    }
+}
+
+impl<S> Builder<S> {
+    /// Binds and listens, as [`Builder::bind`] does, without Tokio: the
+    /// bind itself is synchronous, so any program gets its guarantees, a
+    /// std accept thread or another runtime (async-io, smol) alike. The
+    /// listener is left blocking, as std's own `bind` leaves it; the
+    /// [`UnlinkOnDrop`] removes the socket file when it drops, by the same
+    /// rules as the listener's drop. Needs no runtime.
+    ///
+    /// The options apply as to [`bind`](Builder::bind), but for
+    /// [`allow_uids`](Self::allow_uids) and [`allow_gids`](Self::allow_gids):
+    /// a std listener's `accept` filters nothing, so check each peer's
+    /// credentials yourself.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::bind`], but for the runtime: there is none to miss.
+    ///
+    /// # Blocking
+    ///
+    /// As [`Builder::bind`]: at most 5 s for a bind lock another process
+    /// holds.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use safe_unix_listener::Builder;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.sock");
+    /// let (listener, unlink) = Builder::new(path.as_path().try_into()?).mode(0o600).bind_std()?;
+    /// let server = std::thread::spawn(move || -> std::io::Result<()> {
+    ///     let (mut stream, _) = listener.accept()?;
+    ///     stream.write_all(b"hello\n")
+    /// });
+    /// let mut reply = String::new();
+    /// std::io::Read::read_to_string(&mut std::os::unix::net::UnixStream::connect(&path)?, &mut reply)?;
+    /// assert_eq!(reply, "hello\n");
+    /// server.join().unwrap()?;
+    /// drop(unlink);
+    /// assert!(!path.exists());
+    /// # Ok(()) }
+    /// ```
+    pub fn bind_std(self) -> Result<(std::os::unix::net::UnixListener, UnlinkOnDrop), BindError> {
+        Bound::bind(self.addr, self.settings).map(Bound::into_parts)
+    }
+
+    /// Binds a datagram receiver, as [`bind_datagram`](Self::bind_datagram)
+    /// does, without Tokio: blocking, as std's own, with the
+    /// [`UnlinkOnDrop`] that removes its file. Needs no runtime. The
+    /// allowed uids and gids do not apply (std's `recv` filters nothing).
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::bind`], but for the runtime.
+    ///
+    /// # Blocking
+    ///
+    /// As [`Builder::bind`].
+    ///
+    /// ```
+    /// use safe_unix_listener::SafeUnixDatagram;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("metrics.sock");
+    /// let (rx, unlink) = SafeUnixDatagram::builder(path.as_path().try_into()?).bind_datagram_std()?;
+    /// std::os::unix::net::UnixDatagram::unbound()?.send_to(b"up:1|c", &path)?;
+    /// let mut buf = [0; 16];
+    /// let n = rx.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"up:1|c");
+    /// drop(unlink);
+    /// assert!(!path.exists());
+    /// # Ok(()) }
+    /// ```
+    pub fn bind_datagram_std(
+        self,
+    ) -> Result<(std::os::unix::net::UnixDatagram, UnlinkOnDrop), BindError> {
+        Bound::bind(self.addr, self.settings).map(Bound::into_parts)
     }
 }
 

@@ -1,14 +1,19 @@
-//! The kinds of socket the one bind sequence makes: a stream listener
-//! ([`tokio::net::UnixListener`]) or a datagram receiver
-//! ([`tokio::net::UnixDatagram`]). They differ in the socket type, in
-//! whether the socket listens, and in the Tokio type it is registered as;
-//! everything else in [`crate::bind`] is the same for both.
+//! The kinds of socket the one bind sequence makes: a stream listener or a
+//! datagram receiver, each as a Tokio type ([`tokio::net::UnixListener`],
+//! [`tokio::net::UnixDatagram`]) or as a std one, blocking, for a program
+//! without Tokio. They differ in the socket type, in whether the socket
+//! listens, and in what it is adopted as; everything else in
+//! [`crate::bind`] is the same for all four.
 
+use std::fmt;
 use std::io;
 use std::os::fd::OwnedFd;
+use std::os::unix::net as std_net;
 
 use nix::errno::Errno;
 use nix::sys::socket::{self, Backlog, SockType};
+
+use crate::error::BindError;
 
 /// A kind of socket a bind makes.
 pub(crate) trait Kind: Sized {
@@ -19,8 +24,17 @@ pub(crate) trait Kind: Sized {
     /// What a passed socket of this kind is, for messages.
     const PASSED: &'static str;
 
-    /// Registers a socket with Tokio: a passed one, already checked, or
-    /// one of ours, finished.
+    /// Fails, naming `shown`, where a socket of this kind cannot be made:
+    /// a Tokio kind outside a Tokio runtime. Checked before anything is
+    /// created. (In a runtime without IO, the registration panics as
+    /// tokio's own does.)
+    fn can_make(_shown: &dyn fmt::Display) -> Result<(), BindError> {
+        Ok(())
+    }
+
+    /// Makes a socket of this kind of the descriptor: a passed one, already
+    /// checked, or one of ours, finished (registered with Tokio, or, for a
+    /// std kind, made blocking).
     #[track_caller]
     fn adopt(fd: OwnedFd) -> io::Result<Self>;
 
@@ -51,9 +65,13 @@ impl Kind for tokio::net::UnixListener {
     const LISTENS: bool = true;
     const PASSED: &'static str = "listening Unix stream socket";
 
+    fn can_make(shown: &dyn fmt::Display) -> Result<(), BindError> {
+        in_runtime(shown)
+    }
+
     #[track_caller]
     fn adopt(fd: OwnedFd) -> io::Result<Self> {
-        Self::from_std(std::os::unix::net::UnixListener::from(fd))
+        Self::from_std(std_net::UnixListener::from(fd))
     }
 }
 
@@ -62,8 +80,47 @@ impl Kind for tokio::net::UnixDatagram {
     const LISTENS: bool = false;
     const PASSED: &'static str = "Unix datagram socket";
 
+    fn can_make(shown: &dyn fmt::Display) -> Result<(), BindError> {
+        in_runtime(shown)
+    }
+
     #[track_caller]
     fn adopt(fd: OwnedFd) -> io::Result<Self> {
-        Self::from_std(std::os::unix::net::UnixDatagram::from(fd))
+        Self::from_std(std_net::UnixDatagram::from(fd))
+    }
+}
+
+/// Blocking, as std's own `bind` leaves it.
+impl Kind for std_net::UnixListener {
+    const TYPE: SockType = SockType::Stream;
+    const LISTENS: bool = true;
+    const PASSED: &'static str = "listening Unix stream socket";
+
+    fn adopt(fd: OwnedFd) -> io::Result<Self> {
+        let listener = Self::from(fd);
+        listener.set_nonblocking(false)?;
+        Ok(listener)
+    }
+}
+
+/// Blocking, as std's own `bind` leaves it.
+impl Kind for std_net::UnixDatagram {
+    const TYPE: SockType = SockType::Datagram;
+    const LISTENS: bool = false;
+    const PASSED: &'static str = "Unix datagram socket";
+
+    fn adopt(fd: OwnedFd) -> io::Result<Self> {
+        let socket = Self::from(fd);
+        socket.set_nonblocking(false)?;
+        Ok(socket)
+    }
+}
+
+/// Fails, naming `shown`, outside a Tokio runtime: the one place that
+/// checks.
+fn in_runtime(shown: &dyn fmt::Display) -> Result<(), BindError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(BindError::no_runtime(shown)),
     }
 }

@@ -25,6 +25,7 @@ mod live;
 mod long_paths;
 mod mode;
 mod nginx;
+mod no_tokio;
 mod not_a_socket;
 mod notify;
 mod parent;
