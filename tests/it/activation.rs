@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 
-use crate::support::{Outcome, curl, exists, finish, helper, ino, signal, tempdir};
+use crate::support::{Outcome, curl, exists, finish, helper, in_runtime, ino, signal, tempdir};
 use nix::sys::signal::Signal;
 use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType};
 use safe_unix_listener::SafeUnixListener;
@@ -167,13 +167,14 @@ fn helper_inherited() {
     // First thing in main, as documented: before the program opens any
     // descriptor of its own (the runtime's would be descriptor 3).
     let passed = safe_unix_listener::receive_activation();
-    let rt = crate::support::runtime();
-    let _enter = rt.enter();
-    match passed.and_then(|_| SafeUnixListener::from_activation()) {
-        Ok(Some(l)) => println!("\nCHILD ADOPTED {}", l.addr()),
-        Ok(None) => println!("\nCHILD NONE"),
-        Err(e) => println!("\nCHILD FAILED {e}"),
-    }
+    in_runtime(|_| {
+        let adopted = passed.and_then(|_| SafeUnixListener::from_activation());
+        match adopted {
+            Ok(Some(l)) => println!("\nCHILD ADOPTED {}", l.addr()),
+            Ok(None) => println!("\nCHILD NONE"),
+            Err(e) => println!("\nCHILD FAILED {e}"),
+        }
+    });
 }
 
 fn run_case(case: &str) -> (Option<Outcome>, String) {
@@ -225,10 +226,10 @@ fn nothing_passed_or_passed_to_another_pid_is_none() {
     assert!(out.contains("ENV_LEFT [true, true, true]"), "{out}");
     assert!(out.contains("CHILD NONE"), "{out}");
 
-    let rt = crate::support::runtime();
-    let _enter = rt.enter();
-    // This test process was started with no LISTEN_* variables.
-    assert!(SafeUnixListener::from_activation().unwrap().is_none());
+    in_runtime(|_| {
+        // This test process was started with no LISTEN_* variables.
+        assert!(SafeUnixListener::from_activation().unwrap().is_none());
+    });
 }
 
 /// Lying `LISTEN_FDS`: refused before anything is allocated or adopted,
@@ -380,17 +381,17 @@ fn helper_named() {
     if std::env::var_os("SUL_HELPER").is_none() {
         return;
     }
-    let rt = crate::support::runtime();
-    let _enter = rt.enter();
-    let other = SafeUnixListener::from_activation_named("admin").unwrap();
-    println!(
-        "\nOTHER_NAME {}",
-        if other.is_none() { "none" } else { "some" }
-    );
-    let api = SafeUnixListener::from_activation_named("api")
-        .unwrap()
-        .expect("the api socket");
-    println!("\nNAMED {}", api.addr());
+    in_runtime(|_| {
+        let other = SafeUnixListener::from_activation_named("admin").unwrap();
+        println!(
+            "\nOTHER_NAME {}",
+            if other.is_none() { "none" } else { "some" }
+        );
+        let api = SafeUnixListener::from_activation_named("api")
+            .unwrap()
+            .expect("the api socket");
+        println!("\nNAMED {}", api.addr());
+    });
 }
 
 /// What a program started by `systemd-socket-activate` with three sockets
@@ -401,43 +402,43 @@ fn helper_three_passed() {
     let Ok(what) = std::env::var("SUL_WHAT") else {
         return;
     };
-    let rt = crate::support::runtime();
-    let _enter = rt.enter();
-    match what.as_str() {
-        "named-then-child" => {
-            let a = SafeUnixListener::from_activation_named("a")
-                .unwrap()
-                .expect("a");
-            // A child started now must hold none of the passed descriptors.
-            let out = Command::new("sh")
-                .args(["-c", "ls /proc/$$/fd"])
-                .output()
-                .unwrap();
-            let fds: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect();
-            println!("\nCHILD_FDS {}", fds.join(","));
-            println!("\nTOOK {}", a.addr());
-        }
-        "all" => {
-            let all = SafeUnixListener::from_activation_all().unwrap();
-            for (name, l) in &all.listeners {
-                println!("\nLISTENER {} {}", name.as_deref().unwrap_or("-"), l.addr());
-            }
-            for (fd, why) in &all.others {
-                println!("\nOTHER {fd} {why}");
-            }
-            println!(
-                "\nAGAIN {}",
-                SafeUnixListener::from_activation_all()
+    in_runtime(|_| {
+        match what.as_str() {
+            "named-then-child" => {
+                let a = SafeUnixListener::from_activation_named("a")
                     .unwrap()
-                    .listeners
-                    .len()
-            );
+                    .expect("a");
+                // A child started now must hold none of the passed descriptors.
+                let out = Command::new("sh")
+                    .args(["-c", "ls /proc/$$/fd"])
+                    .output()
+                    .unwrap();
+                let fds: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect();
+                println!("\nCHILD_FDS {}", fds.join(","));
+                println!("\nTOOK {}", a.addr());
+            }
+            "all" => {
+                let all = SafeUnixListener::from_activation_all().unwrap();
+                for (name, l) in &all.listeners {
+                    println!("\nLISTENER {} {}", name.as_deref().unwrap_or("-"), l.addr());
+                }
+                for (fd, why) in &all.others {
+                    println!("\nOTHER {fd} {why}");
+                }
+                println!(
+                    "\nAGAIN {}",
+                    SafeUnixListener::from_activation_all()
+                        .unwrap()
+                        .listeners
+                        .len()
+                );
+            }
+            other => panic!("unknown {other}"),
         }
-        other => panic!("unknown {other}"),
-    }
+    });
 }
 
 /// Runs [`helper_three_passed`] under `systemd-socket-activate` with two

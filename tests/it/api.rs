@@ -2,7 +2,7 @@
 
 use std::fmt::Debug;
 
-use crate::support::{Fixture, runtime};
+use crate::support::{Fixture, in_runtime};
 use safe_unix_listener::{
     BindError, BindErrorKind, Builder, OnExisting, SafeUnixListener, ShutdownSignal, UnixAddr,
 };
@@ -29,33 +29,29 @@ fn the_listener_is_a_stream_of_tokio_unix_streams() {
 
 #[test]
 fn debug_shows_the_address_and_the_unlink_state() {
-    let Fixture {
-        dir: _dir,
-        path,
-        rt,
-    } = Fixture::new();
-    let _enter = rt.enter();
-    let l = SafeUnixListener::bind(&path).unwrap();
-    let shown = format!("{l:?}");
-    assert!(shown.contains(&path.display().to_string()), "{shown}");
-    assert!(shown.contains("unlink_on_drop: true"), "{shown}");
-    assert_eq!(l.addr().as_path(), Some(path.as_path()));
+    Fixture::new().run(|Fixture { path, .. }| {
+        let l = SafeUnixListener::bind(path).unwrap();
+        let shown = format!("{l:?}");
+        assert!(shown.contains(&path.display().to_string()), "{shown}");
+        assert!(shown.contains("unlink_on_drop: true"), "{shown}");
+        assert_eq!(l.addr().as_path(), Some(path.as_path()));
+    });
 }
 
 #[test]
 fn bind_errors_become_io_errors_with_the_same_words() {
-    let rt = runtime();
-    let _enter = rt.enter();
-    let err = SafeUnixListener::bind("").unwrap_err();
-    let words = err.to_string();
-    let io: std::io::Error = err.into();
-    assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
-    assert_eq!(io.to_string(), words);
-    let inner = io
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<BindError>())
-        .unwrap();
-    assert_eq!(inner.kind(), BindErrorKind::InvalidAddress);
+    in_runtime(|_| {
+        let err = SafeUnixListener::bind("").unwrap_err();
+        let words = err.to_string();
+        let io: std::io::Error = err.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(io.to_string(), words);
+        let inner = io
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<BindError>())
+            .unwrap();
+        assert_eq!(inner.kind(), BindErrorKind::InvalidAddress);
+    });
 }
 
 #[test]

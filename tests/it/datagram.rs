@@ -13,8 +13,8 @@ use std::time::Duration;
 use safe_unix_listener::{BindErrorKind, Builder, SafeUnixDatagram, SafeUnixListener};
 
 use crate::support::{
-    Holder, NOBODY, Outcome, exists, helper, ino, listing, make_stale_with_mode, run_helper,
-    runtime, tempdir, tempdir_with_mode,
+    Holder, NOBODY, Outcome, exists, helper, in_runtime, ino, listing, make_stale_with_mode,
+    run_helper, runtime, tempdir, tempdir_with_mode,
 };
 
 /// A stale datagram socket: bound by a receiver that is gone.
@@ -69,63 +69,62 @@ fn a_stale_datagram_socket_is_replaced_and_drop_removes_only_ours() {
 #[test]
 fn live_sockets_of_any_type_and_files_are_left_alone() {
     let dir = tempdir();
-    let rt = runtime();
-    let _enter = rt.enter();
+    in_runtime(|_| {
+        let path = dir.path().join("live.sock");
+        let live = StdDatagram::bind(&path).unwrap();
+        let before = ino(&path);
+        for e in [
+            SafeUnixDatagram::bind(&path).unwrap_err(),
+            SafeUnixListener::bind(&path).unwrap_err(),
+        ] {
+            assert_eq!(e.kind(), BindErrorKind::InUse, "{e}");
+            assert!(
+                e.to_string()
+                    .contains("a live datagram socket is bound there (a receiver"),
+                "{e}"
+            );
+        }
+        assert_eq!(ino(&path), before);
+        StdDatagram::unbound()
+            .unwrap()
+            .send_to(b"still", &path)
+            .unwrap();
+        let mut buf = [0; 8];
+        assert_eq!(live.recv(&mut buf).unwrap(), 5, "it still receives");
 
-    let path = dir.path().join("live.sock");
-    let live = StdDatagram::bind(&path).unwrap();
-    let before = ino(&path);
-    for e in [
-        SafeUnixDatagram::bind(&path).unwrap_err(),
-        SafeUnixListener::bind(&path).unwrap_err(),
-    ] {
-        assert_eq!(e.kind(), BindErrorKind::InUse, "{e}");
+        let stream = dir.path().join("stream.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&stream).unwrap();
+        let e = SafeUnixDatagram::bind(&stream).unwrap_err();
+        assert_eq!(e.kind(), BindErrorKind::InUse);
+        assert!(e.to_string().contains(") is listening on it"), "{e}");
+
+        let seqpacket = dir.path().join("seq.sock");
+        let fd = nix::sys::socket::socket(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            nix::sys::socket::SockFlag::empty(),
+            None,
+        )
+        .unwrap();
+        nix::sys::socket::bind(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            &nix::sys::socket::UnixAddr::new(&seqpacket).unwrap(),
+        )
+        .unwrap();
+        nix::sys::socket::listen(&fd, nix::sys::socket::Backlog::new(128).unwrap()).unwrap();
+        let e = SafeUnixDatagram::bind(&seqpacket).unwrap_err();
         assert!(
             e.to_string()
-                .contains("a live datagram socket is bound there (a receiver"),
+                .contains("is listening on it with a seqpacket socket"),
             "{e}"
         );
-    }
-    assert_eq!(ino(&path), before);
-    StdDatagram::unbound()
-        .unwrap()
-        .send_to(b"still", &path)
-        .unwrap();
-    let mut buf = [0; 8];
-    assert_eq!(live.recv(&mut buf).unwrap(), 5, "it still receives");
 
-    let stream = dir.path().join("stream.sock");
-    let _listener = std::os::unix::net::UnixListener::bind(&stream).unwrap();
-    let e = SafeUnixDatagram::bind(&stream).unwrap_err();
-    assert_eq!(e.kind(), BindErrorKind::InUse);
-    assert!(e.to_string().contains(") is listening on it"), "{e}");
-
-    let seqpacket = dir.path().join("seq.sock");
-    let fd = nix::sys::socket::socket(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::SeqPacket,
-        nix::sys::socket::SockFlag::empty(),
-        None,
-    )
-    .unwrap();
-    nix::sys::socket::bind(
-        std::os::fd::AsRawFd::as_raw_fd(&fd),
-        &nix::sys::socket::UnixAddr::new(&seqpacket).unwrap(),
-    )
-    .unwrap();
-    nix::sys::socket::listen(&fd, nix::sys::socket::Backlog::new(128).unwrap()).unwrap();
-    let e = SafeUnixDatagram::bind(&seqpacket).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("is listening on it with a seqpacket socket"),
-        "{e}"
-    );
-
-    let file = dir.path().join("file.sock");
-    std::fs::write(&file, b"keep me").unwrap();
-    let e = SafeUnixDatagram::bind(&file).unwrap_err();
-    assert_eq!(e.kind(), BindErrorKind::NotASocket);
-    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+        let file = dir.path().join("file.sock");
+        std::fs::write(&file, b"keep me").unwrap();
+        let e = SafeUnixDatagram::bind(&file).unwrap_err();
+        assert_eq!(e.kind(), BindErrorKind::NotASocket);
+        assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+    });
 }
 
 /// The Ergo case for a datagram receiver: a root-owned stale socket in a

@@ -20,7 +20,7 @@ use std::path::Path;
 use safe_unix_listener::SafeUnixListener;
 
 use crate::support::{
-    Outcome, invocation, listing, make_stale, run_injected, runtime, tempdir, tempdir_with_mode,
+    Outcome, in_runtime, invocation, listing, make_stale, run_injected, tempdir, tempdir_with_mode,
 };
 
 /// Which route of the bind a case takes, by who may write the directory.
@@ -132,24 +132,24 @@ fn case(route: Route, setup: Setup, takeover: bool, faults: &[Fault], expect: Ex
                     "{shown}: {left:?}"
                 ),
             }
-            let rt = runtime();
-            let _enter = rt.enter();
-            // Leftovers of a private directory go with the next bind
-            // that makes one.
-            let on_existing = match takeover {
-                true => safe_unix_listener::OnExisting::TakeOver,
-                false => safe_unix_listener::OnExisting::RemoveStale,
-            };
-            let next = SafeUnixListener::builder(path.as_path().try_into().unwrap());
-            drop(next.on_existing(on_existing).bind().unwrap());
-            // The stale socket was replaced; everything else is as made.
-            let not_ours = |e: &(String, String, u64)| e.0 != "app.sock";
-            let expected: Vec<_> = before.into_iter().filter(not_ours).collect();
-            assert_eq!(
-                listing(dir.path()),
-                expected,
-                "{shown}: the next bind tidied up"
-            );
+            in_runtime(|_| {
+                // Leftovers of a private directory go with the next bind
+                // that makes one.
+                let on_existing = match takeover {
+                    true => safe_unix_listener::OnExisting::TakeOver,
+                    false => safe_unix_listener::OnExisting::RemoveStale,
+                };
+                let next = SafeUnixListener::builder(path.as_path().try_into().unwrap());
+                drop(next.on_existing(on_existing).bind().unwrap());
+                // The stale socket was replaced; everything else is as made.
+                let not_ours = |e: &(String, String, u64)| e.0 != "app.sock";
+                let expected: Vec<_> = before.into_iter().filter(not_ours).collect();
+                assert_eq!(
+                    listing(dir.path()),
+                    expected,
+                    "{shown}: the next bind tidied up"
+                );
+            });
             return;
         }
     }

@@ -25,27 +25,83 @@ use crate::support::{
     NOBODY, Running, example_bin, executable_by_all, finish, listing, signal, tempdir_with_mode,
 };
 
+/// One row of the matrix: where the echo example runs, and what its bind
+/// does there. Each case names its mount and what it expects; the fields
+/// it leaves to `Case::default()` mean nothing run before the bind or
+/// after the case, as root, and the example without flags.
+#[derive(Default)]
+struct Case {
+    /// The filesystem mounted at `$M`.
+    mount: Mount,
+    /// Shell lines run once `$M/own` (0755) and `$M/shared` (0777) exist,
+    /// before the bind: to fill the filesystem or remount it.
+    before_bind: &'static str,
+    /// Shell lines run at the end, whatever happened.
+    teardown: &'static str,
+    /// Run as this uid, in a user namespace of its own (`unshare -Urm`),
+    /// as a rootless container is; as root if `None` (`unshare -m`).
+    user_namespace_of: Option<u32>,
+    /// The echo example's flags, before the path.
+    echo_flags: &'static str,
+    /// What the bind does there.
+    expect: Expect,
+}
+
+/// What is mounted at `$M`, in a mount namespace of the case's own.
+#[derive(Default)]
+enum Mount {
+    /// `mount -t tmpfs tmpfs "$M"`.
+    #[default]
+    Tmpfs,
+    /// A filesystem made by `mkfs` on a sparse file of `size` in `$R`,
+    /// mounted through a loop device.
+    Loop {
+        mkfs: &'static str,
+        size: &'static str,
+    },
+    /// These shell lines, which mount something at `$M` (with `$R` a
+    /// scratch directory beside it).
+    Script(&'static str),
+}
+
+impl Mount {
+    /// The shell lines that mount it.
+    fn script(&self) -> String {
+        match self {
+            Mount::Tmpfs => "mount -t tmpfs tmpfs \"$M\"".to_owned(),
+            Mount::Loop { mkfs, size } => format!(
+                "truncate -s {size} \"$R/img\"\n{mkfs} \"$R/img\" >/dev/null\nmount -o loop \"$R/img\" \"$M\""
+            ),
+            Mount::Script(lines) => (*lines).to_owned(),
+        }
+    }
+}
+
 /// What a case expects of a bind there.
+#[derive(Default)]
 enum Expect {
     /// The whole life works, in both directories.
+    #[default]
     Works,
     /// The bind fails, with these words in its one line.
     Fails(&'static str),
 }
 
-/// Mounts what `setup` says at `$M` (with `$R` a scratch directory beside
-/// it) in a new mount namespace, makes `own` (0755) and `shared` (0777) in
-/// it, runs `before_bind` (to fill or remount it), then the helper below
-/// on both; `teardown` runs whatever happened. As `uid` if given, in a user
-/// namespace of its own then (`unshare -Urm`). Echo flags go in `flags`.
-fn case(
-    setup: &str,
-    before_bind: &str,
-    teardown: &str,
-    uid: Option<u32>,
-    flags: &str,
-    expect: Expect,
-) {
+/// Runs `case`: mounts its filesystem at `$M` (with `$R` a scratch
+/// directory beside it) in a new mount namespace, makes `own` (0755) and
+/// `shared` (0777) in it, runs `before_bind`, then the helper below on
+/// both, as the case's uid if it names one; `teardown` runs whatever
+/// happened.
+fn check(case: Case) {
+    let Case {
+        mount,
+        before_bind,
+        teardown,
+        user_namespace_of: uid,
+        echo_flags: flags,
+        expect,
+    } = case;
+    let setup = mount.script();
     let started = Instant::now();
     let root = tempdir_with_mode(0o755);
     let (r, m) = (root.path().join("r"), root.path().join("m"));
@@ -263,25 +319,15 @@ fn failure(echo: &Path, flags: &[String], dir: &Path, words: &str) {
     assert_eq!(listing(dir), before, "the directory is unchanged");
 }
 
-/// A loop-mounted filesystem made by `mkfs` on a sparse file of `size`.
-fn loop_mount(mkfs: &str, size: &str) -> String {
-    format!(
-        "truncate -s {size} \"$R/img\"\n{mkfs} \"$R/img\" >/dev/null\nmount -o loop \"$R/img\" \"$M\""
-    )
-}
-
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: mounts in a mount namespace")]
 #[cfg_attr(sul_no_socat, ignore = "needs socat (apt-get install socat)")]
 fn tmpfs() {
-    case(
-        "mount -t tmpfs tmpfs \"$M\"",
-        "",
-        "",
-        None,
-        "",
-        Expect::Works,
-    );
+    check(Case {
+        mount: Mount::Tmpfs,
+        expect: Expect::Works,
+        ..Case::default()
+    });
 }
 
 #[test]
@@ -292,14 +338,14 @@ fn tmpfs() {
     ignore = "needs mkfs.ext4 (apt-get install e2fsprogs)"
 )]
 fn ext4_on_a_loop_device() {
-    case(
-        &loop_mount("mkfs.ext4 -q -F", "32M"),
-        "",
-        "",
-        None,
-        "",
-        Expect::Works,
-    );
+    check(Case {
+        mount: Mount::Loop {
+            mkfs: "mkfs.ext4 -q -F",
+            size: "32M",
+        },
+        expect: Expect::Works,
+        ..Case::default()
+    });
 }
 
 #[test]
@@ -307,14 +353,14 @@ fn ext4_on_a_loop_device() {
 #[cfg_attr(sul_no_socat, ignore = "needs socat (apt-get install socat)")]
 #[cfg_attr(sul_no_mkfs_xfs, ignore = "needs mkfs.xfs (apt-get install xfsprogs)")]
 fn xfs_on_a_loop_device() {
-    case(
-        &loop_mount("mkfs.xfs -q", "320M"),
-        "",
-        "",
-        None,
-        "",
-        Expect::Works,
-    );
+    check(Case {
+        mount: Mount::Loop {
+            mkfs: "mkfs.xfs -q",
+            size: "320M",
+        },
+        expect: Expect::Works,
+        ..Case::default()
+    });
 }
 
 #[test]
@@ -325,29 +371,28 @@ fn xfs_on_a_loop_device() {
     ignore = "needs mkfs.btrfs (apt-get install btrfs-progs)"
 )]
 fn btrfs_on_a_loop_device() {
-    case(
-        &loop_mount("mkfs.btrfs -q", "128M"),
-        "",
-        "",
-        None,
-        "",
-        Expect::Works,
-    );
+    check(Case {
+        mount: Mount::Loop {
+            mkfs: "mkfs.btrfs -q",
+            size: "128M",
+        },
+        expect: Expect::Works,
+        ..Case::default()
+    });
 }
 
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: mounts in a mount namespace")]
 #[cfg_attr(sul_no_socat, ignore = "needs socat (apt-get install socat)")]
 fn overlayfs() {
-    case(
-        "mount -t tmpfs tmpfs \"$R\"\nmkdir \"$R/lower\" \"$R/upper\" \"$R/work\"\n\
-         mount -t overlay overlay -o \"lowerdir=$R/lower,upperdir=$R/upper,workdir=$R/work\" \"$M\"",
-        "",
-        "",
-        None,
-        "",
-        Expect::Works,
-    );
+    check(Case {
+        mount: Mount::Script(
+            "mount -t tmpfs tmpfs \"$R\"\nmkdir \"$R/lower\" \"$R/upper\" \"$R/work\"\n\
+             mount -t overlay overlay -o \"lowerdir=$R/lower,upperdir=$R/upper,workdir=$R/work\" \"$M\"",
+        ),
+        expect: Expect::Works,
+        ..Case::default()
+    });
 }
 
 /// FUSE: a hard link there is a new inode no socket is bound to, and
@@ -358,14 +403,12 @@ fn overlayfs() {
 #[cfg_attr(sul_no_socat, ignore = "needs socat (apt-get install socat)")]
 #[cfg_attr(sul_no_bindfs, ignore = "needs bindfs (apt-get install bindfs fuse3)")]
 fn fuse_through_bindfs() {
-    case(
-        "mount -t tmpfs tmpfs \"$R\"\nbindfs \"$R\" \"$M\"",
-        "",
-        "fusermount3 -u \"$M\" 2>/dev/null || umount \"$M\"",
-        None,
-        "",
-        Expect::Works,
-    );
+    check(Case {
+        mount: Mount::Script("mount -t tmpfs tmpfs \"$R\"\nbindfs \"$R\" \"$M\""),
+        teardown: "fusermount3 -u \"$M\" 2>/dev/null || umount \"$M\"",
+        expect: Expect::Works,
+        ..Case::default()
+    });
 }
 
 /// A sandbox without `/proc`: an empty tmpfs over it.
@@ -373,44 +416,38 @@ fn fuse_through_bindfs() {
 #[cfg_attr(sul_not_root, ignore = "needs root: mounts in a mount namespace")]
 #[cfg_attr(sul_no_socat, ignore = "needs socat (apt-get install socat)")]
 fn an_empty_tmpfs_over_proc() {
-    case(
-        "mount -t tmpfs tmpfs \"$M\"",
-        "mount -t tmpfs tmpfs /proc",
-        "",
-        None,
-        "",
-        Expect::Works,
-    );
+    check(Case {
+        mount: Mount::Tmpfs,
+        before_bind: "mount -t tmpfs tmpfs /proc",
+        expect: Expect::Works,
+        ..Case::default()
+    });
 }
 
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: mounts in a mount namespace")]
 fn a_read_only_mount() {
-    case(
-        "mount -t tmpfs tmpfs \"$M\"",
-        "mount -o remount,ro \"$M\"",
-        "",
-        None,
-        "",
-        Expect::Fails(
+    check(Case {
+        mount: Mount::Tmpfs,
+        before_bind: "mount -o remount,ro \"$M\"",
+        expect: Expect::Fails(
             "the filesystem (tmpfs) is mounted read-only (EROFS); bind under a directory on a writable filesystem",
         ),
-    );
+        ..Case::default()
+    });
 }
 
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: mounts in a mount namespace")]
 fn a_tmpfs_out_of_inodes() {
-    case(
-        "mount -t tmpfs -o nr_inodes=8 tmpfs \"$M\"",
-        "i=0; while touch \"$M/own/f$i\" 2>/dev/null; do i=$((i+1)); done",
-        "",
-        None,
-        "",
-        Expect::Fails(
+    check(Case {
+        mount: Mount::Script("mount -t tmpfs -o nr_inodes=8 tmpfs \"$M\""),
+        before_bind: "i=0; while touch \"$M/own/f$i\" 2>/dev/null; do i=$((i+1)); done",
+        expect: Expect::Fails(
             "the filesystem (tmpfs) has no free inodes left, though it may have space (ENOSPC: No space left on device); free some space or inodes there",
         ),
-    );
+        ..Case::default()
+    });
 }
 
 /// A rootless container: uid 65534 makes a user namespace (`unshare -Ur`)
@@ -419,14 +456,12 @@ fn a_tmpfs_out_of_inodes() {
 #[cfg_attr(sul_not_root, ignore = "needs root: runs as uid 65534")]
 #[cfg_attr(sul_no_socat, ignore = "needs socat (apt-get install socat)")]
 fn a_user_namespace_made_by_uid_65534() {
-    case(
-        "mount -t tmpfs tmpfs \"$M\"",
-        "",
-        "",
-        Some(NOBODY),
-        "",
-        Expect::Works,
-    );
+    check(Case {
+        mount: Mount::Tmpfs,
+        user_namespace_of: Some(NOBODY),
+        expect: Expect::Works,
+        ..Case::default()
+    });
 }
 
 /// The same, asked for a group the namespace does not map. It used to say
@@ -434,14 +469,13 @@ fn a_user_namespace_made_by_uid_65534() {
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: runs as uid 65534")]
 fn a_group_not_mapped_in_a_user_namespace_is_named() {
-    case(
-        "mount -t tmpfs tmpfs \"$M\"",
-        "",
-        "",
-        Some(NOBODY),
-        "--mode 0660 --group 100",
-        Expect::Fails(
+    check(Case {
+        mount: Mount::Tmpfs,
+        user_namespace_of: Some(NOBODY),
+        echo_flags: "--mode 0660 --group 100",
+        expect: Expect::Fails(
             "gid 100 is not mapped in this user namespace (EINVAL), which maps only gids 0 (/proc/self/gid_map), as in a rootless container; choose a gid that is mapped",
         ),
-    );
+        ..Case::default()
+    });
 }

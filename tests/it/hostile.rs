@@ -14,8 +14,8 @@ use nix::unistd::mkfifo;
 use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
 
 use crate::support::{
-    Fixture, NOBODY, Outcome, Running, helper, helper_under_strace, ino, listing, lock_file,
-    make_stale, run_helper, run_injected, tempdir_with_mode,
+    Fixture, NOBODY, Outcome, Running, helper, helper_under_strace, in_runtime, ino, listing,
+    lock_file, make_stale, run_helper, run_injected, tempdir_with_mode,
 };
 
 /// A directory owned by uid 65534, as an attacker's own directory is.
@@ -115,27 +115,28 @@ fn helper_bind_repeatedly() {
     let path = std::path::PathBuf::from(std::env::var("SUL_ADDR").unwrap());
     let repeat: usize = std::env::var("SUL_REPEAT").unwrap().parse().unwrap();
     let create = std::env::var_os("SUL_CREATE_PARENTS").is_some();
-    let rt = crate::support::runtime();
-    let _enter = rt.enter();
-    let mut bound = 0;
-    for _ in 0..repeat {
-        let mut builder = SafeUnixListener::builder(path.clone().try_into().unwrap()).mode(0o666);
-        if create {
-            builder = builder.create_parents(0o777);
+    in_runtime(|_| {
+        let mut bound = 0;
+        for _ in 0..repeat {
+            let mut builder =
+                SafeUnixListener::builder(path.clone().try_into().unwrap()).mode(0o666);
+            if create {
+                builder = builder.create_parents(0o777);
+            }
+            let done = match std::env::var_os("SUL_DATAGRAM") {
+                Some(_) => builder.bind_datagram().map(drop),
+                None => builder.bind().map(drop),
+            };
+            match done {
+                Ok(()) => bound += 1,
+                Err(e) => assert_ne!(e.kind(), BindErrorKind::Other, "{e}"),
+            }
+            if create {
+                let _ = fs::remove_dir_all(path.parent().unwrap());
+            }
         }
-        let done = match std::env::var_os("SUL_DATAGRAM") {
-            Some(_) => builder.bind_datagram().map(drop),
-            None => builder.bind().map(drop),
-        };
-        match done {
-            Ok(()) => bound += 1,
-            Err(e) => assert_ne!(e.kind(), BindErrorKind::Other, "{e}"),
-        }
-        if create {
-            let _ = fs::remove_dir_all(path.parent().unwrap());
-        }
-    }
-    println!("\nBOUND {bound} of {repeat}");
+        println!("\nBOUND {bound} of {repeat}");
+    });
 }
 
 /// Runs [`helper_bind_repeatedly`] on `path` with every chmod delayed by
@@ -211,29 +212,29 @@ fn helper_bind_temp_repeatedly() {
     }
     let repeat: usize = std::env::var("SUL_REPEAT").unwrap().parse().unwrap();
     let tmpdir = std::path::PathBuf::from(std::env::var_os("TMPDIR").unwrap());
-    let rt = crate::support::runtime();
-    let _enter = rt.enter();
-    let (mut in_tmpdir, mut in_tmp) = (0, 0);
-    for _ in 0..repeat {
-        let listener = SafeUnixListener::bind_temp().unwrap();
-        let path = listener.addr().as_path().unwrap().to_owned();
-        match path.parent().and_then(Path::parent) {
-            Some(base) if base == tmpdir => in_tmpdir += 1,
-            Some(base) if base == Path::new("/tmp") => in_tmp += 1,
-            _ => panic!("bound at {}", path.display()),
+    in_runtime(|_| {
+        let (mut in_tmpdir, mut in_tmp) = (0, 0);
+        for _ in 0..repeat {
+            let listener = SafeUnixListener::bind_temp().unwrap();
+            let path = listener.addr().as_path().unwrap().to_owned();
+            match path.parent().and_then(Path::parent) {
+                Some(base) if base == tmpdir => in_tmpdir += 1,
+                Some(base) if base == Path::new("/tmp") => in_tmp += 1,
+                _ => panic!("bound at {}", path.display()),
+            }
+            // The attacker may have moved the directory away by now; when it
+            // has not, the socket there is ours and listening.
+            if let Err(e) = std::os::unix::net::UnixStream::connect(&path) {
+                assert_eq!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound,
+                    "{}: {e}",
+                    path.display()
+                );
+            }
         }
-        // The attacker may have moved the directory away by now; when it
-        // has not, the socket there is ours and listening.
-        if let Err(e) = std::os::unix::net::UnixStream::connect(&path) {
-            assert_eq!(
-                e.kind(),
-                std::io::ErrorKind::NotFound,
-                "{}: {e}",
-                path.display()
-            );
-        }
-    }
-    println!("\nBOUND {in_tmpdir} IN TMPDIR {in_tmp} IN /tmp");
+        println!("\nBOUND {in_tmpdir} IN TMPDIR {in_tmp} IN /tmp");
+    });
 }
 
 /// `bind_temp` in a `$TMPDIR` that uid 65534 owns, while it renames away
@@ -374,19 +375,19 @@ fn a_racing_user_cannot_redirect_the_mode_of_a_datagram_receiver() {
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: files made by uid 65534")]
 fn a_datagram_receiver_keeps_lock_files_it_did_not_create() {
-    let f = Fixture::with_mode(0o1777);
-    let _enter = f.rt.enter();
-    let lock = lock_file(&f.path);
-    fs::write(&lock, b"theirs").unwrap();
-    std::os::unix::fs::lchown(&lock, Some(NOBODY), Some(NOBODY)).unwrap();
-    drop(safe_unix_listener::SafeUnixDatagram::bind(&f.path).unwrap());
-    assert_eq!(fs::read(&lock).unwrap(), b"theirs");
-    fs::remove_file(&lock).unwrap();
-    mkfifo(&lock, Mode::from_bits_truncate(0o644)).unwrap();
-    let err = safe_unix_listener::SafeUnixDatagram::bind(&f.path).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::LockFile, "{err}");
-    assert!(err.to_string().contains("a FIFO"), "{err}");
-    assert!(exists_fifo(&lock), "the FIFO is left alone");
+    Fixture::with_mode(0o1777).run(|f| {
+        let lock = lock_file(&f.path);
+        fs::write(&lock, b"theirs").unwrap();
+        std::os::unix::fs::lchown(&lock, Some(NOBODY), Some(NOBODY)).unwrap();
+        drop(safe_unix_listener::SafeUnixDatagram::bind(&f.path).unwrap());
+        assert_eq!(fs::read(&lock).unwrap(), b"theirs");
+        fs::remove_file(&lock).unwrap();
+        mkfifo(&lock, Mode::from_bits_truncate(0o644)).unwrap();
+        let err = safe_unix_listener::SafeUnixDatagram::bind(&f.path).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::LockFile, "{err}");
+        assert!(err.to_string().contains("a FIFO"), "{err}");
+        assert!(exists_fifo(&lock), "the FIFO is left alone");
+    });
 }
 
 fn exists_fifo(p: &Path) -> bool {
@@ -455,68 +456,68 @@ while True:
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: directories owned by uid 65534")]
 fn check_parent_refuses_every_way_around_it() {
-    let f = Fixture::new();
-    let _enter = f.rt.enter();
-    let checked = |path: &Path| {
-        SafeUnixListener::builder(path.to_owned().try_into().unwrap())
-            .check_parent(true)
-            .bind()
-            .map(drop)
-    };
+    Fixture::new().run(|f| {
+        let checked = |path: &Path| {
+            SafeUnixListener::builder(path.to_owned().try_into().unwrap())
+                .check_parent(true)
+                .bind()
+                .map(drop)
+        };
 
-    // A group-writable parent (root:nogroup 0775).
-    let group = f.dir.path().join("group");
-    fs::create_dir(&group).unwrap();
-    std::os::unix::fs::chown(&group, Some(0), Some(NOBODY)).unwrap();
-    fs::set_permissions(&group, fs::Permissions::from_mode(0o775)).unwrap();
-    let err = checked(&group.join("app.sock")).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
-    assert!(
-        err.to_string().contains(&format!(
-            "directory {} is writable by its group (gid {NOBODY}, mode 0775)",
-            group.display()
-        )),
-        "{err}"
-    );
+        // A group-writable parent (root:nogroup 0775).
+        let group = f.dir.path().join("group");
+        fs::create_dir(&group).unwrap();
+        std::os::unix::fs::chown(&group, Some(0), Some(NOBODY)).unwrap();
+        fs::set_permissions(&group, fs::Permissions::from_mode(0o775)).unwrap();
+        let err = checked(&group.join("app.sock")).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+        assert!(
+            err.to_string().contains(&format!(
+                "directory {} is writable by its group (gid {NOBODY}, mode 0775)",
+                group.display()
+            )),
+            "{err}"
+        );
 
-    // A good directory under one uid 65534 owns: it could rename `good`.
-    let att = nobodys_dir(f.dir.path(), "att");
-    let good = att.join("good");
-    fs::create_dir(&good).unwrap();
-    let err = checked(&good.join("app.sock")).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
-    assert!(
-        err.to_string().contains(&format!(
-            "directory {} is owned by uid {NOBODY}, and we run as uid 0",
-            att.display()
-        )),
-        "{err}"
-    );
+        // A good directory under one uid 65534 owns: it could rename `good`.
+        let att = nobodys_dir(f.dir.path(), "att");
+        let good = att.join("good");
+        fs::create_dir(&good).unwrap();
+        let err = checked(&good.join("app.sock")).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+        assert!(
+            err.to_string().contains(&format!(
+                "directory {} is owned by uid {NOBODY}, and we run as uid 0",
+                att.display()
+            )),
+            "{err}"
+        );
 
-    // A link in a directory uid 65534 owns, to a good directory: the link
-    // could be re-pointed.
-    let safe = f.dir.path().join("safe");
-    fs::create_dir(&safe).unwrap();
-    symlink(&safe, att.join("link")).unwrap();
-    let err = checked(&att.join("link/app.sock")).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
-    assert!(
-        err.to_string()
-            .contains(&format!("directory {}", att.display())),
-        "{err}"
-    );
+        // A link in a directory uid 65534 owns, to a good directory: the link
+        // could be re-pointed.
+        let safe = f.dir.path().join("safe");
+        fs::create_dir(&safe).unwrap();
+        symlink(&safe, att.join("link")).unwrap();
+        let err = checked(&att.join("link/app.sock")).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+        assert!(
+            err.to_string()
+                .contains(&format!("directory {}", att.display())),
+            "{err}"
+        );
 
-    // A link in a safe directory to a safe directory passes; to one that
-    // is not, the message names where it leads.
-    symlink(&safe, f.dir.path().join("to-safe")).unwrap();
-    checked(&f.dir.path().join("to-safe/app.sock")).unwrap();
-    symlink(&group, f.dir.path().join("to-group")).unwrap();
-    let err = checked(&f.dir.path().join("to-group/app.sock")).unwrap_err();
-    assert!(
-        err.to_string().contains("reached through the link at"),
-        "{err}"
-    );
-    assert!(!group.join("app.sock").exists() && !safe.join("app.sock").exists());
+        // A link in a safe directory to a safe directory passes; to one that
+        // is not, the message names where it leads.
+        symlink(&safe, f.dir.path().join("to-safe")).unwrap();
+        checked(&f.dir.path().join("to-safe/app.sock")).unwrap();
+        symlink(&group, f.dir.path().join("to-group")).unwrap();
+        let err = checked(&f.dir.path().join("to-group/app.sock")).unwrap_err();
+        assert!(
+            err.to_string().contains("reached through the link at"),
+            "{err}"
+        );
+        assert!(!group.join("app.sock").exists() && !safe.join("app.sock").exists());
+    });
 }
 
 /// Items 3 and 4: the lock file. One that was there is never removed, and
@@ -525,44 +526,45 @@ fn check_parent_refuses_every_way_around_it() {
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: files made by uid 65534")]
 fn lock_files_we_did_not_create_are_kept_and_explained() {
-    let f = Fixture::with_mode(0o1777);
-    let _enter = f.rt.enter();
-    let lock = lock_file(&f.path);
-    let as_nobody = |p: &Path| std::os::unix::fs::lchown(p, Some(NOBODY), Some(NOBODY)).unwrap();
+    Fixture::with_mode(0o1777).run(|f| {
+        let lock = lock_file(&f.path);
+        let as_nobody =
+            |p: &Path| std::os::unix::fs::lchown(p, Some(NOBODY), Some(NOBODY)).unwrap();
 
-    // A regular file with content (uid 65534's, in a sticky directory):
-    // used as the lock, kept with its content.
-    fs::write(&lock, b"theirs").unwrap();
-    as_nobody(&lock);
-    drop(SafeUnixListener::bind(&f.path).unwrap());
-    assert_eq!(fs::read(&lock).unwrap(), b"theirs");
-    fs::remove_file(&lock).unwrap();
-
-    // A symbolic link, a directory, a FIFO: refused, named, left alone.
-    type Make<'a> = &'a dyn Fn(&Path);
-    let cases: [(&str, Make<'_>); 3] = [
-        ("a symbolic link", &|p| symlink("/etc/passwd", p).unwrap()),
-        ("a directory", &|p| fs::create_dir(p).unwrap()),
-        ("a FIFO", &|p| {
-            mkfifo(p, Mode::from_bits_truncate(0o644)).unwrap()
-        }),
-    ];
-    for (what, make) in cases {
-        make(&lock);
+        // A regular file with content (uid 65534's, in a sticky directory):
+        // used as the lock, kept with its content.
+        fs::write(&lock, b"theirs").unwrap();
         as_nobody(&lock);
-        let before = listing(f.dir.path());
-        let err = SafeUnixListener::bind(&f.path).unwrap_err();
-        assert_eq!(err.kind(), BindErrorKind::LockFile, "{what}: {err}");
-        let msg = err.to_string();
-        let expected = format!(
-            "cannot open bind lock {}: {what} owned by uid {NOBODY}",
-            lock.display()
-        );
-        assert!(msg.starts_with(&expected), "{msg}");
-        assert!(msg.contains("never followed, opened or removed"), "{msg}");
-        assert_eq!(listing(f.dir.path()), before, "{what} is left alone");
-        let _ = fs::remove_file(&lock).or_else(|_| fs::remove_dir(&lock));
-    }
+        drop(SafeUnixListener::bind(&f.path).unwrap());
+        assert_eq!(fs::read(&lock).unwrap(), b"theirs");
+        fs::remove_file(&lock).unwrap();
+
+        // A symbolic link, a directory, a FIFO: refused, named, left alone.
+        type Make<'a> = &'a dyn Fn(&Path);
+        let cases: [(&str, Make<'_>); 3] = [
+            ("a symbolic link", &|p| symlink("/etc/passwd", p).unwrap()),
+            ("a directory", &|p| fs::create_dir(p).unwrap()),
+            ("a FIFO", &|p| {
+                mkfifo(p, Mode::from_bits_truncate(0o644)).unwrap()
+            }),
+        ];
+        for (what, make) in cases {
+            make(&lock);
+            as_nobody(&lock);
+            let before = listing(f.dir.path());
+            let err = SafeUnixListener::bind(&f.path).unwrap_err();
+            assert_eq!(err.kind(), BindErrorKind::LockFile, "{what}: {err}");
+            let msg = err.to_string();
+            let expected = format!(
+                "cannot open bind lock {}: {what} owned by uid {NOBODY}",
+                lock.display()
+            );
+            assert!(msg.starts_with(&expected), "{msg}");
+            assert!(msg.contains("never followed, opened or removed"), "{msg}");
+            assert_eq!(listing(f.dir.path()), before, "{what} is left alone");
+            let _ = fs::remove_file(&lock).or_else(|_| fs::remove_dir(&lock));
+        }
+    });
 }
 
 #[test]
@@ -588,18 +590,18 @@ fn an_unreadable_lock_file_names_its_owner_not_the_directory() {
 /// Item 3: a path ending in `/` is refused before anything is touched.
 #[test]
 fn a_trailing_slash_is_refused_and_dot_lock_is_kept() {
-    let f = Fixture::new();
-    let _enter = f.rt.enter();
-    let sub = f.dir.path().join("sub");
-    fs::create_dir(&sub).unwrap();
-    fs::write(sub.join(".lock"), b"mine").unwrap();
-    let err = SafeUnixListener::bind(format!("{}/", sub.display())).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::InvalidAddress);
-    assert!(
-        err.to_string().contains("does not end in a file name"),
-        "{err}"
-    );
-    assert_eq!(fs::read(sub.join(".lock")).unwrap(), b"mine");
+    Fixture::new().run(|f| {
+        let sub = f.dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        fs::write(sub.join(".lock"), b"mine").unwrap();
+        let err = SafeUnixListener::bind(format!("{}/", sub.display())).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::InvalidAddress);
+        assert!(
+            err.to_string().contains("does not end in a file name"),
+            "{err}"
+        );
+        assert_eq!(fs::read(sub.join(".lock")).unwrap(), b"mine");
+    });
 }
 
 /// Item 5: a takeover killed between bind and move leaves its private
@@ -608,10 +610,7 @@ fn a_trailing_slash_is_refused_and_dot_lock_is_kept() {
 #[cfg_attr(sul_no_strace, ignore = "needs strace")]
 fn a_crashed_takeover_is_cleaned_up_by_the_next() {
     let f = Fixture::new();
-    let old = {
-        let _enter = f.rt.enter();
-        SafeUnixListener::bind(&f.path).unwrap()
-    };
+    let old = f.run(|f| SafeUnixListener::bind(&f.path).unwrap());
     let out = helper_under_strace("helper_bind", &["inject=renameat2:signal=SIGKILL"])
         .env("SUL_ADDR", &f.path)
         .env("SUL_TAKEOVER", "1")
@@ -624,15 +623,16 @@ fn a_crashed_takeover_is_cleaned_up_by_the_next() {
         .collect();
     assert_eq!(left.len(), 1, "it left its private directory: {left:?}");
 
-    let _enter = f.rt.enter();
-    let new = SafeUnixListener::builder(f.path.clone().try_into().unwrap())
-        .on_existing(OnExisting::TakeOver)
-        .bind()
-        .unwrap();
-    let names: Vec<_> = listing(f.dir.path()).into_iter().map(|e| e.0).collect();
-    assert_eq!(names, ["app.sock"], "the leftover is gone");
-    drop(old);
-    drop(new);
+    f.run(|f| {
+        let new = SafeUnixListener::builder(f.path.clone().try_into().unwrap())
+            .on_existing(OnExisting::TakeOver)
+            .bind()
+            .unwrap();
+        let names: Vec<_> = listing(f.dir.path()).into_iter().map(|e| e.0).collect();
+        assert_eq!(names, ["app.sock"], "the leftover is gone");
+        drop(old);
+        drop(new);
+    });
 }
 
 /// Item 5: a regular file that appears at the path while a takeover is

@@ -16,8 +16,8 @@ use safe_unix_listener::{BindError, Found, SafeUnixListener, UnixAddr, inspect};
 use serde_json::Value;
 
 use crate::support::{
-    NOBODY, Outcome, Running, executable_by_all, exists, finish, helper, ino, listing, make_stale,
-    make_stale_with_mode, run_helper, runtime, tempdir, tempdir_with_mode,
+    NOBODY, Outcome, Running, executable_by_all, exists, finish, helper, in_runtime, ino, listing,
+    make_stale, make_stale_with_mode, run_helper, tempdir, tempdir_with_mode,
 };
 
 /// Runs `sul ARGS`, as `uid` if given.
@@ -248,8 +248,7 @@ fn agree(addr: &UnixAddr, dir: Option<&Path>) -> Found {
         before,
         "inspect changed something:\n{report}"
     );
-    let rt = runtime();
-    let _guard = rt.enter();
+    in_runtime(|_| {
     let bound: Result<_, BindError> = SafeUnixListener::builder(addr.clone()).bind();
     match (report.bind_error(), &bound) {
         (None, Ok(_)) => {}
@@ -257,9 +256,12 @@ fn agree(addr: &UnixAddr, dir: Option<&Path>) -> Found {
             assert_eq!(predicted.kind(), actual.kind(), "{report}");
             assert_eq!(predicted.to_string(), actual.to_string());
         }
-        (predicted, actual) => panic!("inspect predicted {predicted:?}, the bind gave {actual:?}"),
+            (predicted, actual) => {
+                panic!("inspect predicted {predicted:?}, the bind gave {actual:?}")
+            }
     }
     report.found().clone()
+    })
 }
 
 /// The same, as uid 65534: `sul inspect --json`, then a bind in a helper.
@@ -457,14 +459,14 @@ fn row_an_abstract_name_free_or_taken() {
         .parse()
         .unwrap();
     assert_eq!(agree(&addr, None), Found::Free);
-    let rt = runtime();
-    let _guard = rt.enter();
+    in_runtime(|_| {
     let _taken = SafeUnixListener::builder(addr.clone()).bind().unwrap();
     let found = agree(&addr, None);
     assert!(
         matches!(&found, Found::Live(s) if s.pid == Some(std::process::id() as i32)),
         "{found:?}"
     );
+    });
 }
 
 #[test]
@@ -827,8 +829,7 @@ fn a_file_name_with_terminal_escapes_is_printed_escaped() {
         assert!(printed.contains(&expected), "{args:?}: {printed}");
     }
     // A bind's message, through `Display`.
-    let rt = runtime();
-    let _enter = rt.enter();
+    in_runtime(|_| {
     let e = SafeUnixListener::bind(&file).unwrap_err();
     let message = e.to_string();
     assert!(!raw(message.as_bytes()), "{message:?}");
@@ -837,6 +838,7 @@ fn a_file_name_with_terminal_escapes_is_printed_escaped() {
         message.contains("a regular file is in the way"),
         "{message}"
     );
+    });
 }
 
 // ---- sockets of other types ----------------------------------------------
@@ -890,12 +892,12 @@ fn live_sockets_of_every_type_are_named_and_left_alone() {
         assert_eq!((code, &report["found"]), (4, &Value::from("live")));
         assert_eq!(report["server"]["type"], json_type, "{report:#}");
 
-        let rt = runtime();
-        let _enter = rt.enter();
+        in_runtime(|_| {
         let e = SafeUnixListener::bind(&path).unwrap_err();
         assert_eq!(e.kind(), safe_unix_listener::BindErrorKind::InUse, "{e}");
         assert!(e.to_string().contains(bind_words), "{kind}: {e}");
         assert_eq!(ino(&path), before, "{kind}: the live socket was left alone");
+        });
     }
 }
 
@@ -909,10 +911,10 @@ fn stale_sockets_of_every_type_are_replaced() {
         assert!(exists(&path));
         let (code, _) = sul_inspect(None, &path.display().to_string());
         assert_eq!(code, 3, "{kind}: stale");
-        let rt = runtime();
-        let _enter = rt.enter();
+        in_runtime(|_| {
         let l = SafeUnixListener::bind(&path).unwrap();
         drop(l);
+        });
     }
 }
 

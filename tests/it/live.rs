@@ -4,37 +4,33 @@
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 
-use crate::support::{Fixture, ino, runtime, tempdir};
+use crate::support::{Fixture, in_runtime, ino, tempdir};
 use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType};
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
 
 #[test]
 fn a_live_safe_listener_keeps_its_socket() {
-    let Fixture {
-        dir: _dir,
-        path,
-        rt,
-    } = Fixture::new();
-    let _enter = rt.enter();
-    let first = SafeUnixListener::bind(&path).unwrap();
-    let first_ino = ino(&path);
+    Fixture::new().run(|Fixture { path, rt, .. }| {
+        let first = SafeUnixListener::bind(path).unwrap();
+        let first_ino = ino(path);
 
-    let err = SafeUnixListener::bind(&path).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::InUse);
-    assert_eq!(err.path(), Some(path.as_path()));
-    let msg = err.to_string();
-    assert!(msg.contains(&path.display().to_string()), "{msg}");
-    assert!(
-        msg.contains(&format!("pid {}", std::process::id())),
-        "{msg}"
-    );
-    let io: std::io::Error = err.into();
-    assert_eq!(io.kind(), std::io::ErrorKind::AddrInUse);
+        let err = SafeUnixListener::bind(path).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::InUse);
+        assert_eq!(err.path(), Some(path.as_path()));
+        let msg = err.to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
+        let io: std::io::Error = err.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::AddrInUse);
 
-    assert_eq!(ino(&path), first_ino, "the live socket is the same inode");
-    let _client = UnixStream::connect(&path).unwrap();
-    rt.block_on(first.accept())
-        .expect("the first server still accepts");
+        assert_eq!(ino(path), first_ino, "the live socket is the same inode");
+        let _client = UnixStream::connect(path).unwrap();
+        rt.block_on(first.accept())
+            .expect("the first server still accepts");
+    });
 }
 
 #[test]
@@ -43,18 +39,17 @@ fn a_live_foreign_listener_keeps_its_socket() {
     let path = dir.path().join("app.sock");
     let foreign = UnixListener::bind(&path).unwrap();
     let before = ino(&path);
-    let rt = runtime();
-    let _enter = rt.enter();
-
-    let err = SafeUnixListener::bind(&path).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::InUse);
-    assert_eq!(ino(&path), before);
-    // Our probe was a real connection; the foreign server sees it.
-    foreign.set_nonblocking(true).unwrap();
-    assert!(
-        foreign.accept().is_ok(),
-        "the probe reached the live server"
-    );
+    in_runtime(|_| {
+        let err = SafeUnixListener::bind(&path).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::InUse);
+        assert_eq!(ino(&path), before);
+        // Our probe was a real connection; the foreign server sees it.
+        foreign.set_nonblocking(true).unwrap();
+        assert!(
+            foreign.accept().is_ok(),
+            "the probe reached the live server"
+        );
+    });
 }
 
 #[test]
@@ -88,15 +83,14 @@ fn a_server_with_a_full_queue_is_live() {
         assert!(clients.len() < 64, "the queue never filled");
     }
     let before = ino(&path);
-    let rt = runtime();
-    let _enter = rt.enter();
-
-    let err = SafeUnixListener::bind(&path).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::InUse);
-    assert!(err.to_string().contains("accept queue is full"), "{err}");
-    assert_eq!(
-        ino(&path),
-        before,
-        "a busy server's socket is never removed"
-    );
+    in_runtime(|_| {
+        let err = SafeUnixListener::bind(&path).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::InUse);
+        assert!(err.to_string().contains("accept queue is full"), "{err}");
+        assert_eq!(
+            ino(&path),
+            before,
+            "a busy server's socket is never removed"
+        );
+    });
 }

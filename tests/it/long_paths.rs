@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use safe_unix_listener::{BindErrorKind, Found, SafeUnixListener, UnixAddr, inspect};
 
-use crate::support::{exists, ino, runtime, tempdir};
+use crate::support::{exists, in_runtime, ino, runtime, tempdir};
 
 /// `len` bytes of path under `root`: nested directories of 200-byte
 /// names, made, and `app.sock` at the end.
@@ -164,31 +164,31 @@ fn hyper_reaches_a_server_at_a_long_path() {
 fn sul_inspects_and_cleans_a_long_path() {
     let dir = tempdir();
     let path = long_path(dir.path(), 600);
-    let rt = runtime();
-    let _enter = rt.enter();
-    let mut listener = SafeUnixListener::bind(&path).unwrap();
-    let sul = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_sul"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let shown = path.display().to_string();
-    let out = sul(&["inspect", &shown]);
-    assert_eq!(out.status.code(), Some(4), "live");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.starts_with(&format!("{shown}: a live server is listening")),
-        "{stdout}"
-    );
-    listener.set_unlink_on_drop(false);
-    drop(listener);
-    let out = sul(&["inspect", &shown]);
-    assert_eq!(out.status.code(), Some(3), "stale");
-    let out = sul(&["clean", &shown]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        format!("removed the stale socket {shown}\n")
-    );
-    assert!(!exists(&path));
+    in_runtime(|_| {
+        let mut listener = SafeUnixListener::bind(&path).unwrap();
+        let sul = |args: &[&str]| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_sul"))
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let shown = path.display().to_string();
+        let out = sul(&["inspect", &shown]);
+        assert_eq!(out.status.code(), Some(4), "live");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.starts_with(&format!("{shown}: a live server is listening")),
+            "{stdout}"
+        );
+        listener.set_unlink_on_drop(false);
+        drop(listener);
+        let out = sul(&["inspect", &shown]);
+        assert_eq!(out.status.code(), Some(3), "stale");
+        let out = sul(&["clean", &shown]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("removed the stale socket {shown}\n")
+        );
+        assert!(!exists(&path));
+    });
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use crate::support::{Fixture, Holder, NOBODY, Outcome, helper, helper_via, runtime, tempdir};
+use crate::support::{Fixture, Holder, NOBODY, Outcome, helper, helper_via, in_runtime, tempdir};
 use safe_unix_listener::SafeUnixListener;
 
 fn mode_of(path: &Path) -> u32 {
@@ -51,25 +51,21 @@ fn mode_is_exact_whatever_the_umask() {
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: changing a socket's owner")]
 fn owner_and_group_are_set() {
-    let Fixture {
-        dir: _dir,
-        path,
-        rt,
-    } = Fixture::new();
-    let _enter = rt.enter();
-    let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
-        .owner(NOBODY)
-        .group(NOBODY)
-        .mode(0o600)
-        .bind()
-        .unwrap();
-    let m = fs::symlink_metadata(&path).unwrap();
-    assert_eq!(
-        (m.uid(), m.gid(), m.mode() & 0o7777),
-        (NOBODY, NOBODY, 0o600)
-    );
-    drop(l);
-    assert!(!path.exists(), "a chowned socket is still ours to remove");
+    Fixture::new().run(|Fixture { path, .. }| {
+        let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
+            .owner(NOBODY)
+            .group(NOBODY)
+            .mode(0o600)
+            .bind()
+            .unwrap();
+        let m = fs::symlink_metadata(path).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o7777),
+            (NOBODY, NOBODY, 0o600)
+        );
+        drop(l);
+        assert!(!path.exists(), "a chowned socket is still ours to remove");
+    });
 }
 
 #[test]
@@ -103,15 +99,15 @@ fn helper_chown_to_root() {
         return;
     }
     let path = std::env::var("SUL_ADDR").unwrap();
-    let rt = runtime();
-    let _enter = rt.enter();
-    match SafeUnixListener::builder(path.parse().unwrap())
-        .owner(0)
-        .bind()
-    {
-        Ok(_) => println!("\nOUTCOME BOUND"),
-        Err(e) => crate::support::report_failure(e.kind(), &e.to_string()),
-    }
+    in_runtime(|_| {
+        match SafeUnixListener::builder(path.parse().unwrap())
+            .owner(0)
+            .bind()
+        {
+            Ok(_) => println!("\nOUTCOME BOUND"),
+            Err(e) => crate::support::report_failure(e.kind(), &e.to_string()),
+        }
+    });
 }
 
 /// `helper_bind` with mode 0600 in `dir`, under strace: the bind, chmod,

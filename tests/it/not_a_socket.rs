@@ -5,22 +5,22 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, symlink};
 use std::path::Path;
 
-use crate::support::{ino, make_stale, runtime, tempdir};
+use crate::support::{in_runtime, ino, make_stale, tempdir};
 use nix::sys::stat::Mode;
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
 
 fn refuse(path: &Path, words: &str) {
-    let rt = runtime();
-    let _enter = rt.enter();
-    let before = ino(path);
-    let err = SafeUnixListener::bind(path).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::NotASocket, "{err}");
-    let msg = err.to_string();
-    assert!(msg.contains(words), "{msg}");
-    assert!(msg.contains(&path.display().to_string()), "{msg}");
-    assert_eq!(ino(path), before, "{words} is still the same inode");
-    let io: std::io::Error = err.into();
-    assert_eq!(io.kind(), std::io::ErrorKind::AlreadyExists);
+    in_runtime(|_| {
+        let before = ino(path);
+        let err = SafeUnixListener::bind(path).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::NotASocket, "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains(words), "{msg}");
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert_eq!(ino(path), before, "{words} is still the same inode");
+        let io: std::io::Error = err.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::AlreadyExists);
+    });
 }
 
 #[test]
@@ -104,19 +104,19 @@ fn a_symlinked_lock_file_is_not_followed() {
     let victim = dir.path().join("victim");
     fs::write(&victim, b"keep").unwrap();
     symlink(&victim, crate::support::lock_file(&path)).unwrap();
-    let rt = runtime();
-    let _enter = rt.enter();
-    let err = SafeUnixListener::bind(&path).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::LockFile);
-    assert!(
-        err.to_string().contains("a symbolic link owned by uid 0"),
-        "{err}"
-    );
-    assert!(err.to_string().contains("never followed"), "{err}");
-    assert_eq!(fs::read(&victim).unwrap(), b"keep");
-    assert!(
-        fs::symlink_metadata(crate::support::lock_file(&path))
-            .unwrap()
-            .is_symlink()
-    );
+    in_runtime(|_| {
+        let err = SafeUnixListener::bind(&path).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::LockFile);
+        assert!(
+            err.to_string().contains("a symbolic link owned by uid 0"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("never followed"), "{err}");
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        assert!(
+            fs::symlink_metadata(crate::support::lock_file(&path))
+                .unwrap()
+                .is_symlink()
+        );
+    });
 }

@@ -4,7 +4,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::{NOBODY, exists, runtime, tempdir, tempdir_with_mode};
+use crate::support::{NOBODY, exists, in_runtime, tempdir, tempdir_with_mode};
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
 
 fn bind_checked(path: &std::path::Path) -> Result<SafeUnixListener, safe_unix_listener::BindError> {
@@ -17,39 +17,38 @@ fn bind_checked(path: &std::path::Path) -> Result<SafeUnixListener, safe_unix_li
 fn a_world_writable_directory_without_the_sticky_bit_is_refused() {
     let dir = tempdir_with_mode(0o777);
     let path = dir.path().join("app.sock");
-    let rt = runtime();
-    let _enter = rt.enter();
+    in_runtime(|_| {
+        let err = bind_checked(&path).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!(
+                "directory {} is writable by every user and not sticky (mode 0777)",
+                dir.path().display()
+            )),
+            "{msg}"
+        );
+        assert!(msg.contains("$XDG_RUNTIME_DIR"), "{msg}");
+        assert_eq!(
+            std::io::Error::from(err).kind(),
+            std::io::ErrorKind::PermissionDenied
+        );
+        assert!(!exists(&path), "nothing was created");
 
-    let err = bind_checked(&path).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
-    let msg = err.to_string();
-    assert!(
-        msg.contains(&format!(
-            "directory {} is writable by every user and not sticky (mode 0777)",
-            dir.path().display()
-        )),
-        "{msg}"
-    );
-    assert!(msg.contains("$XDG_RUNTIME_DIR"), "{msg}");
-    assert_eq!(
-        std::io::Error::from(err).kind(),
-        std::io::ErrorKind::PermissionDenied
-    );
-    assert!(!exists(&path), "nothing was created");
-
-    // Without the check, the same directory is accepted.
-    drop(SafeUnixListener::bind(&path).unwrap());
+        // Without the check, the same directory is accepted.
+        drop(SafeUnixListener::bind(&path).unwrap());
+    });
 }
 
 #[test]
 fn sticky_and_private_directories_pass() {
-    let rt = runtime();
-    let _enter = rt.enter();
-    for mode in [0o1777, 0o755, 0o700] {
-        let dir = tempdir_with_mode(mode);
-        let l = bind_checked(&dir.path().join("app.sock"));
-        assert!(l.is_ok(), "mode {mode:o}: {l:?}");
-    }
+    in_runtime(|_| {
+        for mode in [0o1777, 0o755, 0o700] {
+            let dir = tempdir_with_mode(mode);
+            let l = bind_checked(&dir.path().join("app.sock"));
+            assert!(l.is_ok(), "mode {mode:o}: {l:?}");
+        }
+    });
 }
 
 #[test]
@@ -58,15 +57,15 @@ fn a_directory_owned_by_another_user_is_refused() {
     let dir = tempdir();
     std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let rt = runtime();
-    let _enter = rt.enter();
-    let err = bind_checked(&dir.path().join("app.sock")).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
-    assert!(
-        err.to_string()
-            .contains("is owned by uid 65534, and we run as uid 0"),
-        "{err}"
-    );
+    in_runtime(|_| {
+        let err = bind_checked(&dir.path().join("app.sock")).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+        assert!(
+            err.to_string()
+                .contains("is owned by uid 65534, and we run as uid 0"),
+            "{err}"
+        );
+    });
 }
 
 /// A link that uid 65534 owns, in a sticky directory it may write, to a
@@ -85,45 +84,44 @@ fn a_link_another_user_owns_is_refused_and_so_is_a_chain_through_their_directory
     let link = sticky.join("link");
     std::os::unix::fs::symlink(&safe, &link).unwrap();
     std::os::unix::fs::lchown(&link, Some(NOBODY), Some(NOBODY)).unwrap();
-    let rt = runtime();
-    let _enter = rt.enter();
+    in_runtime(|_| {
+        let err = bind_checked(&link.join("app.sock")).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+        assert!(
+            err.to_string().contains(&format!(
+                "the symbolic link {} is owned by uid 65534, and we run as uid 0",
+                link.display()
+            )),
+            "{err}"
+        );
+        assert!(!exists(&safe.join("app.sock")), "nothing was bound");
 
-    let err = bind_checked(&link.join("app.sock")).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
-    assert!(
-        err.to_string().contains(&format!(
-            "the symbolic link {} is owned by uid 65534, and we run as uid 0",
-            link.display()
-        )),
-        "{err}"
-    );
-    assert!(!exists(&safe.join("app.sock")), "nothing was bound");
-
-    // root's link -> a link in uid 65534's directory -> the safe directory.
-    let theirs = root.path().join("theirs");
-    fs::create_dir(&theirs).unwrap();
-    std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
-    std::os::unix::fs::symlink(&safe, theirs.join("link2")).unwrap();
-    let link1 = root.path().join("link1");
-    std::os::unix::fs::symlink(theirs.join("link2"), &link1).unwrap();
-    let err = bind_checked(&link1.join("app.sock")).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::InsecureParent);
-    assert!(
-        err.to_string().contains(&format!(
-            "directory {} (reached through the link at {}) is owned by uid 65534",
-            theirs.display(),
-            link1.display()
-        )),
-        "{err}"
-    );
-    // Without the check, both bind, and `inspect` names the same step.
-    let report = safe_unix_listener::inspect(&link1.join("app.sock").try_into().unwrap());
-    assert!(
-        report
-            .parent_error()
-            .unwrap()
-            .to_string()
-            .contains("is owned by uid 65534"),
-        "{report}"
-    );
+        // root's link -> a link in uid 65534's directory -> the safe directory.
+        let theirs = root.path().join("theirs");
+        fs::create_dir(&theirs).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
+        std::os::unix::fs::symlink(&safe, theirs.join("link2")).unwrap();
+        let link1 = root.path().join("link1");
+        std::os::unix::fs::symlink(theirs.join("link2"), &link1).unwrap();
+        let err = bind_checked(&link1.join("app.sock")).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::InsecureParent);
+        assert!(
+            err.to_string().contains(&format!(
+                "directory {} (reached through the link at {}) is owned by uid 65534",
+                theirs.display(),
+                link1.display()
+            )),
+            "{err}"
+        );
+        // Without the check, both bind, and `inspect` names the same step.
+        let report = safe_unix_listener::inspect(&link1.join("app.sock").try_into().unwrap());
+        assert!(
+            report
+                .parent_error()
+                .unwrap()
+                .to_string()
+                .contains("is owned by uid 65534"),
+            "{report}"
+        );
+    });
 }

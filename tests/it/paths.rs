@@ -4,7 +4,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::{exists, runtime, tempdir};
+use crate::support::{exists, in_runtime, tempdir};
 use safe_unix_listener::{BindErrorKind, SafeUnixListener, UnixAddr};
 
 #[test]
@@ -17,60 +17,59 @@ fn the_longest_path_binds_and_one_more_byte_is_refused() {
         103
     };
     let fill = |len: usize| format!("{base}/{}", "s".repeat(len - base.len() - 1));
-    let rt = runtime();
-    let _enter = rt.enter();
+    in_runtime(|_| {
+        let longest = fill(limit);
+        assert_eq!(longest.len(), limit);
+        let l = SafeUnixListener::bind(&longest).expect("a path at the limit binds");
+        assert!(exists(longest.as_ref()));
+        drop(l);
 
-    let longest = fill(limit);
-    assert_eq!(longest.len(), limit);
-    let l = SafeUnixListener::bind(&longest).expect("a path at the limit binds");
-    assert!(exists(longest.as_ref()));
-    drop(l);
-
-    let over = fill(limit + 1);
-    let err = SafeUnixListener::bind(&over).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::PathTooLong);
-    assert_eq!(err.path(), Some(over.as_ref()));
-    let msg = err.to_string();
-    assert!(msg.contains(&over), "{msg}");
-    assert!(
-        msg.contains(&format!("the path is {} bytes", limit + 1)),
-        "{msg}"
-    );
-    // On Linux a longer path is reached through its directory's
-    // descriptor (tests/it/long_paths.rs), which leaves 82 bytes for the
-    // last component; this one's is longer.
-    let words = match cfg!(any(target_os = "linux", target_os = "android")) {
-        true => "which leaves at most 82 bytes for its last component".to_owned(),
-        false => format!("at most {limit} ({} with the terminating NUL)", limit + 1),
-    };
-    assert!(msg.contains(&words), "{msg}");
-    assert_eq!(
-        std::io::Error::from(err).kind(),
-        std::io::ErrorKind::InvalidInput
-    );
-    assert!(
-        !exists(over.as_ref()) && !exists(&crate::support::lock_file(over.as_ref())),
-        "nothing was created"
-    );
-}
-
-#[test]
-fn empty_and_nul_are_invalid() {
-    let rt = runtime();
-    let _enter = rt.enter();
-    for (input, words) in [("", "empty"), ("/tmp/a\0b", "NUL byte at offset 6")] {
-        let err = SafeUnixListener::bind(input).unwrap_err();
-        assert_eq!(err.kind(), BindErrorKind::InvalidAddress, "{input:?}");
-        assert!(err.to_string().contains(words), "{err}");
+        let over = fill(limit + 1);
+        let err = SafeUnixListener::bind(&over).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::PathTooLong);
+        assert_eq!(err.path(), Some(over.as_ref()));
+        let msg = err.to_string();
+        assert!(msg.contains(&over), "{msg}");
+        assert!(
+            msg.contains(&format!("the path is {} bytes", limit + 1)),
+            "{msg}"
+        );
+        // On Linux a longer path is reached through its directory's
+        // descriptor (tests/it/long_paths.rs), which leaves 82 bytes for the
+        // last component; this one's is longer.
+        let words = match cfg!(any(target_os = "linux", target_os = "android")) {
+            true => "which leaves at most 82 bytes for its last component".to_owned(),
+            false => format!("at most {limit} ({} with the terminating NUL)", limit + 1),
+        };
+        assert!(msg.contains(&words), "{msg}");
         assert_eq!(
             std::io::Error::from(err).kind(),
             std::io::ErrorKind::InvalidInput
         );
-    }
-    assert_eq!(
-        "unix:".parse::<UnixAddr>().unwrap_err().kind(),
-        BindErrorKind::InvalidAddress
-    );
+        assert!(
+            !exists(over.as_ref()) && !exists(&crate::support::lock_file(over.as_ref())),
+            "nothing was created"
+        );
+    });
+}
+
+#[test]
+fn empty_and_nul_are_invalid() {
+    in_runtime(|_| {
+        for (input, words) in [("", "empty"), ("/tmp/a\0b", "NUL byte at offset 6")] {
+            let err = SafeUnixListener::bind(input).unwrap_err();
+            assert_eq!(err.kind(), BindErrorKind::InvalidAddress, "{input:?}");
+            assert!(err.to_string().contains(words), "{err}");
+            assert_eq!(
+                std::io::Error::from(err).kind(),
+                std::io::ErrorKind::InvalidInput
+            );
+        }
+        assert_eq!(
+            "unix:".parse::<UnixAddr>().unwrap_err().kind(),
+            BindErrorKind::InvalidAddress
+        );
+    });
 }
 
 #[test]
@@ -78,22 +77,21 @@ fn a_missing_parent_is_named() {
     let dir = tempdir();
     let parent = dir.path().join("missing").join("deeper");
     let path = parent.join("app.sock");
-    let rt = runtime();
-    let _enter = rt.enter();
-
-    let err = SafeUnixListener::bind(&path).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::ParentMissing);
-    let msg = err.to_string();
-    assert!(
-        msg.contains(&format!("directory {} does not exist", parent.display())),
-        "{msg}"
-    );
-    assert!(msg.contains("create_parents"), "{msg}");
-    assert_eq!(
-        std::io::Error::from(err).kind(),
-        std::io::ErrorKind::NotFound
-    );
-    assert!(!dir.path().join("missing").exists(), "nothing was created");
+    in_runtime(|_| {
+        let err = SafeUnixListener::bind(&path).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::ParentMissing);
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("directory {} does not exist", parent.display())),
+            "{msg}"
+        );
+        assert!(msg.contains("create_parents"), "{msg}");
+        assert_eq!(
+            std::io::Error::from(err).kind(),
+            std::io::ErrorKind::NotFound
+        );
+        assert!(!dir.path().join("missing").exists(), "nothing was created");
+    });
 }
 
 #[test]
@@ -101,16 +99,16 @@ fn a_parent_that_is_a_file_is_named() {
     let dir = tempdir();
     let file = dir.path().join("file");
     fs::write(&file, b"x").unwrap();
-    let rt = runtime();
-    let _enter = rt.enter();
-    let err = SafeUnixListener::bind(file.join("app.sock")).unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::ParentMissing);
-    assert!(
-        err.to_string()
-            .contains(&format!("directory {} is not a directory", file.display())),
-        "{err}"
-    );
-    assert_eq!(fs::read(&file).unwrap(), b"x");
+    in_runtime(|_| {
+        let err = SafeUnixListener::bind(file.join("app.sock")).unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::ParentMissing);
+        assert!(
+            err.to_string()
+                .contains(&format!("directory {} is not a directory", file.display())),
+            "{err}"
+        );
+        assert_eq!(fs::read(&file).unwrap(), b"x");
+    });
 }
 
 #[test]
@@ -118,40 +116,40 @@ fn create_parents_makes_each_directory_with_exactly_the_mode() {
     let dir = tempdir();
     let top = dir.path().join("a");
     let path = top.join("b").join("app.sock");
-    let rt = runtime();
-    let _enter = rt.enter();
-    // 0o777 would come out as 0o755 under the usual umask if it applied.
-    let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
-        .create_parents(0o777)
-        .bind()
-        .unwrap();
-    for d in [top.clone(), top.join("b")] {
-        assert_eq!(
-            fs::metadata(&d).unwrap().permissions().mode() & 0o7777,
-            0o777,
-            "{}",
-            d.display()
+    in_runtime(|_| {
+        // 0o777 would come out as 0o755 under the usual umask if it applied.
+        let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
+            .create_parents(0o777)
+            .bind()
+            .unwrap();
+        for d in [top.clone(), top.join("b")] {
+            assert_eq!(
+                fs::metadata(&d).unwrap().permissions().mode() & 0o7777,
+                0o777,
+                "{}",
+                d.display()
+            );
+        }
+        assert!(exists(&path));
+        drop(l);
+        assert!(
+            top.join("b").is_dir(),
+            "directories stay; only the socket goes"
         );
-    }
-    assert!(exists(&path));
-    drop(l);
-    assert!(
-        top.join("b").is_dir(),
-        "directories stay; only the socket goes"
-    );
+    });
 }
 
 #[test]
 fn a_relative_path_is_removed_from_where_it_was_bound() {
-    let rt = runtime();
-    let _enter = rt.enter();
-    // The test's working directory is the crate root; use a unique name.
-    let name = format!("target/relative-{}.sock", std::process::id());
-    let l = SafeUnixListener::bind(&name).unwrap();
-    assert_eq!(l.addr().to_string(), name);
-    assert!(exists(name.as_ref()));
-    drop(l);
-    assert!(!exists(name.as_ref()));
+    in_runtime(|_| {
+        // The test's working directory is the crate root; use a unique name.
+        let name = format!("target/relative-{}.sock", std::process::id());
+        let l = SafeUnixListener::bind(&name).unwrap();
+        assert_eq!(l.addr().to_string(), name);
+        assert!(exists(name.as_ref()));
+        drop(l);
+        assert!(!exists(name.as_ref()));
+    });
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::net::UnixStream;
 
 use crate::support::{
-    Fixture, exists, helper, ino, run_helper, runtime, tempdir, tempdir_with_mode,
+    Fixture, exists, helper, in_runtime, ino, run_helper, tempdir, tempdir_with_mode,
 };
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, fork};
@@ -13,105 +13,84 @@ use safe_unix_listener::SafeUnixListener;
 
 #[test]
 fn drop_removes_our_own_socket() {
-    let Fixture {
-        dir: _dir,
-        path,
-        rt,
-    } = Fixture::new();
-    let _enter = rt.enter();
-    let listener = SafeUnixListener::bind(&path).unwrap();
-    assert!(listener.unlink_on_drop());
-    assert!(exists(&path));
-    drop(listener);
-    assert!(!exists(&path));
+    Fixture::new().run(|Fixture { path, .. }| {
+        let listener = SafeUnixListener::bind(path).unwrap();
+        assert!(listener.unlink_on_drop());
+        assert!(exists(path));
+        drop(listener);
+        assert!(!exists(path));
+    });
 }
 
 #[test]
 fn an_old_instance_never_removes_its_successors_socket() {
-    let Fixture {
-        dir: _dir,
-        path,
-        rt,
-    } = Fixture::new();
-    let _enter = rt.enter();
-    // Many rounds: a file system may hand the freed inode number straight
-    // to the successor, which the open listener must prevent.
-    for round in 0..50 {
-        let old = SafeUnixListener::bind(&path).unwrap();
-        fs::remove_file(&path).unwrap(); // an admin, or a takeover
-        let new = SafeUnixListener::bind(&path).unwrap();
-        let new_ino = ino(&path);
-        drop(old);
-        assert_eq!(
-            ino(&path),
-            new_ino,
-            "round {round}: the successor's socket stays"
-        );
-        let _client = UnixStream::connect(&path).unwrap();
-        rt.block_on(new.accept())
-            .expect("the successor still serves");
-        drop(new);
-        assert!(!exists(&path));
-    }
+    Fixture::new().run(|Fixture { path, rt, .. }| {
+        // Many rounds: a file system may hand the freed inode number straight
+        // to the successor, which the open listener must prevent.
+        for round in 0..50 {
+            let old = SafeUnixListener::bind(path).unwrap();
+            fs::remove_file(path).unwrap(); // an admin, or a takeover
+            let new = SafeUnixListener::bind(path).unwrap();
+            let new_ino = ino(path);
+            drop(old);
+            assert_eq!(
+                ino(path),
+                new_ino,
+                "round {round}: the successor's socket stays"
+            );
+            let _client = UnixStream::connect(path).unwrap();
+            rt.block_on(new.accept())
+                .expect("the successor still serves");
+            drop(new);
+            assert!(!exists(path));
+        }
+    });
 }
 
 #[test]
 fn drop_keeps_a_file_that_replaced_our_socket() {
-    let Fixture {
-        dir: _dir,
-        path,
-        rt,
-    } = Fixture::new();
-    let _enter = rt.enter();
-    let listener = SafeUnixListener::bind(&path).unwrap();
-    fs::remove_file(&path).unwrap();
-    fs::write(&path, b"someone else's data").unwrap();
-    drop(listener);
-    assert_eq!(fs::read(&path).unwrap(), b"someone else's data");
+    Fixture::new().run(|Fixture { path, .. }| {
+        let listener = SafeUnixListener::bind(path).unwrap();
+        fs::remove_file(path).unwrap();
+        fs::write(path, b"someone else's data").unwrap();
+        drop(listener);
+        assert_eq!(fs::read(path).unwrap(), b"someone else's data");
+    });
 }
 
 #[test]
 fn drop_is_quiet_when_the_file_is_already_gone() {
-    let Fixture {
-        dir: _dir,
-        path,
-        rt,
-    } = Fixture::new();
-    let _enter = rt.enter();
-    let listener = SafeUnixListener::bind(&path).unwrap();
-    fs::remove_file(&path).unwrap();
-    drop(listener); // must not panic
-    assert!(!exists(&path));
+    Fixture::new().run(|Fixture { path, .. }| {
+        let listener = SafeUnixListener::bind(path).unwrap();
+        fs::remove_file(path).unwrap();
+        drop(listener); // must not panic
+        assert!(!exists(path));
+    });
 }
 
 #[test]
 fn unlink_on_drop_can_be_turned_off() {
-    let Fixture {
-        dir: _dir,
-        path,
-        rt,
-    } = Fixture::new();
-    let _enter = rt.enter();
+    Fixture::new().run(|Fixture { path, .. }| {
+        let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
+            .unlink_on_drop(false)
+            .bind()
+            .unwrap();
+        assert!(!l.unlink_on_drop());
+        assert!(format!("{l:?}").contains("unlink_on_drop: false"), "{l:?}");
+        drop(l);
+        assert!(exists(path), "builder option: the file stays");
 
-    let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
-        .unlink_on_drop(false)
-        .bind()
-        .unwrap();
-    assert!(!l.unlink_on_drop());
-    assert!(format!("{l:?}").contains("unlink_on_drop: false"), "{l:?}");
-    drop(l);
-    assert!(exists(&path), "builder option: the file stays");
+        let mut l = SafeUnixListener::bind(path).unwrap(); // replaces the stale one
+        l.set_unlink_on_drop(false);
+        drop(l);
+        assert!(exists(path), "setter: the file stays");
 
-    let mut l = SafeUnixListener::bind(&path).unwrap(); // replaces the stale one
-    l.set_unlink_on_drop(false);
-    drop(l);
-    assert!(exists(&path), "setter: the file stays");
-
-    let mut l = SafeUnixListener::bind(&path).unwrap();
-    l.set_unlink_on_drop(false);
-    l.set_unlink_on_drop(true);
-    drop(l);
-    assert!(!exists(&path), "turned back on: the file goes");
+        let mut l = SafeUnixListener::bind(path).unwrap();
+        l.set_unlink_on_drop(false);
+        l.set_unlink_on_drop(true);
+        drop(l);
+        assert!(!exists(path), "turned back on: the file goes");
+    });
 }
 
 #[test]
@@ -121,26 +100,26 @@ fn helper_fork_then_drop_in_child() {
         return;
     }
     let path = std::path::PathBuf::from(std::env::var("SUL_ADDR").unwrap());
-    let rt = runtime();
-    let _enter = rt.enter();
-    let listener = SafeUnixListener::bind(&path).unwrap();
-    // SAFETY: the child only drops the listener, checks a path and exits.
-    match unsafe { fork() }.unwrap() {
-        ForkResult::Child => {
-            drop(listener);
-            let code = if exists(&path) { 0 } else { 3 };
-            // SAFETY: ends the child without running the parent's exit hooks.
-            unsafe { nix::libc::_exit(code) };
+    in_runtime(|_| {
+        let listener = SafeUnixListener::bind(&path).unwrap();
+        // SAFETY: the child only drops the listener, checks a path and exits.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                drop(listener);
+                let code = if exists(&path) { 0 } else { 3 };
+                // SAFETY: ends the child without running the parent's exit hooks.
+                unsafe { nix::libc::_exit(code) };
+            }
+            ForkResult::Parent { child } => {
+                let status = waitpid(child, None).unwrap();
+                println!("\nCHILD {status:?}");
+                println!("\nAFTER_CHILD exists={}", exists(&path));
+                drop(listener);
+                println!("\nAFTER_PARENT exists={}", exists(&path));
+                println!("\nOUTCOME BOUND");
+            }
         }
-        ForkResult::Parent { child } => {
-            let status = waitpid(child, None).unwrap();
-            println!("\nCHILD {status:?}");
-            println!("\nAFTER_CHILD exists={}", exists(&path));
-            drop(listener);
-            println!("\nAFTER_PARENT exists={}", exists(&path));
-            println!("\nOUTCOME BOUND");
-        }
-    }
+    });
 }
 
 #[test]
@@ -176,10 +155,7 @@ fn a_drop_never_waits_for_a_busy_lock() {
 }
 
 fn drop_with_lock_held(f: Fixture, lock: &std::path::Path) {
-    let listener = {
-        let _enter = f.rt.enter();
-        SafeUnixListener::bind(&f.path).unwrap()
-    };
+    let listener = f.run(|f| SafeUnixListener::bind(&f.path).unwrap());
     let bound = ino(&f.path);
     let script = "import fcntl, os, sys, time\np = sys.argv[1]\nf = os.open(p, os.O_RDONLY) if os.path.isdir(p) else os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)";
     let mut holder: crate::support::Running = std::process::Command::new("python3")
@@ -230,10 +206,11 @@ fn drop_with_lock_held(f: Fixture, lock: &std::path::Path) {
     );
     drop(holder);
 
-    let _enter = f.rt.enter();
-    let next = SafeUnixListener::bind(&f.path).expect("the next bind removes the stale socket");
-    UnixStream::connect(&f.path).expect("the new socket answers");
-    drop(next);
+    f.run(|f| {
+        let next = SafeUnixListener::bind(&f.path).expect("the next bind removes the stale socket");
+        UnixStream::connect(&f.path).expect("the new socket answers");
+        drop(next);
+    });
 }
 
 /// `flock app.sock.lock ./app` is a common wrapper; the bind then says at

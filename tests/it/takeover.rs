@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
 use crate::support::{
-    Fixture, exists, finish, ino, runtime, signal, spawn_example, tempdir, wait_listening,
+    Fixture, exists, finish, in_runtime, ino, signal, spawn_example, tempdir, wait_listening,
 };
 use nix::sys::signal::Signal;
 use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
@@ -97,60 +97,55 @@ fn a_hammering_client_is_never_refused_during_a_takeover() {
 
 #[test]
 fn takeover_in_process_keeps_old_connections_and_reports_the_real_path() {
-    let Fixture {
-        dir: _dir,
-        path,
-        rt,
-    } = Fixture::new();
-    let _enter = rt.enter();
-    let old = SafeUnixListener::bind(&path).unwrap();
-    let mut old_client = UnixStream::connect(&path).unwrap();
-    let (mut old_conn, _) = rt.block_on(old.accept()).unwrap();
+    Fixture::new().run(|Fixture { path, rt, .. }| {
+        let old = SafeUnixListener::bind(path).unwrap();
+        let mut old_client = UnixStream::connect(path).unwrap();
+        let (mut old_conn, _) = rt.block_on(old.accept()).unwrap();
 
-    let new = take_over(&path).mode(0o600).bind().unwrap();
-    assert_eq!(new.addr().to_string(), path.display().to_string());
-    let new_ino = ino(&path);
-    assert_eq!(
-        fs::symlink_metadata(&path).unwrap().permissions().mode() & 0o7777,
-        0o600
-    );
+        let new = take_over(path).mode(0o600).bind().unwrap();
+        assert_eq!(new.addr().to_string(), path.display().to_string());
+        let new_ino = ino(path);
+        assert_eq!(
+            fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
 
-    // The old connection still works.
-    old_client.write_all(b"x").unwrap();
-    let mut b = [0];
-    rt.block_on(tokio::io::AsyncReadExt::read_exact(&mut old_conn, &mut b))
-        .unwrap();
-    assert_eq!(&b, b"x");
+        // The old connection still works.
+        old_client.write_all(b"x").unwrap();
+        let mut b = [0];
+        rt.block_on(tokio::io::AsyncReadExt::read_exact(&mut old_conn, &mut b))
+            .unwrap();
+        assert_eq!(&b, b"x");
 
-    // New clients reach the new listener.
-    let _c = UnixStream::connect(&path).unwrap();
-    rt.block_on(new.accept()).unwrap();
+        // New clients reach the new listener.
+        let _c = UnixStream::connect(path).unwrap();
+        rt.block_on(new.accept()).unwrap();
 
-    drop(old);
-    assert_eq!(ino(&path), new_ino, "the old drop left the new socket");
-    drop(new);
-    assert!(!exists(&path));
+        drop(old);
+        assert_eq!(ino(path), new_ino, "the old drop left the new socket");
+        drop(new);
+        assert!(!exists(path));
+    });
 }
 
 #[test]
 fn takeover_refuses_a_regular_file_and_binds_a_free_path() {
     let dir = tempdir();
-    let rt = runtime();
-    let _enter = rt.enter();
+    in_runtime(|_| {
+        let file = dir.path().join("notes.sock");
+        fs::write(&file, b"precious").unwrap();
+        let err = take_over(&file).bind().unwrap_err();
+        assert_eq!(err.kind(), BindErrorKind::NotASocket);
+        assert_eq!(fs::read(&file).unwrap(), b"precious");
 
-    let file = dir.path().join("notes.sock");
-    fs::write(&file, b"precious").unwrap();
-    let err = take_over(&file).bind().unwrap_err();
-    assert_eq!(err.kind(), BindErrorKind::NotASocket);
-    assert_eq!(fs::read(&file).unwrap(), b"precious");
-
-    let free = dir.path().join("free.sock");
-    let l = take_over(&free).bind().unwrap();
-    assert!(exists(&free));
-    drop(l);
-    let leftovers: Vec<_> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(leftovers, ["notes.sock"]);
+        let free = dir.path().join("free.sock");
+        let l = take_over(&free).bind().unwrap();
+        assert!(exists(&free));
+        drop(l);
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, ["notes.sock"]);
+    });
 }

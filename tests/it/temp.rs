@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
 
-use crate::support::{helper, helper_via, listing, tempdir};
+use crate::support::{helper, helper_via, in_runtime, listing, tempdir};
 
 /// A directory under `root` whose path is exactly `len` bytes.
 fn dir_of_len(root: &Path, len: usize) -> PathBuf {
@@ -241,20 +241,19 @@ fn helper_temp_binds() {
     let count = |var| std::env::var(var).map_or(1, |v| v.parse().unwrap());
     let (threads, per_thread): (usize, usize) = (count("SUL_THREADS"), count("SUL_PER_THREAD"));
     if std::env::var_os("SUL_HOLD").is_some() {
-        let rt = crate::support::runtime();
-        let _guard = rt.enter();
-        let held = SafeUnixListener::bind_temp().unwrap();
-        println!("\nBOUND {}", held.addr());
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new()).unwrap();
-        return;
+        return in_runtime(|_| {
+            let held = SafeUnixListener::bind_temp().unwrap();
+            println!("\nBOUND {}", held.addr());
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new()).unwrap();
+        });
     }
     if std::env::var_os("SUL_EXPECT_ERROR").is_some() {
-        let rt = crate::support::runtime();
-        let _guard = rt.enter();
-        let err = SafeUnixListener::bind_temp().unwrap_err();
-        let (kind, message) = (err.kind(), err.to_string());
-        let io_kind = std::io::Error::from(err).kind();
-        return println!("\nERROR {kind:?} {io_kind:?} {message}");
+        return in_runtime(|_| {
+            let err = SafeUnixListener::bind_temp().unwrap_err();
+            let (kind, message) = (err.kind(), err.to_string());
+            let io_kind = std::io::Error::from(err).kind();
+            println!("\nERROR {kind:?} {io_kind:?} {message}");
+        });
     }
     // Three descriptors per socket, all held at once.
     let (_, hard) =
@@ -265,20 +264,20 @@ fn helper_temp_binds() {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
-                    let rt = crate::support::runtime();
-                    let _guard = rt.enter();
-                    let held: Vec<_> = (0..per_thread)
-                        .map(|_| SafeUnixListener::bind_temp().unwrap())
-                        .collect();
-                    let paths: Vec<PathBuf> = held
-                        .iter()
-                        .map(|l| l.addr().as_path().unwrap().to_owned())
-                        .collect();
-                    for path in &paths {
-                        std::os::unix::net::UnixStream::connect(path).unwrap();
-                    }
-                    barrier.wait();
-                    paths
+                    in_runtime(|_| {
+                        let held: Vec<_> = (0..per_thread)
+                            .map(|_| SafeUnixListener::bind_temp().unwrap())
+                            .collect();
+                        let paths: Vec<PathBuf> = held
+                            .iter()
+                            .map(|l| l.addr().as_path().unwrap().to_owned())
+                            .collect();
+                        for path in &paths {
+                            std::os::unix::net::UnixStream::connect(path).unwrap();
+                        }
+                        barrier.wait();
+                        paths
+                    })
                 })
             })
             .collect();

@@ -1,9 +1,11 @@
 //! The usual setup: a temp directory (with a mode other users can reach, or
-//! not), a socket path in it, and a runtime to bind in.
+//! not), a socket path in it, and a runtime the test runs in.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+
+use tokio::runtime::Runtime;
 
 /// A temp dir with the given mode, so a helper running as another user can
 /// reach (or not reach) it.
@@ -18,19 +20,29 @@ pub fn tempdir() -> tempfile::TempDir {
 }
 
 /// A runtime for the synchronous parts of a test.
-pub fn runtime() -> tokio::runtime::Runtime {
+pub fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
 }
 
+/// Runs `test` inside a runtime of its own, where a bind can register its
+/// socket, for a test that needs no [`Fixture`] directory. The runtime is
+/// there for `rt.block_on`, and dropped once `test` returns.
+pub fn in_runtime<T>(test: impl FnOnce(&Runtime) -> T) -> T {
+    let rt = runtime();
+    let _enter = rt.enter();
+    test(&rt)
+}
+
 /// A temp directory, `app.sock` in it, and a runtime:
-/// `let f = Fixture::new(); let _rt = f.rt.enter();`.
+/// `Fixture::new().run(|f| …)` runs the test inside that runtime.
 pub struct Fixture {
+    /// First, so that it is dropped before the directory is removed.
+    pub rt: Runtime,
     pub dir: tempfile::TempDir,
     pub path: PathBuf,
-    pub rt: tokio::runtime::Runtime,
 }
 
 impl Fixture {
@@ -43,9 +55,17 @@ impl Fixture {
         let dir = tempdir_with_mode(mode);
         let path = dir.path().join("app.sock");
         Self {
+            rt: runtime(),
             dir,
             path,
-            rt: runtime(),
         }
+    }
+
+    /// Runs `test` inside the fixture's runtime, where a bind can register
+    /// its socket; the runtime is left again when `test` returns, so one
+    /// fixture can run several steps with work outside the runtime between.
+    pub fn run<T>(&self, test: impl FnOnce(&Self) -> T) -> T {
+        let _enter = self.rt.enter();
+        test(self)
     }
 }

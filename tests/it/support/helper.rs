@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 use safe_unix_listener::{BindErrorKind, SafeUnixListener, UnixAddr};
 
 use super::files::ino;
-use super::fixture::{runtime, tempdir};
+use super::fixture::{in_runtime, tempdir};
 
 /// The uid tests drop to.
 pub const NOBODY: u32 = 65534;
@@ -223,49 +223,49 @@ pub fn helper_bind_main() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
     let addr: UnixAddr = std::env::var("SUL_ADDR").unwrap().parse().unwrap();
-    let rt = runtime();
-    let _enter = rt.enter();
-    let mut builder = SafeUnixListener::builder(addr.clone());
-    if let Some(mode) = octal_env("SUL_MODE") {
-        builder = builder.mode(mode);
-    }
-    if let Ok(gid) = std::env::var("SUL_GROUP") {
-        builder = builder.group(gid.parse().unwrap());
-    }
-    if let Some(mode) = octal_env("SUL_CREATE_PARENTS") {
-        builder = builder.create_parents(mode);
-    }
-    if std::env::var_os("SUL_TAKEOVER").is_some() {
-        builder = builder.on_existing(safe_unix_listener::OnExisting::TakeOver);
-    }
-    if std::env::var_os("SUL_CHECK_PARENT").is_some() {
-        builder = builder.check_parent(true);
-    }
-    // SUL_DATAGRAM binds a datagram receiver instead.
-    let bound: Result<Box<dyn std::any::Any>, _> = match std::env::var_os("SUL_DATAGRAM") {
-        Some(_) => builder
-            .bind_datagram()
-            .map(|d| Box::new(d) as Box<dyn std::any::Any>),
-        None => builder
-            .bind()
-            .map(|l| Box::new(l) as Box<dyn std::any::Any>),
-    };
-    let listener = match bound {
-        Ok(l) => l,
-        Err(e) => {
-            report_failure(e.kind(), &e.to_string());
-            return;
+    in_runtime(|_| {
+        let mut builder = SafeUnixListener::builder(addr.clone());
+        if let Some(mode) = octal_env("SUL_MODE") {
+            builder = builder.mode(mode);
         }
-    };
-    let ino = addr
-        .as_path()
-        .map(|p| ino(p).to_string())
-        .unwrap_or_default();
-    println!("\nOUTCOME BOUND {ino}");
-    if std::env::var_os("SUL_HOLD").is_some() {
-        let _ = std::io::stdin().read_to_end(&mut Vec::new());
-    }
-    drop(listener);
+        if let Ok(gid) = std::env::var("SUL_GROUP") {
+            builder = builder.group(gid.parse().unwrap());
+        }
+        if let Some(mode) = octal_env("SUL_CREATE_PARENTS") {
+            builder = builder.create_parents(mode);
+        }
+        if std::env::var_os("SUL_TAKEOVER").is_some() {
+            builder = builder.on_existing(safe_unix_listener::OnExisting::TakeOver);
+        }
+        if std::env::var_os("SUL_CHECK_PARENT").is_some() {
+            builder = builder.check_parent(true);
+        }
+        // SUL_DATAGRAM binds a datagram receiver instead.
+        let bound: Result<Box<dyn std::any::Any>, _> = match std::env::var_os("SUL_DATAGRAM") {
+            Some(_) => builder
+                .bind_datagram()
+                .map(|d| Box::new(d) as Box<dyn std::any::Any>),
+            None => builder
+                .bind()
+                .map(|l| Box::new(l) as Box<dyn std::any::Any>),
+        };
+        let listener = match bound {
+            Ok(l) => l,
+            Err(e) => {
+                report_failure(e.kind(), &e.to_string());
+                return;
+            }
+        };
+        let ino = addr
+            .as_path()
+            .map(|p| ino(p).to_string())
+            .unwrap_or_default();
+        println!("\nOUTCOME BOUND {ino}");
+        if std::env::var_os("SUL_HOLD").is_some() {
+            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        }
+        drop(listener);
+    });
 }
 
 pub fn report_failure(kind: BindErrorKind, message: &str) {

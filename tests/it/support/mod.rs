@@ -15,7 +15,7 @@ pub use example::{
     spawn_example, wait_for_file, wait_listening,
 };
 pub use files::{exists, ino, listing, lock_file, make_stale, make_stale_with_mode};
-pub use fixture::{Fixture, runtime, tempdir, tempdir_with_mode};
+pub use fixture::{Fixture, in_runtime, runtime, tempdir, tempdir_with_mode};
 pub use helper::{
     Holder, NOBODY, Outcome, executable_by_all, helper, helper_bind_main, helper_via,
     report_failure, run_helper,
