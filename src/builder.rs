@@ -82,39 +82,46 @@ impl<S> Builder<S> {
     /// connect while the file has looser permissions. Ignored for abstract
     /// names, which have no file.
     ///
+    /// `None` (the default) leaves the mode to the umask, so a configured
+    /// `Option<u32>` applies as it is, without an `if`:
+    ///
     /// ```
     /// # use safe_unix_listener::Builder;
+    /// let configured: Option<u32> = None;
     /// let _builder = Builder::new("/run/app.sock".parse()?).mode(0o660);
+    /// let _builder = Builder::new("/run/app.sock".parse()?).mode(configured);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.settings.options.mode = Some(mode & 0o7777);
+    pub fn mode(mut self, mode: impl Into<Option<u32>>) -> Self {
+        self.settings.options.mode = mode.into().map(|mode| mode & 0o7777);
         self
     }
 
     /// Makes `uid` the owner of the socket file (needs privilege), before
-    /// `listen`. Ignored for abstract names.
+    /// `listen`; `None` (the default) leaves it ours. Ignored for abstract
+    /// names.
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
     /// let _builder = Builder::new("/run/app.sock".parse()?).owner(1000);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
-    pub fn owner(mut self, uid: u32) -> Self {
-        self.settings.options.owner = Some(uid);
+    pub fn owner(mut self, uid: impl Into<Option<u32>>) -> Self {
+        self.settings.options.owner = uid.into();
         self
     }
 
-    /// Makes `gid` the group of the socket file, before `listen`. Ignored
-    /// for abstract names.
+    /// Makes `gid` the group of the socket file, before `listen`; `None`
+    /// (the default) leaves the group the bind gives it. Ignored for
+    /// abstract names.
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
     /// let _builder = Builder::new("/run/app.sock".parse()?).group(33).mode(0o660);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
-    pub fn group(mut self, gid: u32) -> Self {
-        self.settings.options.group = Some(gid);
+    pub fn group(mut self, gid: impl Into<Option<u32>>) -> Self {
+        self.settings.options.group = gid.into();
         self
     }
 

@@ -249,18 +249,18 @@ fn agree(addr: &UnixAddr, dir: Option<&Path>) -> Found {
         "inspect changed something:\n{report}"
     );
     in_runtime(|_| {
-    let bound: Result<_, BindError> = SafeUnixListener::builder(addr.clone()).bind();
-    match (report.bind_error(), &bound) {
-        (None, Ok(_)) => {}
-        (Some(predicted), Err(actual)) => {
-            assert_eq!(predicted.kind(), actual.kind(), "{report}");
-            assert_eq!(predicted.to_string(), actual.to_string());
-        }
+        let bound: Result<_, BindError> = SafeUnixListener::builder(addr.clone()).bind();
+        match (report.bind_error(), &bound) {
+            (None, Ok(_)) => {}
+            (Some(predicted), Err(actual)) => {
+                assert_eq!(predicted.kind(), actual.kind(), "{report}");
+                assert_eq!(predicted.to_string(), actual.to_string());
+            }
             (predicted, actual) => {
                 panic!("inspect predicted {predicted:?}, the bind gave {actual:?}")
             }
-    }
-    report.found().clone()
+        }
+        report.found().clone()
     })
 }
 
@@ -460,12 +460,12 @@ fn row_an_abstract_name_free_or_taken() {
         .unwrap();
     assert_eq!(agree(&addr, None), Found::Free);
     in_runtime(|_| {
-    let _taken = SafeUnixListener::builder(addr.clone()).bind().unwrap();
-    let found = agree(&addr, None);
-    assert!(
-        matches!(&found, Found::Live(s) if s.pid == Some(std::process::id() as i32)),
-        "{found:?}"
-    );
+        let _taken = SafeUnixListener::builder(addr.clone()).bind().unwrap();
+        let found = agree(&addr, None);
+        assert!(
+            matches!(&found, Found::Live(s) if s.pid == Some(std::process::id() as i32)),
+            "{found:?}"
+        );
     });
 }
 
@@ -830,14 +830,14 @@ fn a_file_name_with_terminal_escapes_is_printed_escaped() {
     }
     // A bind's message, through `Display`.
     in_runtime(|_| {
-    let e = SafeUnixListener::bind(&file).unwrap_err();
-    let message = e.to_string();
-    assert!(!raw(message.as_bytes()), "{message:?}");
-    assert!(message.contains(&format!("{escaped}.file")), "{message}");
-    assert!(
-        message.contains("a regular file is in the way"),
-        "{message}"
-    );
+        let e = SafeUnixListener::bind(&file).unwrap_err();
+        let message = e.to_string();
+        assert!(!raw(message.as_bytes()), "{message:?}");
+        assert!(message.contains(&format!("{escaped}.file")), "{message}");
+        assert!(
+            message.contains("a regular file is in the way"),
+            "{message}"
+        );
     });
 }
 
@@ -893,10 +893,10 @@ fn live_sockets_of_every_type_are_named_and_left_alone() {
         assert_eq!(report["server"]["type"], json_type, "{report:#}");
 
         in_runtime(|_| {
-        let e = SafeUnixListener::bind(&path).unwrap_err();
-        assert_eq!(e.kind(), safe_unix_listener::BindErrorKind::InUse, "{e}");
-        assert!(e.to_string().contains(bind_words), "{kind}: {e}");
-        assert_eq!(ino(&path), before, "{kind}: the live socket was left alone");
+            let e = SafeUnixListener::bind(&path).unwrap_err();
+            assert_eq!(e.kind(), safe_unix_listener::BindErrorKind::InUse, "{e}");
+            assert!(e.to_string().contains(bind_words), "{kind}: {e}");
+            assert_eq!(ino(&path), before, "{kind}: the live socket was left alone");
         });
     }
 }
@@ -912,8 +912,8 @@ fn stale_sockets_of_every_type_are_replaced() {
         let (code, _) = sul_inspect(None, &path.display().to_string());
         assert_eq!(code, 3, "{kind}: stale");
         in_runtime(|_| {
-        let l = SafeUnixListener::bind(&path).unwrap();
-        drop(l);
+            let l = SafeUnixListener::bind(&path).unwrap();
+            drop(l);
         });
     }
 }

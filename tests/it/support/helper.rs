@@ -229,7 +229,7 @@ pub fn helper_bind_main() {
             builder = builder.mode(mode);
         }
         if let Ok(gid) = std::env::var("SUL_GROUP") {
-            builder = builder.group(gid.parse().unwrap());
+            builder = builder.group(gid.parse::<u32>().unwrap());
         }
         if let Some(mode) = octal_env("SUL_CREATE_PARENTS") {
             builder = builder.create_parents(mode);
