@@ -146,7 +146,7 @@
 // reading the peer's groups with getsockopt and calling renameat2 by its
 // system call number, which not every Linux libc wraps (sys/linux.rs), and FreeBSD's
 // bindat and connectat, which the libc crate does not declare, and its
-// LOCAL_CREDS_PERSISTENT option, which nix does not offer (sys/other.rs).
+// LOCAL_CREDS_PERSISTENT option, which nix does not offer (sys/freebsd.rs).
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]

@@ -2,7 +2,11 @@
 //! a socket is created and asked for its peer, and how a new socket is
 //! moved into place without replacing anything.
 //!
-//! Everything above this module is written once, against these items.
+//! The system calls are in `linux.rs` (Linux and Android) or `other.rs`
+//! (macOS and the BSDs), which takes FreeBSD's own calls from `freebsd.rs`.
+//! What `/proc` says for messages is read in `procfs.rs` (Linux and
+//! Android); `other.rs` has its fallbacks. Everything above this module is
+//! written once, against these items.
 
 #[cfg_attr(any(target_os = "linux", target_os = "android"), path = "linux.rs")]
 #[cfg_attr(
@@ -11,13 +15,23 @@
 )]
 mod imp;
 
+#[cfg(target_os = "freebsd")]
+mod freebsd;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod procfs;
+
 pub(crate) use imp::{
     LONG_PATHS, MAX_ABSTRACT_LEN, MAX_LONG_PATH_NAME, MAX_PATH_LEN, abstract_name_of,
-    abstract_name_of_tokio, abstract_sockaddr, ancestor_holding_flock, autobind_sockaddr,
-    bind_creating, command_line, creation_settings, descriptor_limit, fd_path, fs_type, id_mapped,
-    may_write_dir, open_dir_handle, pass_credentials, peer_cred, peer_groups, recv_with_cred,
-    rename_exchange, rename_noreplace, stream_socket, unix_socket,
+    abstract_name_of_tokio, abstract_sockaddr, autobind_sockaddr, bind_creating, creation_settings,
+    descriptor_limit, fd_path, may_write_dir, open_dir_handle, pass_credentials, peer_cred,
+    peer_groups, recv_with_cred, rename_exchange, rename_noreplace, stream_socket, unix_socket,
 };
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) use imp::{ancestor_holding_flock, command_line, fs_type, id_mapped};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use procfs::{ancestor_holding_flock, command_line, fs_type, id_mapped};
 
 /// A peer's or a datagram sender's credentials, as the kernel recorded
 /// them.
