@@ -35,10 +35,11 @@ use std::sync::{Mutex, PoisonError};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::libc;
-use nix::sys::socket::{self, AddressFamily, SockType, SockaddrLike, SockaddrStorage, sockopt};
+use nix::sys::socket::{self, AddressFamily, SockaddrLike, SockaddrStorage, sockopt};
 
 use crate::addr::UnixAddr;
 use crate::error::BindError;
+use crate::explain::{Activation, Unusable};
 use crate::kind::Kind;
 use crate::sys;
 
@@ -56,7 +57,7 @@ struct Passed {
 }
 
 /// What the environment said, read on first use.
-static PASSED: Mutex<Option<Result<Vec<Passed>, String>>> = Mutex::new(None);
+static PASSED: Mutex<Option<Result<Vec<Passed>, Activation>>> = Mutex::new(None);
 
 /// Reads the activation variables now, if that was not done yet, and
 /// returns how many descriptors were passed.
@@ -119,7 +120,7 @@ pub(crate) fn take_all() -> Result<(Vec<Adopted>, Vec<NotUsed>), BindError> {
                         name = p.name.as_deref().unwrap_or(""),
                         "passed descriptor {why}; not used"
                     );
-                    others.push((p.fd, why));
+                    others.push((p.fd, why.to_string()));
                 }
             }
         }
@@ -135,21 +136,14 @@ fn only_one<K: Kind>(open: Vec<&mut Passed>) -> Result<&mut Passed, BindError> {
         .collect();
     match unix.len() {
         1 => Ok(unix.remove(0)),
-        0 => Err(BindError::activation(format!(
-            "{count} descriptor(s) were passed, but none is a {}",
-            K::PASSED
-        ))),
-        n => {
-            let names: Vec<&str> = unix
-                .iter()
-                .map(|p| p.name.as_deref().unwrap_or("?"))
-                .collect();
-            Err(BindError::activation(format!(
-                "{n} of them are a {} ({}); pick one by its name (from_activation_named)",
-                K::PASSED,
-                names.join(", ")
-            )))
-        }
+        0 => Err(BindError::activation(Activation::NoneOfKind {
+            count,
+            kind: K::PASSED,
+        })),
+        _ => Err(BindError::activation(Activation::SeveralOfKind {
+            kind: K::PASSED,
+            names: unix.iter().map(|p| p.name.clone()).collect(),
+        })),
     }
 }
 
@@ -157,23 +151,30 @@ fn only_one<K: Kind>(open: Vec<&mut Passed>) -> Result<&mut Passed, BindError> {
 #[track_caller]
 fn adopt<K: Kind>(p: &mut Passed) -> Result<Adopted<K>, BindError> {
     let addr = check::<K>(p.fd)
-        .map_err(|why| BindError::activation(format!("descriptor {} {why}", p.fd)))?;
+        .map_err(|why| BindError::activation(Activation::Unusable { fd: p.fd, why }))?;
     p.taken = true;
     // SAFETY: the service manager passed this descriptor to this process,
     // it is open (`check` just queried it), and `taken` guarantees that no
     // other OwnedFd is ever made from it by this crate.
     let fd = unsafe { OwnedFd::from_raw_fd(p.fd) };
-    fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
-        .map_err(|e| BindError::activation(format!("descriptor {}: {e}", fd.as_raw_fd())))?;
-    let socket = K::adopt(fd)
-        .map_err(|e| BindError::activation(format!("cannot register it with Tokio: {e}")))?;
+    fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(|errno| {
+        BindError::activation(Activation::NonBlocking {
+            fd: fd.as_raw_fd(),
+            errno,
+        })
+    })?;
+    let socket = K::adopt(fd).map_err(|e| {
+        BindError::from_io(e, |errno| {
+            BindError::activation(Activation::Register(errno))
+        })
+    })?;
     tracing::info!(%addr, name = p.name.as_deref().unwrap_or(""), "using the socket passed by the service manager");
     Ok((socket, addr, p.name.clone()))
 }
 
 /// Reads and checks the activation variables, and makes every passed
 /// descriptor close-on-exec. The environment is only read.
-fn read_environment() -> Result<Vec<Passed>, String> {
+fn read_environment() -> Result<Vec<Passed>, Activation> {
     let [pid, fds, names] = VARS.map(|v| std::env::var(v).ok());
     let Some(fds) = fds else {
         return Ok(Vec::new());
@@ -188,23 +189,16 @@ fn read_environment() -> Result<Vec<Passed>, String> {
             tracing::debug!(pid, "LISTEN_PID names another process: ignoring LISTEN_FDS");
             return Ok(Vec::new());
         }
-        Some(Err(_)) => {
-            return Err(format!(
-                "LISTEN_PID={:?} is not a process id",
-                pid.unwrap_or_default()
-            ));
-        }
+        Some(Err(_)) => return Err(Activation::PidNotANumber(pid.unwrap_or_default())),
     }
-    let count: u32 = fds
-        .parse()
-        .map_err(|_| format!("LISTEN_FDS={fds:?} is not a number"))?;
+    let Ok(count) = fds.parse::<u32>() else {
+        return Err(Activation::FdsNotANumber(fds));
+    };
     let limit = sys::descriptor_limit();
     if u64::from(count) + FIRST_FD as u64 > limit {
-        return Err(format!(
-            "LISTEN_FDS={count} is more descriptors than this process may have open (RLIMIT_NOFILE is {limit})"
-        ));
+        return Err(Activation::TooManyFds { count, limit });
     }
-    if inherited_if_closed && count > 0 && close_on_exec(FIRST_FD).is_err() {
+    if inherited_if_closed && count > 0 && close_on_exec(FIRST_FD).is_none() {
         tracing::debug!(
             count,
             "LISTEN_FDS without LISTEN_PID, and descriptor 3 is not open: inherited from a parent; ignoring LISTEN_FDS"
@@ -215,8 +209,7 @@ fn read_environment() -> Result<Vec<Passed>, String> {
     (0..count as RawFd)
         .map(|i| {
             let fd = FIRST_FD + i;
-            close_on_exec(fd)
-                .map_err(|e| format!("LISTEN_FDS={count}, but descriptor {fd} {e}"))?;
+            close_on_exec(fd).ok_or(Activation::FdNotOpen { count, fd })?;
             Ok(Passed {
                 fd,
                 name: names.next().filter(|n| !n.is_empty()),
@@ -226,22 +219,22 @@ fn read_environment() -> Result<Vec<Passed>, String> {
         .collect()
 }
 
-/// Sets `FD_CLOEXEC` on a passed descriptor.
-fn close_on_exec(fd: RawFd) -> Result<(), &'static str> {
+/// Sets `FD_CLOEXEC` on a passed descriptor; `None` if it is not open.
+fn close_on_exec(fd: RawFd) -> Option<()> {
     // SAFETY: fcntl on a number only reads or sets the descriptor's flags;
     // it borrows nothing, and a number that is not open gives EBADF.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
     // SAFETY: as above.
     if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
-        return Err("is not open");
+        return None;
     }
-    Ok(())
+    Some(())
 }
 
 /// The bound address, if `fd` is a Unix socket of kind `K` (a listening
 /// stream socket, or a datagram socket); else what it is, for the message.
-fn check<K: Kind>(fd: RawFd) -> Result<UnixAddr, String> {
-    socket::getsockname::<SockaddrStorage>(fd).map_err(|e| format!("is not a socket ({e})"))?;
+fn check<K: Kind>(fd: RawFd) -> Result<UnixAddr, Unusable> {
+    socket::getsockname::<SockaddrStorage>(fd).map_err(Unusable::NotASocket)?;
     // SAFETY: getsockname just succeeded, so the descriptor is open; it is
     // only borrowed for the queries `checked` makes, while PASSED's lock is
     // held and before anything takes ownership of it.
@@ -250,32 +243,29 @@ fn check<K: Kind>(fd: RawFd) -> Result<UnixAddr, String> {
 
 /// [`check`] for a descriptor we hold: a passed one, or a socket handed to
 /// [`from_std`](crate::SafeUnixListener::from_std).
-pub(crate) fn checked<K: Kind>(borrowed: BorrowedFd<'_>) -> Result<UnixAddr, String> {
+pub(crate) fn checked<K: Kind>(borrowed: BorrowedFd<'_>) -> Result<UnixAddr, Unusable> {
     let name: SockaddrStorage =
-        socket::getsockname(borrowed.as_raw_fd()).map_err(|e| format!("is not a socket ({e})"))?;
+        socket::getsockname(borrowed.as_raw_fd()).map_err(Unusable::NotASocket)?;
     match name.family() {
         Some(AddressFamily::Unix) => {}
-        Some(AddressFamily::Inet | AddressFamily::Inet6) => {
-            return Err("is a TCP/IP socket, not a Unix socket".to_owned());
-        }
-        other => return Err(format!("is not a Unix socket ({other:?})")),
+        Some(AddressFamily::Inet | AddressFamily::Inet6) => return Err(Unusable::Inet),
+        other => return Err(Unusable::NotUnix(other)),
     }
     match socket::getsockopt(&borrowed, sockopt::SockType) {
         Ok(ty) if ty == K::TYPE => {}
-        Ok(SockType::Stream) => {
-            return Err(format!("is a Unix stream socket, not a {}", K::PASSED));
+        Ok(found) => {
+            return Err(Unusable::WrongType {
+                found,
+                wanted: K::PASSED,
+            });
         }
-        Ok(SockType::Datagram) => {
-            return Err(format!("is a Unix datagram socket, not a {}", K::PASSED));
-        }
-        Ok(other) => return Err(format!("is a Unix {other:?} socket, not a {}", K::PASSED)),
-        Err(e) => return Err(format!("cannot be asked its type ({e})")),
+        Err(errno) => return Err(Unusable::NoType(errno)),
     }
     if K::LISTENS && socket::getsockopt(&borrowed, sockopt::AcceptConn) != Ok(true) {
-        return Err("is not listening".to_owned());
+        return Err(Unusable::NotListening);
     }
-    let unix = name.as_unix_addr().ok_or("has no Unix address")?;
-    UnixAddr::from_sockaddr(unix).ok_or_else(|| "is not bound to a name".to_owned())
+    let unix = name.as_unix_addr().ok_or(Unusable::NoAddress)?;
+    UnixAddr::from_sockaddr(unix).ok_or(Unusable::Unnamed)
 }
 
 /// Reads the socket-activation variables (`LISTEN_PID`, `LISTEN_FDS`,

@@ -317,11 +317,7 @@ fn bind_at_path<K: Kind>(
             ours.remove_from(dir.fd(), name);
         }
         match e.raw_os_error() == Some(Errno::EADDRINUSE as i32) {
-            true => BindError::raced(
-                Op::Bind,
-                path,
-                "another process put a file there while we were binding",
-            ),
+            true => BindError::raced(Op::Bind, path, crate::explain::Race::FilePutThere),
             false => e,
         }
     })
@@ -339,7 +335,7 @@ fn is_what_we_made(st: &FileStat, path: &Path, o: &Options) -> Result<(), BindEr
         false => Err(BindError::raced(
             Op::Bind,
             path,
-            "another process replaced the new socket while we were binding",
+            crate::explain::Race::SocketReplaced,
         )),
     }
 }
@@ -380,7 +376,7 @@ fn identity_of(dir: BorrowedFd<'_>, name: &OsStr, path: &Path) -> Result<FileSta
         _ => Err(BindError::raced(
             Op::Bind,
             path,
-            "the directory was replaced while binding",
+            crate::explain::Race::DirReplacedWhileBinding,
         )),
     }
 }
@@ -449,15 +445,9 @@ pub(crate) fn listen_on<K: Kind, T>(
     }
     .map_err(|e| named.os(Op::Bind, e))?;
     let prepared = prepare()?;
-    let socket = K::finish(fd).map_err(|e| match (e, named) {
-        (Finish::Listen(errno), _) => named.os(Op::Listen, errno),
-        (Finish::Register(e), _) if e.raw_os_error().is_some() => {
-            named.os(Op::Register, Errno::from_raw(e.raw_os_error().unwrap_or(0)))
-        }
-        (Finish::Register(e), Named::Path(path) | Named::In(path, _)) => {
-            BindError::tokio(path.display(), Some(path), e)
-        }
-        (Finish::Register(e), Named::Abstract(shown)) => BindError::tokio(shown, None, e),
+    let socket = K::finish(fd).map_err(|e| match e {
+        Finish::Listen(errno) => named.os(Op::Listen, errno),
+        Finish::Register(e) => BindError::from_io(e, |errno| named.os(Op::Register, errno)),
     })?;
     Ok((socket, prepared))
 }
@@ -474,7 +464,7 @@ fn remove_stale(
             return Err(BindError::raced(
                 Op::RemoveStale,
                 path,
-                "another process replaced it while it was being checked",
+                crate::explain::Race::ReplacedWhileChecked,
             ));
         }
         Some(_) => {}

@@ -160,7 +160,7 @@ pub(crate) fn classify(
             Err(BindError::raced(
                 Op::ProbeSocket,
                 path,
-                "its directory was replaced while it was being probed",
+                crate::explain::Race::DirReplacedWhileProbed,
             )),
         ),
         Err(errno) => done(

@@ -1,5 +1,6 @@
 //! [`BindError`] and [`BindErrorKind`]: what went wrong, where, why, and how
-//! to fix it. The sentences themselves are composed in `explain.rs`.
+//! to fix it, and the one table from an OS error to a kind and to an
+//! [`io::ErrorKind`]. The sentences themselves are composed in `explain.rs`.
 
 use std::error::Error;
 use std::fmt;
@@ -112,6 +113,26 @@ pub enum Operation {
 ///
 /// Match on this, not on the message. It converts to
 /// [`io::ErrorKind`] as listed on each variant.
+///
+/// An OS error that a step of the bind gets back is sorted into a kind,
+/// and converted into an [`io::ErrorKind`], by this one table:
+///
+/// | OS error | `BindErrorKind` | `io::ErrorKind` |
+/// |---|---|---|
+/// | `EADDRINUSE` | [`InUse`](Self::InUse) | [`AddrInUse`](io::ErrorKind::AddrInUse) |
+/// | `EACCES`, `EPERM` | [`PermissionDenied`](Self::PermissionDenied) | [`PermissionDenied`](io::ErrorKind::PermissionDenied) |
+/// | `EROFS` | [`PermissionDenied`](Self::PermissionDenied): the fix is the same, bind elsewhere | [`ReadOnlyFilesystem`](io::ErrorKind::ReadOnlyFilesystem) |
+/// | `ENOENT` | [`ParentMissing`](Self::ParentMissing) | [`NotFound`](io::ErrorKind::NotFound) |
+/// | `ENOTDIR` | [`ParentMissing`](Self::ParentMissing): a step of the path is not a directory | [`NotADirectory`](io::ErrorKind::NotADirectory) |
+/// | `ENAMETOOLONG` | [`PathTooLong`](Self::PathTooLong) | [`InvalidInput`](io::ErrorKind::InvalidInput) |
+/// | `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM` | [`ResourceExhausted`](Self::ResourceExhausted) | the OS error's own |
+/// | any other | [`Other`](Self::Other) | the OS error's own |
+///
+/// A failure this crate finds itself (a live server at the path, a file
+/// in the way, a path too long) has the kind that says so, and the
+/// `io::ErrorKind` listed on it. An error from Tokio that has no OS error
+/// number (its runtime is shutting down, say) is [`Other`](Self::Other),
+/// and converts back into Tokio's own `io::Error`, unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BindErrorKind {
@@ -119,8 +140,10 @@ pub enum BindErrorKind {
     /// bind lock. Nothing was removed. ([`io::ErrorKind::AddrInUse`])
     InUse,
     /// The operating system refused an operation (EACCES or EPERM); the
-    /// message names the owner, our effective uid and a fix.
-    /// ([`io::ErrorKind::PermissionDenied`])
+    /// message names the owner, our effective uid and a fix. Also a
+    /// read-only filesystem (EROFS).
+    /// ([`io::ErrorKind::PermissionDenied`];
+    /// [`io::ErrorKind::ReadOnlyFilesystem`] for EROFS)
     PermissionDenied,
     /// Something other than a socket (a regular file, directory, FIFO,
     /// symbolic link, device) is at the path. It was left untouched.
@@ -130,7 +153,8 @@ pub enum BindErrorKind {
     /// ([`io::ErrorKind::InvalidInput`])
     PathTooLong,
     /// The directory that should hold the socket does not exist, or is not
-    /// a directory. ([`io::ErrorKind::NotFound`])
+    /// a directory. ([`io::ErrorKind::NotFound`];
+    /// [`io::ErrorKind::NotADirectory`] for ENOTDIR)
     ParentMissing,
     /// The address is empty or contains a NUL byte.
     /// ([`io::ErrorKind::InvalidInput`])
@@ -155,8 +179,45 @@ pub enum BindErrorKind {
     LockFile,
     /// Anything else; the message names the OS error, and
     /// [`BindError::raw_os_error`] gives its number.
-    /// (the OS error's own kind)
+    /// (the OS error's own kind; for an error of Tokio's, Tokio's
+    /// `io::Error` itself)
     Other,
+}
+
+impl BindErrorKind {
+    /// The kind of an OS error: the first two columns of the table above.
+    pub(crate) fn of_errno(errno: Errno) -> Self {
+        match errno {
+            Errno::EADDRINUSE => Self::InUse,
+            Errno::EACCES | Errno::EPERM | Errno::EROFS => Self::PermissionDenied,
+            Errno::ENOENT | Errno::ENOTDIR => Self::ParentMissing,
+            Errno::ENAMETOOLONG => Self::PathTooLong,
+            Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM => {
+                Self::ResourceExhausted
+            }
+            _ => Self::Other,
+        }
+    }
+
+    /// The [`io::ErrorKind`] of an error of this kind caused by `errno`:
+    /// the last column of the table above, and the kind listed on each
+    /// variant. Decided here only, from both.
+    pub(crate) fn io_kind(self, errno: Option<Errno>) -> io::ErrorKind {
+        match (self, errno) {
+            (Self::InUse, _) => io::ErrorKind::AddrInUse,
+            (Self::PermissionDenied, Some(Errno::EROFS)) => io::ErrorKind::ReadOnlyFilesystem,
+            (Self::PermissionDenied | Self::InsecureParent, _) => io::ErrorKind::PermissionDenied,
+            (Self::NotASocket | Self::LockFile, _) => io::ErrorKind::AlreadyExists,
+            (Self::PathTooLong | Self::InvalidAddress | Self::InvalidActivation, _) => {
+                io::ErrorKind::InvalidInput
+            }
+            (Self::ParentMissing, Some(Errno::ENOTDIR)) => io::ErrorKind::NotADirectory,
+            (Self::ParentMissing, _) => io::ErrorKind::NotFound,
+            (Self::Unsupported, _) => io::ErrorKind::Unsupported,
+            (Self::ResourceExhausted | Self::Other, Some(errno)) => io::Error::from(errno).kind(),
+            (Self::ResourceExhausted | Self::Other, None) => io::ErrorKind::Other,
+        }
+    }
 }
 
 /// Why binding a [`SafeUnixListener`](crate::SafeUnixListener) failed.
@@ -172,7 +233,10 @@ pub enum BindErrorKind {
 /// ```
 ///
 /// It converts into [`io::Error`] with a precise [`io::ErrorKind`] and the
-/// same message.
+/// same message; an error of Tokio's that has no OS error number (its
+/// runtime is shutting down, say) is its [`source`](Error::source), and
+/// converts back into that very `io::Error`, so that Tokio's own checks,
+/// such as `tokio::runtime::is_rt_shutdown_err`, recognise it.
 ///
 /// # Examples
 ///
@@ -197,9 +261,10 @@ pub(crate) struct Repr {
     pub(crate) fix: Option<String>,
     /// The OS error, which the sentence names.
     pub(crate) errno: Option<Errno>,
-    /// The kind of an error from elsewhere (Tokio's) that has no OS error
-    /// number; the sentence quotes it.
-    pub(crate) io_kind: Option<io::ErrorKind>,
+    /// An error from elsewhere (Tokio's) that has no OS error number: the
+    /// `source()`, which the sentence does not repeat, and what converting
+    /// into `io::Error` gives back.
+    pub(crate) cause: Option<io::Error>,
 }
 
 /// What the message names: a path, or anything else (an abstract name,
@@ -279,7 +344,7 @@ impl BindError {
             why: String::new(),
             fix: None,
             errno: None,
-            io_kind: None,
+            cause: None,
         }))
     }
 
@@ -336,38 +401,25 @@ impl fmt::Debug for BindError {
             .field("path", &self.path())
             .field("message", &self.to_string())
             .field("errno", &self.0.errno)
+            .field("cause", &self.0.cause)
             .finish()
     }
 }
 
-/// The cause (the OS error, or Tokio's) is part of the sentence, so it is
-/// not a `source()` too: an error chain names it once.
-impl Error for BindError {}
+/// The OS error is part of the sentence, so it is not a `source()` too; an
+/// error of Tokio's without an OS error number is the `source()`, and the
+/// sentence does not repeat it: an error chain names each cause once.
+impl Error for BindError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.0.cause.as_ref().map(|e| e as _)
+    }
+}
 
 impl From<BindError> for io::Error {
-    fn from(e: BindError) -> Self {
-        let errno = e.0.errno;
-        let own = || match (e.0.io_kind, errno) {
-            (Some(kind), _) => kind,
-            (None, Some(errno)) => io::Error::from(errno).kind(),
-            (None, None) => io::ErrorKind::Other,
-        };
-        let kind = match e.0.kind {
-            BindErrorKind::InUse => io::ErrorKind::AddrInUse,
-            BindErrorKind::PermissionDenied if errno == Some(Errno::EROFS) => own(),
-            BindErrorKind::PermissionDenied | BindErrorKind::InsecureParent => {
-                io::ErrorKind::PermissionDenied
-            }
-            BindErrorKind::InvalidActivation => io::ErrorKind::InvalidInput,
-            BindErrorKind::NotASocket | BindErrorKind::LockFile => io::ErrorKind::AlreadyExists,
-            BindErrorKind::PathTooLong | BindErrorKind::InvalidAddress => {
-                io::ErrorKind::InvalidInput
-            }
-            BindErrorKind::ParentMissing if errno == Some(Errno::ENOTDIR) => own(),
-            BindErrorKind::ParentMissing => io::ErrorKind::NotFound,
-            BindErrorKind::Unsupported => io::ErrorKind::Unsupported,
-            BindErrorKind::ResourceExhausted | BindErrorKind::Other => own(),
-        };
-        io::Error::new(kind, e)
+    fn from(mut e: BindError) -> Self {
+        match e.0.cause.take() {
+            Some(tokio_s) => tokio_s,
+            None => io::Error::new(e.0.kind.io_kind(e.0.errno), e),
+        }
     }
 }

@@ -1,16 +1,21 @@
-//! The sentences of [`BindError`]: one constructor for each failure, and
-//! the explanation of an OS error (for EACCES and EPERM, who owns what, as
-//! seen through the directory that was opened). Every sentence a user can
+//! The sentences of [`BindError`]: one constructor for each failure, the
+//! explanation of an OS error (for EACCES and EPERM, who owns what, as
+//! seen through the directory that was opened), the one conversion of an
+//! [`io::Error`] ([`BindError::from_io`]), and the reasons other modules
+//! report as private enums ([`Race`], [`Missing`], [`StrictModes`],
+//! [`Activation`], [`Unusable`]), worded here. Every sentence a user can
 //! read is composed in this file, so the wording of all failures can be
-//! reviewed in one place. The type itself is in `error.rs`.
+//! reviewed in one place. The type itself, and its table of OS errors, are
+//! in `error.rs`.
 
 use std::ffi::OsStr;
 use std::fmt;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::sys::socket::{AddressFamily, SockType};
 use nix::sys::stat::{FileStat, fstat};
 
 use crate::error::{BindError, BindErrorKind, Op, Target};
@@ -94,18 +99,6 @@ impl BindError {
             .fix_with("call bind from inside a Tokio runtime, such as in #[tokio::main]")
     }
 
-    /// Tokio refused the socket with an error that has no OS error number
-    /// (its runtime is shutting down, say): its words, and its kind.
-    pub(crate) fn tokio(shown: impl fmt::Display, path: Option<&Path>, e: io::Error) -> Self {
-        let mut err = match path {
-            Some(path) => Self::at(BindErrorKind::Other, Op::Register, path),
-            None => Self::new(BindErrorKind::Other, Op::Register, shown),
-        }
-        .why(format_args!("{e}"));
-        err.0.io_kind = Some(e.kind());
-        err
-    }
-
     // ---- what is at the path ------------------------------------------
 
     pub(crate) fn live(
@@ -144,7 +137,7 @@ impl BindError {
     }
 
     pub(crate) fn abstract_failed(shown: impl fmt::Display, errno: Errno) -> Self {
-        let e = Self::new(kind_of(errno), Op::Bind, shown).caused_by(errno);
+        let e = Self::new(BindErrorKind::of_errno(errno), Op::Bind, shown).caused_by(errno);
         match errno {
             Errno::EADDRINUSE => e
                 .why("another socket already holds this abstract name (EADDRINUSE)")
@@ -246,7 +239,7 @@ impl BindError {
             .caused_by(Errno::EEXIST)
     }
 
-    pub(crate) fn parent_missing(path: &Path, dir: &Path, why: &str) -> Self {
+    pub(crate) fn parent_missing(path: &Path, dir: &Path, why: Missing) -> Self {
         Self::at(BindErrorKind::ParentMissing, Op::Bind, path)
             .why(format_args!("directory {} {why}", shown(dir)))
             .fix_with(
@@ -256,16 +249,25 @@ impl BindError {
             .caused_by(Errno::ENOENT)
     }
 
-    /// `what` (a directory or link at `step`) on the way to `path` could
-    /// be changed by another user, `why`.
+    /// `step`, a directory or link on the way to `path` (a directory
+    /// reached through the link `via`), could be changed by another user,
+    /// as `why` says.
     pub(crate) fn insecure_parent(
         path: &Path,
         step: &Path,
-        what: &str,
-        why: impl fmt::Display,
+        via: Option<&Path>,
+        why: StrictModes,
     ) -> Self {
+        let what = match why {
+            StrictModes::LinkNotOurs { .. } => "the symbolic link",
+            _ => "directory",
+        };
+        let reached = match via {
+            Some(via) => format!(" (reached through the link at {})", shown(via)),
+            None => String::new(),
+        };
         Self::at(BindErrorKind::InsecureParent, Op::Bind, path)
-            .why(format_args!("{} {why}", text(what)))
+            .why(format_args!("{what} {}{reached} {why}", shown(step)))
             .fix_with(format_args!(
                 "{OWN_DIR_FIX}, or make {} owned by root or us and not writable by others",
                 shown(step)
@@ -282,7 +284,7 @@ impl BindError {
     }
 
     pub(crate) fn no_temp_dir(tried: &str, errno: Option<Errno>) -> Self {
-        let kind = errno.map_or(BindErrorKind::PathTooLong, kind_of);
+        let kind = errno.map_or(BindErrorKind::PathTooLong, BindErrorKind::of_errno);
         let mut e = Self::new(kind, Op::CreateTempDir, "$XDG_RUNTIME_DIR, $TMPDIR or /tmp")
             .why(tried)
             .fix_with("set TMPDIR to a short directory this user may write to, such as /tmp");
@@ -294,14 +296,14 @@ impl BindError {
 
     /// Something at a path we were using changed under us: another process
     /// raced us, and whatever it put there is left alone.
-    pub(crate) fn raced(operation: Op, path: &Path, what: &str) -> Self {
+    pub(crate) fn raced(operation: Op, path: &Path, what: Race) -> Self {
         Self::at(BindErrorKind::InUse, operation, path)
             .why(format_args!("{what}, so it is left alone"))
             .fix_with("find out which other program uses this path, or choose another path")
             .caused_by(Errno::EBUSY)
     }
 
-    pub(crate) fn activation(why: String) -> Self {
+    pub(crate) fn activation(why: Activation) -> Self {
         Self::new(
             BindErrorKind::InvalidActivation,
             Op::UseActivation,
@@ -391,22 +393,40 @@ impl BindError {
             )
     }
 
-    /// A failed `operation` on `path` reported as an `io::Error`: an OS
-    /// error as [`os`](Self::os); anything else with its words and kind.
+    /// A failed `operation` on `path` reported as an `io::Error`, through
+    /// [`from_io`](Self::from_io): an OS error as [`os`](Self::os).
     pub(crate) fn io(operation: Op, path: &Path, e: io::Error) -> Self {
-        match e.raw_os_error() {
-            Some(code) => Self::os(operation, path, Errno::from_raw(code)),
-            None => {
-                let mut err =
-                    Self::at(BindErrorKind::Other, operation, path).why(format_args!("{e}"));
-                err.0.io_kind = Some(e.kind());
-                err
-            }
+        Self::from_io(e, |errno| Self::os(operation, path, errno))
+    }
+
+    /// The one conversion of an [`io::Error`] (from Tokio's registration,
+    /// or from the standard library) into a `BindError`.
+    ///
+    /// An OS error has a number, and `os` explains it: the sentence names
+    /// it. Any other error (Tokio's own: its runtime is shutting down,
+    /// say) is kept whole. The error `os` builds gives the operation and
+    /// what it was done to; the sentence says who refused, the error
+    /// itself is the `source()`, and converting into `io::Error` hands it
+    /// back unchanged, so that Tokio's checks recognise it.
+    pub(crate) fn from_io(e: io::Error, os: impl FnOnce(Errno) -> Self) -> Self {
+        if let Some(code) = e.raw_os_error() {
+            return os(Errno::from_raw(code));
         }
+        let mut err = os(Errno::UnknownErrno);
+        let why = match err.0.operation {
+            Op::Register | Op::UseActivation => "Tokio refused it",
+            _ => "it failed, with no OS error number",
+        };
+        err.0.kind = BindErrorKind::Other;
+        err.0.why = why.to_owned();
+        err.0.fix = None;
+        err.0.errno = None;
+        err.0.cause = Some(e);
+        err
     }
 
     fn explained(operation: Op, path: &Path, errno: Errno, facts: &Facts) -> Self {
-        let e = Self::at(kind_of(errno), operation, path).caused_by(errno);
+        let e = Self::at(BindErrorKind::of_errno(errno), operation, path).caused_by(errno);
         match errno {
             Errno::EACCES | Errno::EPERM => permission(e, errno, path, facts),
             Errno::EROFS => e
@@ -586,22 +606,296 @@ fn permission(e: BindError, errno: Errno, path: &Path, f: &Facts) -> BindError {
     e.why(why).fix_with(fix)
 }
 
-fn kind_of(errno: Errno) -> BindErrorKind {
-    match errno {
-        Errno::EADDRINUSE => BindErrorKind::InUse,
-        Errno::EACCES | Errno::EPERM | Errno::EROFS => BindErrorKind::PermissionDenied,
-        Errno::ENOENT | Errno::ENOTDIR => BindErrorKind::ParentMissing,
-        Errno::ENAMETOOLONG => BindErrorKind::PathTooLong,
-        Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM => {
-            BindErrorKind::ResourceExhausted
+// ---- the reasons other modules report, worded ---------------------------
+
+/// What another process changed under us ([`BindError::raced`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Race {
+    /// A file appeared at the path between our check and our bind.
+    FilePutThere,
+    /// The socket we bound was replaced before we could check it.
+    SocketReplaced,
+    /// The socket's directory was replaced during the bind.
+    DirReplacedWhileBinding,
+    /// The stale socket was replaced between its probe and its removal.
+    ReplacedWhileChecked,
+    /// The socket's directory was replaced during the probe.
+    DirReplacedWhileProbed,
+    /// What a takeover swapped into our private directory is gone.
+    ReplacedVanished,
+    /// The path changed on every try of a takeover.
+    KeptChanging,
+    /// Every private directory we made was replaced; the last error.
+    PrivateDirsReplaced(Errno),
+    /// A directory we were creating was replaced by something else.
+    NotADirPutThere,
+    /// A directory we created was replaced by one of another owner.
+    NewDirReplaced {
+        /// The owner of the directory found there.
+        uid: u32,
+    },
+}
+
+impl fmt::Display for Race {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Race::FilePutThere => {
+                f.write_str("another process put a file there while we were binding")
+            }
+            Race::SocketReplaced => {
+                f.write_str("another process replaced the new socket while we were binding")
+            }
+            Race::DirReplacedWhileBinding => {
+                f.write_str("the directory was replaced while binding")
+            }
+            Race::ReplacedWhileChecked => {
+                f.write_str("another process replaced it while it was being checked")
+            }
+            Race::DirReplacedWhileProbed => {
+                f.write_str("its directory was replaced while it was being probed")
+            }
+            Race::ReplacedVanished => {
+                f.write_str("what we replaced vanished from our private directory")
+            }
+            Race::KeptChanging => f.write_str("it kept changing while we were taking it over"),
+            Race::PrivateDirsReplaced(errno) => write!(
+                f,
+                "each new private directory was replaced before it could be used ({errno})"
+            ),
+            Race::NotADirPutThere => f.write_str("something that is not a directory was put there"),
+            Race::NewDirReplaced { uid } => {
+                write!(
+                    f,
+                    "the new directory was replaced by one owned by uid {uid}"
+                )
+            }
         }
-        _ => BindErrorKind::Other,
+    }
+}
+
+/// What is wrong with the directory that should hold the socket
+/// ([`BindError::parent_missing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Missing {
+    /// Nothing is there.
+    Absent,
+    /// Something other than a directory is there.
+    NotADirectory,
+    /// It is missing, and its path climbs through `..`.
+    AbsentThroughDotDot,
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Missing::Absent => "does not exist",
+            Missing::NotADirectory => "is not a directory",
+            Missing::AbsentThroughDotDot => {
+                "does not exist, and directories are never created through `..`"
+            }
+        })
+    }
+}
+
+/// Why a step on the way to the socket fails OpenSSH's StrictModes rule
+/// ([`BindError::insecure_parent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StrictModes {
+    /// A directory owned by neither root nor us.
+    NotOurs {
+        /// Its owner.
+        owner: u32,
+        /// Our effective uid.
+        euid: u32,
+    },
+    /// A directory every user may write, and not sticky.
+    WritableByAll {
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A directory its group may write, and not sticky.
+    WritableByGroup {
+        /// Its group.
+        gid: u32,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A symbolic link owned by neither root nor us.
+    LinkNotOurs {
+        /// Its owner.
+        owner: u32,
+        /// Our effective uid.
+        euid: u32,
+    },
+}
+
+impl fmt::Display for StrictModes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            StrictModes::NotOurs { owner, euid } => write!(
+                f,
+                "is owned by uid {owner}, and we run as uid {euid}: only root or we may own a \
+                 directory above the socket"
+            ),
+            StrictModes::WritableByAll { mode } => write!(
+                f,
+                "is writable by every user and not sticky (mode {mode:04o}), so anyone could \
+                 replace the socket"
+            ),
+            StrictModes::WritableByGroup { gid, mode } => write!(
+                f,
+                "is writable by its group (gid {gid}, mode {mode:04o}), so any member could \
+                 replace the socket"
+            ),
+            StrictModes::LinkNotOurs { owner, euid } => write!(
+                f,
+                "is owned by uid {owner}, and we run as uid {euid}: its owner could re-point \
+                 it, and only root or we may own a link on the way to the socket"
+            ),
+        }
+    }
+}
+
+/// Why the sockets passed by the service manager cannot be used
+/// ([`BindError::activation`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Activation {
+    /// `LISTEN_PID` holds this, which is not a number.
+    PidNotANumber(String),
+    /// `LISTEN_FDS` holds this, which is not a number.
+    FdsNotANumber(String),
+    /// `LISTEN_FDS` is larger than the descriptor table.
+    TooManyFds {
+        /// `LISTEN_FDS`.
+        count: u32,
+        /// `RLIMIT_NOFILE`.
+        limit: u64,
+    },
+    /// A descriptor `LISTEN_FDS` counts is not open.
+    FdNotOpen {
+        /// `LISTEN_FDS`.
+        count: u32,
+        /// The descriptor.
+        fd: RawFd,
+    },
+    /// None of the passed descriptors is of the kind asked for.
+    NoneOfKind {
+        /// How many were passed.
+        count: usize,
+        /// The kind asked for (`Kind::PASSED`).
+        kind: &'static str,
+    },
+    /// More than one is, and no name was given.
+    SeveralOfKind {
+        /// The kind asked for (`Kind::PASSED`).
+        kind: &'static str,
+        /// Their names (`LISTEN_FDNAMES`), where they have one.
+        names: Vec<Option<String>>,
+    },
+    /// The descriptor asked for is not of the kind asked for.
+    Unusable {
+        /// The descriptor.
+        fd: RawFd,
+        /// What it is instead.
+        why: Unusable,
+    },
+    /// It could not be made non-blocking.
+    NonBlocking {
+        /// The descriptor.
+        fd: RawFd,
+        /// The error of `fcntl`.
+        errno: Errno,
+    },
+    /// Tokio refused it with an OS error.
+    Register(Errno),
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Activation::PidNotANumber(pid) => write!(f, "LISTEN_PID={pid:?} is not a process id"),
+            Activation::FdsNotANumber(fds) => write!(f, "LISTEN_FDS={fds:?} is not a number"),
+            Activation::TooManyFds { count, limit } => write!(
+                f,
+                "LISTEN_FDS={count} is more descriptors than this process may have open \
+                 (RLIMIT_NOFILE is {limit})"
+            ),
+            Activation::FdNotOpen { count, fd } => {
+                write!(f, "LISTEN_FDS={count}, but descriptor {fd} is not open")
+            }
+            Activation::NoneOfKind { count, kind } => {
+                write!(f, "{count} descriptor(s) were passed, but none is a {kind}")
+            }
+            Activation::SeveralOfKind { kind, names } => {
+                write!(f, "{} of them are a {kind} (", names.len())?;
+                for (i, name) in names.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{}", text(name.as_deref().unwrap_or("?")))?;
+                }
+                f.write_str("); pick one by its name (from_activation_named)")
+            }
+            Activation::Unusable { fd, why } => write!(f, "descriptor {fd} {why}"),
+            Activation::NonBlocking { fd, errno } => write!(f, "descriptor {fd}: {errno}"),
+            Activation::Register(errno) => write!(
+                f,
+                "cannot register it with Tokio: {}",
+                io::Error::from_raw_os_error(*errno as i32)
+            ),
+        }
+    }
+}
+
+/// What a descriptor is when it is not the socket asked for: a passed one,
+/// or one handed to `from_std`. It reads after "descriptor 3" or "the
+/// socket".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unusable {
+    /// `getsockname` failed.
+    NotASocket(Errno),
+    /// A TCP/IP socket.
+    Inet,
+    /// A socket of another family.
+    NotUnix(Option<AddressFamily>),
+    /// A Unix socket of another type.
+    WrongType {
+        /// Its type.
+        found: SockType,
+        /// The kind asked for (`Kind::PASSED`).
+        wanted: &'static str,
+    },
+    /// Its type could not be read.
+    NoType(Errno),
+    /// A stream socket that does not listen.
+    NotListening,
+    /// Its address is not a Unix address.
+    NoAddress,
+    /// It is bound to no name.
+    Unnamed,
+}
+
+impl fmt::Display for Unusable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Unusable::NotASocket(errno) => write!(f, "is not a socket ({errno})"),
+            Unusable::Inet => f.write_str("is a TCP/IP socket, not a Unix socket"),
+            Unusable::NotUnix(family) => write!(f, "is not a Unix socket ({family:?})"),
+            Unusable::WrongType { found, wanted } => match found {
+                SockType::Stream => write!(f, "is a Unix stream socket, not a {wanted}"),
+                SockType::Datagram => write!(f, "is a Unix datagram socket, not a {wanted}"),
+                other => write!(f, "is a Unix {other:?} socket, not a {wanted}"),
+            },
+            Unusable::NoType(errno) => write!(f, "cannot be asked its type ({errno})"),
+            Unusable::NotListening => f.write_str("is not listening"),
+            Unusable::NoAddress => f.write_str("has no Unix address"),
+            Unusable::Unnamed => f.write_str("is not bound to a name"),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error as _;
 
     fn facts(file: Option<(u32, u32)>, dir_mode: u32) -> Facts {
         Facts {
@@ -634,17 +928,86 @@ mod tests {
     #[test]
     fn io_kinds_are_precise() {
         let f = facts(None, 0o755);
+        // The table on `BindErrorKind`, row by row.
+        let own = |errno: Errno| io::Error::from(errno).kind();
         let cases = [
-            (Errno::EADDRINUSE, io::ErrorKind::AddrInUse),
-            (Errno::EACCES, io::ErrorKind::PermissionDenied),
-            (Errno::ENOENT, io::ErrorKind::NotFound),
-            (Errno::ENAMETOOLONG, io::ErrorKind::InvalidInput),
+            (
+                Errno::EADDRINUSE,
+                BindErrorKind::InUse,
+                io::ErrorKind::AddrInUse,
+            ),
+            (
+                Errno::EACCES,
+                BindErrorKind::PermissionDenied,
+                io::ErrorKind::PermissionDenied,
+            ),
+            (
+                Errno::EPERM,
+                BindErrorKind::PermissionDenied,
+                io::ErrorKind::PermissionDenied,
+            ),
+            (
+                Errno::EROFS,
+                BindErrorKind::PermissionDenied,
+                io::ErrorKind::ReadOnlyFilesystem,
+            ),
+            (
+                Errno::ENOENT,
+                BindErrorKind::ParentMissing,
+                io::ErrorKind::NotFound,
+            ),
+            (
+                Errno::ENOTDIR,
+                BindErrorKind::ParentMissing,
+                io::ErrorKind::NotADirectory,
+            ),
+            (
+                Errno::ENAMETOOLONG,
+                BindErrorKind::PathTooLong,
+                io::ErrorKind::InvalidInput,
+            ),
+            (
+                Errno::EMFILE,
+                BindErrorKind::ResourceExhausted,
+                own(Errno::EMFILE),
+            ),
+            (
+                Errno::ENFILE,
+                BindErrorKind::ResourceExhausted,
+                own(Errno::ENFILE),
+            ),
+            (
+                Errno::ENOBUFS,
+                BindErrorKind::ResourceExhausted,
+                own(Errno::ENOBUFS),
+            ),
+            (
+                Errno::ENOMEM,
+                BindErrorKind::ResourceExhausted,
+                io::ErrorKind::OutOfMemory,
+            ),
+            (
+                Errno::ENOSPC,
+                BindErrorKind::Other,
+                io::ErrorKind::StorageFull,
+            ),
+            (
+                Errno::EXDEV,
+                BindErrorKind::Other,
+                io::ErrorKind::CrossesDevices,
+            ),
+            (
+                Errno::EINVAL,
+                BindErrorKind::Other,
+                io::ErrorKind::InvalidInput,
+            ),
         ];
-        for (errno, kind) in cases {
+        for (errno, kind, io_kind) in cases {
             let e = BindError::explained(Op::Bind, Path::new("/x"), errno, &f);
+            assert_eq!(e.kind(), kind, "{errno}");
             let msg = e.to_string();
             let io: io::Error = e.into();
-            assert_eq!(io.kind(), kind, "{errno}");
+            assert_eq!(io.kind(), io_kind, "{errno}");
             assert_eq!(io.to_string(), msg);
         }
         let io: io::Error =
@@ -653,5 +1016,316 @@ mod tests {
         let inner = io.get_ref().unwrap();
         assert!(inner.source().is_none(), "named once, in the sentence");
         assert!(io.to_string().contains("EMFILE"), "{io}");
+    }
+
+    /// The kinds of the failures this crate finds itself, whatever errno
+    /// they carry for `raw_os_error`.
+    #[test]
+    fn found_failures_keep_their_io_kind() {
+        let path = Path::new("/x");
+        let cases = [
+            (BindError::backlog_full(path), io::ErrorKind::AddrInUse),
+            (
+                BindError::raced(Op::Bind, path, Race::FilePutThere),
+                io::ErrorKind::AddrInUse,
+            ),
+            (
+                BindError::not_a_socket(path, "a regular file"),
+                io::ErrorKind::AlreadyExists,
+            ),
+            (
+                BindError::parent_missing(path, Path::new("/"), Missing::NotADirectory),
+                io::ErrorKind::NotFound,
+            ),
+            (
+                BindError::activation(Activation::FdsNotANumber("x".into())),
+                io::ErrorKind::InvalidInput,
+            ),
+        ];
+        for (e, kind) in cases {
+            let msg = e.to_string();
+            assert_eq!(io::Error::from(e).kind(), kind, "{msg}");
+        }
+    }
+
+    /// Tokio's own error, with no OS error number, is kept whole: the
+    /// source, and what the `io::Error` is; an OS error is explained.
+    #[test]
+    fn tokio_s_errors_pass_through() {
+        let shutdown = "A Tokio 1.x context was found, but it is being shutdown.";
+        let path = Path::new("/run/app.sock");
+        let e = BindError::from_io(io::Error::other(shutdown), |errno| {
+            BindError::os(Op::Register, path, errno)
+        });
+        assert_eq!(e.kind(), BindErrorKind::Other);
+        assert_eq!(e.raw_os_error(), None);
+        assert_eq!(
+            e.to_string(),
+            "cannot register with Tokio the socket at /run/app.sock: Tokio refused it"
+        );
+        assert_eq!(e.source().unwrap().to_string(), shutdown);
+        let io = io::Error::from(e);
+        assert!(tokio::runtime::is_rt_shutdown_err(&io), "{io:?}");
+        assert_eq!(io.kind(), io::ErrorKind::Other);
+        assert_eq!(io.get_ref().unwrap().to_string(), shutdown);
+
+        let e = BindError::from_io(io::Error::other(shutdown), |errno| {
+            BindError::activation(Activation::Register(errno))
+        });
+        assert_eq!(
+            e.to_string(),
+            "cannot use the socket passed by the service manager: Tokio refused it"
+        );
+        assert!(tokio::runtime::is_rt_shutdown_err(&e.into()));
+
+        let e = BindError::from_io(io::Error::from_raw_os_error(Errno::EBADF as i32), |errno| {
+            BindError::activation(Activation::Register(errno))
+        });
+        assert!(e.source().is_none(), "named once, in the sentence");
+        assert_eq!(e.raw_os_error(), None, "the activation error names it");
+        assert_eq!(
+            e.to_string(),
+            "cannot use the socket passed by the service manager: cannot register it with \
+             Tokio: Bad file descriptor (os error 9); check the .socket unit \
+             (ListenStream=, FileDescriptorName=) or the LISTEN_* variables"
+        );
+        let e = BindError::io(
+            Op::Lock,
+            path,
+            io::Error::from_raw_os_error(Errno::EBADF as i32),
+        );
+        assert_eq!(e.raw_os_error(), Some(Errno::EBADF as i32));
+        assert!(e.source().is_none());
+    }
+
+    /// Every reason other modules report, word for word as the tests and
+    /// users have read them.
+    #[test]
+    fn catalogue_words() {
+        let path = Path::new("/run/app.sock");
+        let races = [
+            (
+                Race::FilePutThere,
+                "another process put a file there while we were binding",
+            ),
+            (
+                Race::SocketReplaced,
+                "another process replaced the new socket while we were binding",
+            ),
+            (
+                Race::DirReplacedWhileBinding,
+                "the directory was replaced while binding",
+            ),
+            (
+                Race::ReplacedWhileChecked,
+                "another process replaced it while it was being checked",
+            ),
+            (
+                Race::DirReplacedWhileProbed,
+                "its directory was replaced while it was being probed",
+            ),
+            (
+                Race::ReplacedVanished,
+                "what we replaced vanished from our private directory",
+            ),
+            (
+                Race::KeptChanging,
+                "it kept changing while we were taking it over",
+            ),
+            (
+                Race::PrivateDirsReplaced(Errno::EEXIST),
+                "each new private directory was replaced before it could be used (EEXIST: File exists)",
+            ),
+            (
+                Race::NotADirPutThere,
+                "something that is not a directory was put there",
+            ),
+            (
+                Race::NewDirReplaced { uid: 65534 },
+                "the new directory was replaced by one owned by uid 65534",
+            ),
+        ];
+        for (race, words) in races {
+            assert_eq!(
+                BindError::raced(Op::Bind, path, race).to_string(),
+                format!(
+                    "cannot bind /run/app.sock: {words}, so it is left alone; find out which \
+                     other program uses this path, or choose another path"
+                )
+            );
+        }
+
+        let missing = [
+            (Missing::Absent, "does not exist"),
+            (Missing::NotADirectory, "is not a directory"),
+            (
+                Missing::AbsentThroughDotDot,
+                "does not exist, and directories are never created through `..`",
+            ),
+        ];
+        for (why, words) in missing {
+            let e = BindError::parent_missing(path, Path::new("/run"), why);
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "cannot bind /run/app.sock: directory /run {words}; create"
+                )),
+                "{e}"
+            );
+        }
+
+        let fix = "; bind under a directory this service owns, such as $XDG_RUNTIME_DIR or a \
+                   systemd RuntimeDirectory=, or make";
+        let strict = [
+            (
+                Path::new("/srv"),
+                None,
+                StrictModes::NotOurs {
+                    owner: 1000,
+                    euid: 0,
+                },
+                "directory /srv is owned by uid 1000, and we run as uid 0: only root or we may \
+                 own a directory above the socket",
+            ),
+            (
+                Path::new("/srv"),
+                Some(Path::new("/run/l\x1b")),
+                StrictModes::WritableByAll { mode: 0o777 },
+                "directory /srv (reached through the link at /run/l\\e) is writable by every \
+                 user and not sticky (mode 0777), so anyone could replace the socket",
+            ),
+            (
+                Path::new("/srv"),
+                None,
+                StrictModes::WritableByGroup {
+                    gid: 10,
+                    mode: 0o775,
+                },
+                "directory /srv is writable by its group (gid 10, mode 0775), so any member \
+                 could replace the socket",
+            ),
+            (
+                Path::new("/run/l"),
+                None,
+                StrictModes::LinkNotOurs {
+                    owner: 1000,
+                    euid: 0,
+                },
+                "the symbolic link /run/l is owned by uid 1000, and we run as uid 0: its owner \
+                 could re-point it, and only root or we may own a link on the way to the socket",
+            ),
+        ];
+        for (step, via, why, words) in strict {
+            let e = BindError::insecure_parent(path, step, via, why);
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("cannot bind /run/app.sock: {words}{fix}")),
+                "{e}"
+            );
+        }
+
+        let activation = [
+            (
+                Activation::PidNotANumber("x".into()),
+                r#"LISTEN_PID="x" is not a process id"#,
+            ),
+            (
+                Activation::FdsNotANumber("x".into()),
+                r#"LISTEN_FDS="x" is not a number"#,
+            ),
+            (
+                Activation::TooManyFds {
+                    count: 9000,
+                    limit: 1024,
+                },
+                "LISTEN_FDS=9000 is more descriptors than this process may have open \
+                 (RLIMIT_NOFILE is 1024)",
+            ),
+            (
+                Activation::FdNotOpen { count: 2, fd: 4 },
+                "LISTEN_FDS=2, but descriptor 4 is not open",
+            ),
+            (
+                Activation::NoneOfKind {
+                    count: 2,
+                    kind: "Unix datagram socket",
+                },
+                "2 descriptor(s) were passed, but none is a Unix datagram socket",
+            ),
+            (
+                Activation::SeveralOfKind {
+                    kind: "listening Unix stream socket",
+                    names: vec![Some("a".into()), None, Some("b\x1b".into())],
+                },
+                "3 of them are a listening Unix stream socket (a, ?, b\\e); pick one by its \
+                 name (from_activation_named)",
+            ),
+            (
+                Activation::Unusable {
+                    fd: 3,
+                    why: Unusable::Inet,
+                },
+                "descriptor 3 is a TCP/IP socket, not a Unix socket",
+            ),
+            (
+                Activation::NonBlocking {
+                    fd: 3,
+                    errno: Errno::EBADF,
+                },
+                "descriptor 3: EBADF: Bad file number",
+            ),
+        ];
+        for (why, words) in activation {
+            assert_eq!(
+                BindError::activation(why).to_string(),
+                format!(
+                    "cannot use the socket passed by the service manager: {words}; check the \
+                     .socket unit (ListenStream=, FileDescriptorName=) or the LISTEN_* variables"
+                )
+            );
+        }
+
+        let wanted = "listening Unix stream socket";
+        let unusable = [
+            (
+                Unusable::NotASocket(Errno::ENOTSOCK),
+                "is not a socket (ENOTSOCK: Socket operation on non-socket)",
+            ),
+            (Unusable::Inet, "is a TCP/IP socket, not a Unix socket"),
+            (
+                Unusable::NotUnix(Some(AddressFamily::Netlink)),
+                "is not a Unix socket (Some(Netlink))",
+            ),
+            (
+                Unusable::WrongType {
+                    found: SockType::Stream,
+                    wanted: "Unix datagram socket",
+                },
+                "is a Unix stream socket, not a Unix datagram socket",
+            ),
+            (
+                Unusable::WrongType {
+                    found: SockType::Datagram,
+                    wanted,
+                },
+                "is a Unix datagram socket, not a listening Unix stream socket",
+            ),
+            (
+                Unusable::WrongType {
+                    found: SockType::SeqPacket,
+                    wanted,
+                },
+                "is a Unix SeqPacket socket, not a listening Unix stream socket",
+            ),
+            (
+                Unusable::NoType(Errno::EBADF),
+                "cannot be asked its type (EBADF: Bad file number)",
+            ),
+            (Unusable::NotListening, "is not listening"),
+            (Unusable::NoAddress, "has no Unix address"),
+            (Unusable::Unnamed, "is not bound to a name"),
+        ];
+        for (why, words) in unusable {
+            assert_eq!(why.to_string(), words);
+        }
     }
 }

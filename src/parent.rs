@@ -18,6 +18,7 @@ use nix::sys::stat::{FileStat, Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
 use nix::unistd::geteuid;
 
 use crate::error::{BindError, Op};
+use crate::explain::{Missing, Race, StrictModes};
 use crate::stat::{self, file_type};
 
 const DIR_FLAGS: OFlag = OFlag::O_RDONLY
@@ -104,7 +105,7 @@ pub(crate) fn open_dir(path: &Path, dir: &Path) -> Result<Dir, BindError> {
         let st = fstatat(&fd, part.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
             .map_err(|e| walk.lookup_error(e, &at, fd.as_fd(), &part))?;
         if file_type(&st) != SFlag::S_IFLNK {
-            return Err(BindError::parent_missing(path, dir, "is not a directory"));
+            return Err(BindError::parent_missing(path, dir, Missing::NotADirectory));
         }
         links += 1;
         if links > MAX_LINKS {
@@ -210,36 +211,20 @@ impl Walk<'_> {
         self.redirectable |= std::mem::take(&mut self.last_unsafe);
         let (owner, mode) = (st.st_uid, stat::permissions(st));
         let euid = self.euid;
-        let reached = via
-            .map(|via| format!(" (reached through the link at {})", via.display()))
-            .unwrap_or_default();
         let why = if owner != 0 && owner != euid {
-            format!(
-                "{reached} is owned by uid {owner}, and we run as uid {euid}: only root or we \
-                 may own a directory above the socket"
-            )
+            StrictModes::NotOurs { owner, euid }
         } else if mode & 0o002 != 0 && mode & 0o1000 == 0 {
-            format!(
-                "{reached} is writable by every user and not sticky (mode {mode:04o}), so \
-                 anyone could replace the socket"
-            )
+            StrictModes::WritableByAll { mode }
         } else if mode & 0o020 != 0 && mode & 0o1000 == 0 {
-            format!(
-                "{reached} is writable by its group (gid {}, mode {mode:04o}), so any member \
-                 could replace the socket",
-                st.st_gid
-            )
+            StrictModes::WritableByGroup {
+                gid: st.st_gid,
+                mode,
+            }
         } else {
             return;
         };
-        let what = format!("directory {}", d.display());
         self.last_unsafe = true;
-        self.unsafe_step = Some(BindError::insecure_parent(
-            self.path,
-            d,
-            &what,
-            why.trim_start(),
-        ));
+        self.unsafe_step = Some(BindError::insecure_parent(self.path, d, via, why));
     }
 
     /// A link on the way: its owner could re-point it.
@@ -247,20 +232,18 @@ impl Walk<'_> {
         let (owner, euid) = (st.st_uid, self.euid);
         if owner != 0 && owner != euid {
             self.redirectable = true;
-            let what = format!("the symbolic link {}", link.display());
-            let why = format!(
-                "is owned by uid {owner}, and we run as uid {euid}: its owner could re-point \
-                 it, and only root or we may own a link on the way to the socket"
-            );
-            self.unsafe_step = Some(BindError::insecure_parent(self.path, link, &what, why));
+            let why = StrictModes::LinkNotOurs { owner, euid };
+            self.unsafe_step = Some(BindError::insecure_parent(self.path, link, None, why));
         }
     }
 
     /// `part` in the directory `at` (open as `fd`) could not be looked up.
     fn lookup_error(&self, errno: Errno, at: &Path, fd: BorrowedFd<'_>, part: &OsStr) -> BindError {
         match errno {
-            Errno::ENOENT => BindError::parent_missing(self.path, self.dir, "does not exist"),
-            Errno::ENOTDIR => BindError::parent_missing(self.path, self.dir, "is not a directory"),
+            Errno::ENOENT => BindError::parent_missing(self.path, self.dir, Missing::Absent),
+            Errno::ENOTDIR => {
+                BindError::parent_missing(self.path, self.dir, Missing::NotADirectory)
+            }
             errno => BindError::os_at(Op::LookUpDir, &at.join(part), errno, fd, None),
         }
     }
@@ -287,7 +270,7 @@ pub(crate) fn create_missing(path: &Path, dir: &Path, mode: u32) -> Result<(), B
     };
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let mut fd = open(base, flags, Mode::empty()).map_err(|errno| match errno {
-        Errno::ENOENT | Errno::ENOTDIR => BindError::parent_missing(path, base, "does not exist"),
+        Errno::ENOENT | Errno::ENOTDIR => BindError::parent_missing(path, base, Missing::Absent),
         errno => BindError::os(Op::LookUpDir, base, errno),
     })?;
     let mut made = base.to_path_buf();
@@ -300,7 +283,7 @@ pub(crate) fn create_missing(path: &Path, dir: &Path, mode: u32) -> Result<(), B
                 return Err(BindError::parent_missing(
                     path,
                     dir,
-                    "does not exist, and directories are never created through `..`",
+                    Missing::AbsentThroughDotDot,
                 ));
             }
         };
@@ -326,11 +309,9 @@ fn make_one(parent: &OwnedFd, name: &OsStr, path: &Path, mode: u32) -> Result<Ow
         }
     };
     let fd = openat(parent, name, DIR_FLAGS, Mode::empty()).map_err(|errno| match errno {
-        Errno::ELOOP | Errno::ENOTDIR => BindError::raced(
-            Op::CreateDir,
-            path,
-            "something that is not a directory was put there",
-        ),
+        Errno::ELOOP | Errno::ENOTDIR => {
+            BindError::raced(Op::CreateDir, path, Race::NotADirPutThere)
+        }
         errno => BindError::os(Op::CreateDir, path, errno),
     })?;
     if created {
@@ -339,10 +320,7 @@ fn make_one(parent: &OwnedFd, name: &OsStr, path: &Path, mode: u32) -> Result<Ow
             return Err(BindError::raced(
                 Op::CreateDir,
                 path,
-                &format!(
-                    "the new directory was replaced by one owned by uid {}",
-                    st.st_uid
-                ),
+                Race::NewDirReplaced { uid: st.st_uid },
             ));
         }
         fchmod(&fd, stat::mode(mode)).map_err(|errno| BindError::os(Op::CreateDir, path, errno))?;

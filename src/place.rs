@@ -35,13 +35,7 @@ pub(crate) fn move_in(
     path: &Path,
     name: &OsStr,
 ) -> Result<(), BindError> {
-    let taken = || {
-        BindError::raced(
-            Op::MoveIntoPlace,
-            path,
-            "another process put a file there while we were binding",
-        )
-    };
+    let taken = || BindError::raced(Op::MoveIntoPlace, path, crate::explain::Race::FilePutThere);
     let (ours, theirs) = (Path::new(SOCKET), Path::new(name));
     match sys::rename_noreplace(private.fd(), ours, dir, theirs) {
         Ok(()) => Ok(()),
@@ -179,14 +173,14 @@ pub(crate) fn swap_in(
             _ => Err(BindError::raced(
                 Op::TakeOver,
                 path,
-                "what we replaced vanished from our private directory",
+                crate::explain::Race::ReplacedVanished,
             )),
         };
     }
     Err(BindError::raced(
         Op::TakeOver,
         path,
-        "it kept changing while we were taking it over",
+        crate::explain::Race::KeptChanging,
     ))
 }
 

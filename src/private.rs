@@ -113,9 +113,7 @@ impl<'d> PrivateDir<'d> {
             Err(OwnDirError::Raced(errno)) => Err(BindError::raced(
                 Op::CreatePrivateDir,
                 socket,
-                &format!(
-                    "each new private directory was replaced before it could be used ({errno})"
-                ),
+                crate::explain::Race::PrivateDirsReplaced(errno),
             )),
         }
     }

@@ -189,6 +189,74 @@ fn runtime_without_io() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+// ---- tokio 1.54, tests/rt_handle_block_on.rs ----
+// Upstream runs the test under each runtime of its `rt_test!` macro, and
+// ignores it there; here it runs, once per runtime.
+
+mod current_thread_scheduler {
+    use super::*;
+
+    #[test]
+    fn unix_listener_bind_after_shutdown() {
+        bind_after_shutdown(tokio::runtime::Builder::new_current_thread());
+    }
+}
+
+mod threaded_scheduler_4_threads {
+    use super::*;
+
+    #[test]
+    fn unix_listener_bind_after_shutdown() {
+        let mut rt = tokio::runtime::Builder::new_multi_thread();
+        rt.worker_threads(4);
+        bind_after_shutdown(rt);
+    }
+}
+
+mod threaded_scheduler_1_thread {
+    use super::*;
+
+    #[test]
+    fn unix_listener_bind_after_shutdown() {
+        let mut rt = tokio::runtime::Builder::new_multi_thread();
+        rt.worker_threads(1);
+        bind_after_shutdown(rt);
+    }
+}
+
+/// A bind in the context of a runtime that has shut down fails with
+/// Tokio's own error, which Tokio's own check recognises.
+fn bind_after_shutdown(mut rt: tokio::runtime::Builder) {
+    let rt = rt.enable_all().build().unwrap();
+    let _enter = rt.enter();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("socket");
+
+    rt.shutdown_timeout(std::time::Duration::from_secs(1000));
+
+    let err = SafeUnixListener::bind(&path).unwrap_err();
+    // Ours: the sentence names the step and the path, Tokio's error is the
+    // source, and nothing is left behind.
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot register with Tokio the socket at {}: Tokio refused it",
+            path.display()
+        )
+    );
+    assert!(std::error::Error::source(&err).is_some());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let err: io::Error = err.into();
+
+    assert_eq!(err.kind(), std::io::ErrorKind::Other);
+    assert_eq!(
+        err.get_ref().unwrap().to_string(),
+        "A Tokio 1.x context was found, but it is being shutdown.",
+    );
+    assert!(tokio::runtime::is_rt_shutdown_err(&err), "{err:?}");
+}
+
 // ---- what compiles against tokio's listener compiles against ours ----
 
 fn is_send_sync_unpin_unwind_safe<T: Send + Sync + Unpin + std::panic::UnwindSafe>() {}
