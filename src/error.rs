@@ -336,6 +336,32 @@ impl BindError {
         self.0.fix.as_deref()
     }
 
+    /// The sentence without its opening "cannot OPERATION ADDRESS: ": why
+    /// it failed, and what to do. For a caller that names the operation
+    /// and the address in its own words, so that they are not said twice.
+    ///
+    /// ```
+    /// use safe_unix_listener::SafeUnixListener;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("notes.txt");
+    /// std::fs::write(&path, "data")?;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # let _enter = rt.enter();
+    /// let err = SafeUnixListener::bind(&path).unwrap_err();
+    /// assert_eq!(
+    ///     err.reason().to_string(),
+    ///     "a regular file is in the way, and only stale sockets are ever removed; \
+    ///      move it away by hand if it is not needed, or choose another path"
+    /// );
+    /// assert_eq!(err.to_string(), format!("cannot bind {}: {}", path.display(), err.reason()));
+    /// # Ok(()) }
+    /// ```
+    pub fn reason(&self) -> impl fmt::Display + fmt::Debug + '_ {
+        Reason(&self.0)
+    }
+
     pub(crate) fn new(kind: BindErrorKind, operation: Op, target: impl fmt::Display) -> Self {
         Self(Box::new(Repr {
             kind,
@@ -385,7 +411,22 @@ impl fmt::Display for BindError {
             Target::Quoted(path) => write!(f, "{:?}", path.as_os_str())?,
             Target::Other(what) => write!(f, "{}", text(what))?,
         }
-        write!(f, ": {}", self.0.why)?;
+        write!(f, ": {}", Reason(&self.0))
+    }
+}
+
+/// [`BindError::reason`]: why, and the fix.
+struct Reason<'a>(&'a Repr);
+
+impl fmt::Debug for Reason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Reason").field(&self.to_string()).finish()
+    }
+}
+
+impl fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.why)?;
         if let Some(fix) = &self.0.fix {
             write!(f, "; {fix}")?;
         }
