@@ -113,7 +113,7 @@ fn mode_owner_and_group_by_name_are_applied_and_said() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(
         log.contains(&format!(
-            "WARN echo::common: only root and nobody (uid 65534) can connect to {shown} (mode 0640)"
+            "WARN echo: only root and nobody (uid 65534) can connect to {shown} (mode 0640)"
         )),
         "{log}"
     );

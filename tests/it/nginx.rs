@@ -207,7 +207,7 @@ fn behind_nginx_the_right_mode_and_group_work_a_wrong_mode_is_named_and_sigterm_
     let said = wait_for_line(&lines, "can connect to");
     assert!(
         said.contains(&format!(
-            "WARN axum_hello::common: only root (uid 0) can connect to {} (mode 0755); other \
+            "WARN axum_hello: only root (uid 0) can connect to {} (mode 0755); other \
              users, such as a proxy's workers, get EACCES: give their group access with \
              --mode 0660 --group NAME",
             sock.display()
