@@ -113,21 +113,18 @@ async fn run() -> Result<(), Box<dyn Error>> {
         print!("{}", systemd_units(&addr));
         return Ok(());
     }
-    let mut builder = SafeUnixListener::builder(addr)
+    let on_existing = if args.takeover {
+        OnExisting::TakeOver
+    } else {
+        OnExisting::RemoveStale
+    };
+    let builder = SafeUnixListener::builder(addr)
+        .on_existing(on_existing)
+        .mode(args.mode)
+        .owner(args.owner.as_deref().map(uid_of).transpose()?)
+        .group(args.group.as_deref().map(gid_of).transpose()?)
         .check_parent(args.check_parent)
         .notify_ready(true); // READY=1 once listening, under systemd's Type=notify
-    if args.takeover {
-        builder = builder.on_existing(OnExisting::TakeOver);
-    }
-    if let Some(mode) = args.mode {
-        builder = builder.mode(mode);
-    }
-    if let Some(owner) = &args.owner {
-        builder = builder.owner(uid_of(owner)?);
-    }
-    if let Some(group) = &args.group {
-        builder = builder.group(gid_of(group)?);
-    }
     let uids: Vec<u32> = args
         .allow_uid
         .iter()
