@@ -22,7 +22,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use safe_unix_listener::{HyperServer, SafeUnixListener};
+use safe_unix_listener::SafeUnixListener;
+use safe_unix_listener::http::HyperServer;
 
 const CONNECTIONS: usize = 16;
 

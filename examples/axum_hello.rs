@@ -40,9 +40,9 @@ use axum::extract::ConnectInfo;
 use axum::routing::get;
 use clap::Parser;
 use nix::unistd::{Group, User};
+use safe_unix_listener::systemd::notify_stopping;
 use safe_unix_listener::{
-    AddrView, OnExisting, PeerInfo, SafeUnixListener, ShutdownSignal, UnixAddr, notify_stopping,
-    shutdown_signal,
+    AddrView, OnExisting, PeerInfo, SafeUnixListener, ShutdownSignal, UnixAddr, shutdown_signal,
 };
 
 /// The program's name, in its messages and its systemd units.

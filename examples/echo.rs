@@ -34,9 +34,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use futures_util::StreamExt;
 use nix::unistd::{Group, User};
+use safe_unix_listener::systemd::notify_stopping;
 use safe_unix_listener::{
-    AddrView, OnExisting, SafeUnixListener, ShutdownSignal, UnixAddr, notify_stopping,
-    shutdown_signal,
+    AddrView, OnExisting, SafeUnixListener, ShutdownSignal, UnixAddr, shutdown_signal,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;

@@ -41,8 +41,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use nix::unistd::{Group, User};
+use safe_unix_listener::http::HyperServer;
 use safe_unix_listener::{
-    AddrView, HyperServer, OnExisting, PeerInfo, SafeUnixListener, UnixAddr, shutdown_signal,
+    AddrView, OnExisting, PeerInfo, SafeUnixListener, UnixAddr, shutdown_signal,
 };
 
 /// The program's name, in its messages and its systemd units.

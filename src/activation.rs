@@ -79,8 +79,19 @@ fn with_passed<T>(
 /// name it was passed under.
 pub(crate) type Adopted<K = tokio::net::UnixListener> = (K, UnixAddr, Option<String>);
 
-/// A passed descriptor that is not a Unix stream listener, and what it is.
-pub(crate) type NotUsed = (RawFd, String);
+/// A passed descriptor that is not a Unix stream listener, from
+/// [`SafeUnixListener::from_activation_all`](crate::SafeUnixListener::from_activation_all):
+/// left open and untouched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NotUsed {
+    /// The descriptor's number.
+    pub fd: RawFd,
+    /// The name it was passed under (`FileDescriptorName=`, `--fdname`).
+    pub name: Option<String>,
+    /// What it is instead, in words: "is a TCP or UDP socket", say.
+    pub what: String,
+}
 
 /// Takes the passed Unix listener: the one named `name`, or, without a
 /// name, the only passed descriptor that is a listening Unix stream socket.
@@ -106,7 +117,7 @@ pub(crate) fn take<K: Kind>(name: Option<&str>) -> Result<Option<Adopted<K>>, Bi
 }
 
 /// Takes every passed descriptor not taken yet: the Unix stream listeners
-/// adopted, the others reported as (fd, what it is).
+/// adopted, the others reported with what they are.
 #[track_caller]
 pub(crate) fn take_all() -> Result<(Vec<Adopted>, Vec<NotUsed>), BindError> {
     with_passed(|passed| {
@@ -120,7 +131,11 @@ pub(crate) fn take_all() -> Result<(Vec<Adopted>, Vec<NotUsed>), BindError> {
                         name = p.name.as_deref().unwrap_or(""),
                         "passed descriptor {why}; not used"
                     );
-                    others.push((p.fd, why.to_string()));
+                    others.push(NotUsed {
+                        fd: p.fd,
+                        name: p.name.clone(),
+                        what: why.to_string(),
+                    });
                 }
             }
         }
@@ -289,7 +304,7 @@ pub(crate) fn checked<K: Kind>(borrowed: BorrowedFd<'_>) -> Result<UnixAddr, Unu
 ///
 /// ```no_run
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
-///     let passed = safe_unix_listener::receive_activation()?;
+///     let passed = safe_unix_listener::systemd::receive_activation()?;
 ///     let rt = tokio::runtime::Runtime::new()?;
 ///     rt.block_on(async {
 ///         let listener = match passed {

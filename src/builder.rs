@@ -218,7 +218,7 @@ impl<S> Builder<S> {
     }
 
     /// Tells the service manager that the service is ready (`READY=1` on
-    /// `$NOTIFY_SOCKET`, see [`notify_ready`](crate::notify_ready)) as soon
+    /// `$NOTIFY_SOCKET`, see [`notify_ready`](crate::systemd::notify_ready)) as soon
     /// as the socket listens, so that under `Type=notify` nothing ordered
     /// after the service starts before it accepts connections. Off by
     /// default; nothing is sent when `$NOTIFY_SOCKET` is unset. A failure

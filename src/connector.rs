@@ -26,7 +26,8 @@ use crate::addr::UnixAddr;
 /// use hyper::body::Bytes;
 /// use hyper_util::client::legacy::Client;
 /// use hyper_util::rt::TokioExecutor;
-/// use safe_unix_listener::{HyperServer, SafeUnixListener, UnixConnector};
+/// use safe_unix_listener::SafeUnixListener;
+/// use safe_unix_listener::http::{HyperServer, UnixConnector};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -52,7 +53,7 @@ impl UnixConnector {
     /// A connector to `addr`.
     ///
     /// ```
-    /// # use safe_unix_listener::UnixConnector;
+    /// # use safe_unix_listener::http::UnixConnector;
     /// let connector = UnixConnector::new("@app".parse()?);
     /// assert_eq!(connector.addr().to_string(), "@app");
     /// # Ok::<_, safe_unix_listener::BindError>(())

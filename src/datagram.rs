@@ -30,8 +30,8 @@ use crate::sys;
 /// Receiving is Tokio's own, through [`AsRef<UnixDatagram>`]
 /// (`recv`, `recv_from`, `send_to`, readiness): nothing is wrapped on the
 /// data path. [`recv_with_peer`](Self::recv_with_peer) adds who sent each
-/// datagram, and applies [`Builder::allow_uids`] and
-/// [`Builder::allow_gids`].
+/// datagram, and applies [`Builder::allow_uids`](crate::Builder::allow_uids) and
+/// [`Builder::allow_gids`](crate::Builder::allow_gids).
 ///
 /// ```
 /// use safe_unix_listener::SafeUnixDatagram;
@@ -183,7 +183,7 @@ impl SafeUnixDatagram {
     /// uid, gid and pid as the kernel recorded them (`SCM_CREDENTIALS` on
     /// Linux, `SCM_CREDS2` on FreeBSD; they cannot be forged), and its
     /// address. Datagrams from a sender
-    /// that [`Builder::allow_uids`] and [`Builder::allow_gids`] do not
+    /// that [`Builder::allow_uids`](crate::Builder::allow_uids) and [`Builder::allow_gids`](crate::Builder::allow_gids) do not
     /// admit are dropped here, never returned, and logged at a
     /// rate-limited `warn`.
     ///

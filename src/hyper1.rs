@@ -55,7 +55,8 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// use http_body_util::Full;
 /// use hyper::body::Bytes;
 /// use hyper::{Request, Response, service::service_fn};
-/// use safe_unix_listener::{HyperServer, PeerInfo, SafeUnixListener, shutdown_signal};
+/// use safe_unix_listener::{PeerInfo, SafeUnixListener, shutdown_signal};
+/// use safe_unix_listener::http::HyperServer;
 ///
 /// async fn hello(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
 ///     let uid = req.extensions().get::<PeerInfo>().and_then(PeerInfo::uid);
@@ -84,7 +85,8 @@ impl HyperServer {
     /// Serves on `listener`, with a 30 s grace period.
     ///
     /// ```no_run
-    /// # use safe_unix_listener::{HyperServer, SafeUnixListener};
+    /// # use safe_unix_listener::SafeUnixListener;
+    /// # use safe_unix_listener::http::HyperServer;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// let server = HyperServer::new(SafeUnixListener::bind("/run/app/app.sock")?);
@@ -106,7 +108,8 @@ impl HyperServer {
     /// allocations a request; a server that never reads it can turn it off.
     ///
     /// ```no_run
-    /// # use safe_unix_listener::{HyperServer, SafeUnixListener};
+    /// # use safe_unix_listener::SafeUnixListener;
+    /// # use safe_unix_listener::http::HyperServer;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// let server = HyperServer::new(SafeUnixListener::bind("/run/app/app.sock")?)
@@ -127,7 +130,8 @@ impl HyperServer {
     ///
     /// ```no_run
     /// # use std::time::Duration;
-    /// # use safe_unix_listener::{HyperServer, SafeUnixListener};
+    /// # use safe_unix_listener::SafeUnixListener;
+    /// # use safe_unix_listener::http::HyperServer;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// let server = HyperServer::new(SafeUnixListener::bind("/run/app/app.sock")?)
@@ -146,7 +150,8 @@ impl HyperServer {
     ///
     /// ```no_run
     /// # use std::time::Duration;
-    /// # use safe_unix_listener::{HyperServer, SafeUnixListener};
+    /// # use safe_unix_listener::SafeUnixListener;
+    /// # use safe_unix_listener::http::HyperServer;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// let server = HyperServer::new(SafeUnixListener::bind("/run/app/app.sock")?)
@@ -163,7 +168,8 @@ impl HyperServer {
     /// kernel's backlog until one closes.
     ///
     /// ```no_run
-    /// # use safe_unix_listener::{HyperServer, SafeUnixListener};
+    /// # use safe_unix_listener::SafeUnixListener;
+    /// # use safe_unix_listener::http::HyperServer;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// let server = HyperServer::new(SafeUnixListener::bind("/run/app/app.sock")?)
@@ -179,7 +185,8 @@ impl HyperServer {
     ///
     /// ```no_run
     /// # use std::time::Duration;
-    /// # use safe_unix_listener::{HyperServer, SafeUnixListener};
+    /// # use safe_unix_listener::SafeUnixListener;
+    /// # use safe_unix_listener::http::HyperServer;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// let server = HyperServer::new(SafeUnixListener::bind("/run/app/app.sock")?)
@@ -196,7 +203,8 @@ impl HyperServer {
     ///
     /// ```no_run
     /// # use std::convert::Infallible;
-    /// # use safe_unix_listener::{HyperServer, SafeUnixListener, shutdown_signal};
+    /// # use safe_unix_listener::{SafeUnixListener, shutdown_signal};
+    /// # use safe_unix_listener::http::HyperServer;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// let ok = hyper::service::service_fn(|_req| async {
@@ -279,7 +287,7 @@ impl HyperServer {
             }
         }
 
-        if let Err(e) = crate::notify_stopping() {
+        if let Err(e) = crate::systemd::notify_stopping() {
             tracing::warn!(error = %e, "stopping, but the service manager was not told");
         }
         let addr = listener.addr().clone();

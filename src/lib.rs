@@ -180,6 +180,9 @@ mod escape;
 mod explain;
 mod guard;
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod http;
+#[cfg(feature = "hyper")]
 mod hyper1;
 mod inspect;
 mod kind;
@@ -194,26 +197,21 @@ mod probe;
 mod signal;
 mod stat;
 mod sys;
+pub mod systemd;
 mod temp;
 #[cfg(feature = "tokio-util")]
 mod tokio_util07;
 
-pub use activation::receive_activation;
 pub use addr::{AddrView, UnixAddr};
 pub use bind::OnExisting;
 pub use builder::Builder;
 pub use classify::{FileInfo, Found, LiveServer};
 pub use cleanup::UnlinkOnDrop;
-#[cfg(feature = "hyper")]
-pub use connector::UnixConnector;
 pub use datagram::SafeUnixDatagram;
 pub use error::{BindError, BindErrorKind, Operation};
-#[cfg(feature = "hyper")]
-pub use hyper1::HyperServer;
 pub use inspect::{Inspection, Verdict, clean_stale, clean_stale_trusting_parents, inspect};
-pub use listener::{Activated, SafeUnixListener};
+pub use listener::SafeUnixListener;
 pub use lock::LockState;
-pub use notify::{notify_ready, notify_ready_main_pid, notify_status, notify_stopping};
 pub use peer::PeerInfo;
 pub use probe::SocketType;
 pub use signal::{ShutdownSignal, shutdown_signal};

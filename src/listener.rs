@@ -18,7 +18,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use std::path::Path;
 
-use crate::activation;
+use crate::activation::{self, NotUsed};
 use crate::addr::UnixAddr;
 use crate::backoff::{Backoff, is_connection_error};
 use crate::bound::{Bound, Settings};
@@ -689,8 +689,8 @@ impl SafeUnixListener {
     /// for (name, listener) in &passed.listeners {
     ///     println!("{name:?} on {}", listener.addr());
     /// }
-    /// for (fd, what) in &passed.others {
-    ///     eprintln!("descriptor {fd} {what}");
+    /// for other in &passed.others {
+    ///     eprintln!("descriptor {} {}", other.fd, other.what);
     /// }
     /// # Ok(()) }
     /// ```
@@ -712,7 +712,7 @@ pub struct Activated {
     /// The passed Unix stream listeners, with the names they were passed
     /// under (`FileDescriptorName=`, `--fdname`), in descriptor order.
     pub listeners: Vec<(Option<String>, SafeUnixListener)>,
-    /// The passed descriptors that are not Unix stream listeners: the
-    /// descriptor number, and what it is instead. Left open, untouched.
-    pub others: Vec<(i32, String)>,
+    /// The passed descriptors that are not Unix stream listeners, and what
+    /// each is instead. Left open, untouched.
+    pub others: Vec<NotUsed>,
 }

@@ -31,7 +31,7 @@ use crate::addr::{AddrView, UnixAddr};
 /// // Without $NOTIFY_SOCKET (not under systemd), nothing is sent.
 /// # // SAFETY: a doctest is a process of its own.
 /// # unsafe { std::env::remove_var("NOTIFY_SOCKET") };
-/// assert!(!safe_unix_listener::notify_ready()?);
+/// assert!(!safe_unix_listener::systemd::notify_ready()?);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn notify_ready() -> io::Result<bool> {
@@ -44,7 +44,7 @@ pub fn notify_ready() -> io::Result<bool> {
 ///
 /// ```
 /// # unsafe { std::env::remove_var("NOTIFY_SOCKET") };
-/// assert!(!safe_unix_listener::notify_ready_main_pid()?);
+/// assert!(!safe_unix_listener::systemd::notify_ready_main_pid()?);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn notify_ready_main_pid() -> io::Result<bool> {
@@ -56,7 +56,7 @@ pub fn notify_ready_main_pid() -> io::Result<bool> {
 ///
 /// ```
 /// # unsafe { std::env::remove_var("NOTIFY_SOCKET") };
-/// assert!(!safe_unix_listener::notify_stopping()?);
+/// assert!(!safe_unix_listener::systemd::notify_stopping()?);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn notify_stopping() -> io::Result<bool> {
@@ -68,7 +68,7 @@ pub fn notify_stopping() -> io::Result<bool> {
 ///
 /// ```
 /// # unsafe { std::env::remove_var("NOTIFY_SOCKET") };
-/// assert!(!safe_unix_listener::notify_status("serving 3 clients")?);
+/// assert!(!safe_unix_listener::systemd::notify_status("serving 3 clients")?);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn notify_status(status: &str) -> io::Result<bool> {

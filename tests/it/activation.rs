@@ -166,7 +166,7 @@ fn helper_inherited() {
     }
     // First thing in main, as documented: before the program opens any
     // descriptor of its own (the runtime's would be descriptor 3).
-    let passed = safe_unix_listener::receive_activation();
+    let passed = safe_unix_listener::systemd::receive_activation();
     in_runtime(|_| {
         let adopted = passed.and_then(|_| SafeUnixListener::from_activation());
         match adopted {
@@ -425,8 +425,8 @@ fn helper_three_passed() {
                 for (name, l) in &all.listeners {
                     println!("\nLISTENER {} {}", name.as_deref().unwrap_or("-"), l.addr());
                 }
-                for (fd, why) in &all.others {
-                    println!("\nOTHER {fd} {why}");
+                for other in &all.others {
+                    println!("\nOTHER {} {}", other.fd, other.what);
                 }
                 println!(
                     "\nAGAIN {}",

@@ -165,7 +165,8 @@ mod testing_your_server {
     use hyper::body::Bytes;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-    use safe_unix_listener::{SafeUnixListener, UnixConnector};
+    use safe_unix_listener::SafeUnixListener;
+    use safe_unix_listener::http::UnixConnector;
 
     fn app() -> Router {
         Router::new().route("/", get(|| async { "hello\n" }))

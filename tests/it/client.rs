@@ -133,7 +133,7 @@ fn get_through_connector(addr: &UnixAddr, http2: bool) -> (u16, hyper::Version, 
     use hyper::body::Bytes;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-    use safe_unix_listener::UnixConnector;
+    use safe_unix_listener::http::UnixConnector;
 
     crate::support::runtime().block_on(async {
         let client = Client::builder(TokioExecutor::new())
@@ -196,7 +196,7 @@ fn unix_connector_errors_name_the_address() {
     use hyper::body::Bytes;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-    use safe_unix_listener::UnixConnector;
+    use safe_unix_listener::http::UnixConnector;
 
     let dir = tempdir();
     let missing: UnixAddr = dir.path().join("missing.sock").try_into().unwrap();

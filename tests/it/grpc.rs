@@ -3,7 +3,8 @@
 //! tonic connector.
 #![cfg(feature = "hyper")]
 
-use safe_unix_listener::{SafeUnixListener, UnixConnector};
+use safe_unix_listener::SafeUnixListener;
+use safe_unix_listener::http::UnixConnector;
 use tonic::transport::{Endpoint, Server};
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;

@@ -13,7 +13,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use nix::sys::signal::Signal;
-use safe_unix_listener::{HyperServer, PeerInfo, SafeUnixListener};
+use safe_unix_listener::http::HyperServer;
+use safe_unix_listener::{PeerInfo, SafeUnixListener};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 

@@ -143,7 +143,8 @@ fn hyper_reaches_a_server_at_a_long_path() {
                 .await
                 .unwrap();
         });
-        let connector = safe_unix_listener::UnixConnector::new(UnixAddr::from_path(&path).unwrap());
+        let connector =
+            safe_unix_listener::http::UnixConnector::new(UnixAddr::from_path(&path).unwrap());
         let client: Client<_, Empty<Bytes>> =
             Client::builder(TokioExecutor::new()).build(connector);
         let response = client

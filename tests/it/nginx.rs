@@ -17,7 +17,7 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use nix::sys::signal::Signal;
-use safe_unix_listener::UnixConnector;
+use safe_unix_listener::http::UnixConnector;
 
 use crate::support::{
     NOBODY, Running, curl, finish, signal, spawn_example, tempdir_with_mode, wait_for_file,

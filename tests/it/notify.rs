@@ -112,7 +112,7 @@ fn helper_notify_status() {
     if std::env::var_os("SUL_HELPER").is_none() {
         return;
     }
-    match safe_unix_listener::notify_status("two\nlines") {
+    match safe_unix_listener::systemd::notify_status("two\nlines") {
         Ok(sent) => println!("\nSENT {sent}"),
         Err(e) => println!("\nERROR {:?} {e}", e.kind()),
     }
