@@ -169,6 +169,7 @@ mod cleanup;
 #[cfg(feature = "hyper")]
 mod connector;
 mod datagram;
+mod entry;
 mod error;
 mod escape;
 mod explain;

@@ -28,6 +28,7 @@ use nix::fcntl::{Flock, FlockArg, OFlag, openat};
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use nix::unistd::{UnlinkatFlags, geteuid, unlinkat};
 
+use crate::entry::{Entry, EntryRef, Reach, Removal};
 use crate::error::{BindError, Op};
 use crate::probe::{Probe, probe_at};
 use crate::stat::{is_socket, lstat_at, same_file};
@@ -47,30 +48,26 @@ const EXTRA_LEN: usize = 1 + PREFIX.len() + RANDOM_LEN + 1 + SOCKET.len();
 #[derive(Debug)]
 pub(crate) struct PrivateDir<'d> {
     fd: Flock<OwnedFd>,
-    parent: BorrowedFd<'d>,
-    name: OsString,
-    path: PathBuf,
+    /// Its name beside the socket.
+    at: Entry<BorrowedFd<'d>>,
+    /// `<its path>/s`, for messages.
+    socket: PathBuf,
 }
 
 impl<'d> PrivateDir<'d> {
-    /// Creates, opens, checks and locks a new private directory in
-    /// `parent`, which is `parent_path`, for the socket `name` there
-    /// (`socket` in messages). Call it under the bind lock.
-    pub(crate) fn create(
-        parent: BorrowedFd<'d>,
-        parent_path: &Path,
-        socket: &Path,
-        name: &OsStr,
-    ) -> Result<Self, BindError> {
+    /// Creates, opens, checks and locks a new private directory beside
+    /// `socket`, for it. Call it under the bind lock.
+    pub(crate) fn create(socket: EntryRef<'d>) -> Result<Self, BindError> {
+        let (parent, parent_path) = (socket.dir(), socket.dir_path());
         // Without a route through the directory (no /proc; macOS, NetBSD)
         // the bind goes by path, which must fit.
-        let by_path = sys::through_dir(parent, name).is_none();
+        let by_path = matches!(socket.reach(false), Reach::Path(_));
         let fits = |dir_name_len: usize| {
             !by_path
                 || parent_path.as_os_str().len() + 1 + dir_name_len + 1 + SOCKET.len()
                     <= sys::MAX_PATH_LEN
         };
-        let own = own_name(name);
+        let own = own_name(socket.name());
         if fits(own.len()) {
             let made = match make_named(parent, &own) {
                 Err(Errno::EEXIST) => {
@@ -82,7 +79,7 @@ impl<'d> PrivateDir<'d> {
                 made => made,
             };
             match made {
-                Ok(fd) => return Ok(Self::at(fd, parent, parent_path, own)),
+                Ok(fd) => return Ok(Self::at(fd, socket.beside(own))),
                 Err(
                     errno @ (Errno::EACCES
                     | Errno::EPERM
@@ -90,7 +87,7 @@ impl<'d> PrivateDir<'d> {
                     | Errno::ENOSPC
                     | Errno::EDQUOT),
                 ) => {
-                    return Err(BindError::os_at(Op::Bind, socket, errno, parent, None));
+                    return Err(socket.os_error_in_dir(Op::Bind, errno));
                 }
                 // Taken by someone else: a random name instead.
                 Err(_) => sweep_once(parent, parent_path, PREFIX),
@@ -99,20 +96,18 @@ impl<'d> PrivateDir<'d> {
         let needed = parent_path.as_os_str().len() + EXTRA_LEN;
         if !fits(PREFIX.len() + RANDOM_LEN) {
             return Err(BindError::no_room_for_private_dir(
-                socket,
+                socket.path(),
                 needed,
                 sys::MAX_PATH_LEN,
             ));
         }
         match make_own_dir(parent, PREFIX) {
-            Ok((name, fd)) => Ok(Self::at(fd, parent, parent_path, name)),
+            Ok((name, fd)) => Ok(Self::at(fd, socket.beside(name))),
             // Reported as what it is to the user: the bind failing.
-            Err(OwnDirError::Os(errno)) => {
-                Err(BindError::os_at(Op::Bind, socket, errno, parent, None))
-            }
+            Err(OwnDirError::Os(errno)) => Err(socket.os_error_in_dir(Op::Bind, errno)),
             Err(OwnDirError::Raced(errno)) => Err(BindError::raced(
                 Op::CreatePrivateDir,
-                socket,
+                socket.path(),
                 &format!(
                     "each new private directory was replaced before it could be used ({errno})"
                 ),
@@ -120,13 +115,9 @@ impl<'d> PrivateDir<'d> {
         }
     }
 
-    fn at(fd: Flock<OwnedFd>, parent: BorrowedFd<'d>, parent_path: &Path, name: OsString) -> Self {
-        Self {
-            fd,
-            parent,
-            path: parent_path.join(&name),
-            name,
-        }
+    fn at(fd: Flock<OwnedFd>, at: Entry<BorrowedFd<'d>>) -> Self {
+        let socket = at.at().path().join(SOCKET);
+        Self { fd, at, socket }
     }
 
     /// The descriptor of the directory, for the `*at` calls on the socket.
@@ -134,13 +125,22 @@ impl<'d> PrivateDir<'d> {
         self.fd.as_fd()
     }
 
-    /// The path to bind: through `/proc/self/fd` where there is one, so
-    /// that renaming the directory cannot redirect the bind, else
-    /// `<parent>/.sul-XXXXXXXX/s`.
+    /// The directory's path, for messages.
+    pub(crate) fn path(&self) -> &Path {
+        self.at.at().path()
+    }
+
+    /// The socket `s` in the directory.
+    pub(crate) fn socket(&self) -> EntryRef<'_> {
+        EntryRef::new(self.fd(), OsStr::new(SOCKET), &self.socket)
+    }
+
+    /// Where the socket in it is, for messages: through `/proc/self/fd`
+    /// where there is one, else `<parent>/.sul-XXXXXXXX/s`.
     pub(crate) fn socket_path(&self) -> PathBuf {
         sys::fd_path(self.fd())
-            .unwrap_or_else(|| self.path.clone())
-            .join(SOCKET)
+            .map(|through| through.join(SOCKET))
+            .unwrap_or_else(|| self.socket.clone())
     }
 }
 
@@ -148,21 +148,16 @@ impl Drop for PrivateDir<'_> {
     fn drop(&mut self) {
         // Only we can create anything in here; a socket left in it is one we
         // made (or, after a takeover, the one we replaced).
-        if matches!(lstat_at(self.fd(), OsStr::new(SOCKET)), Ok(Some(st)) if is_socket(&st)) {
-            if let Err(errno) = unlinkat(self.fd(), SOCKET, UnlinkatFlags::NoRemoveDir) {
-                tracing::warn!(dir = %self.path.display(), %errno, "could not remove the socket in our private directory");
-            }
+        if let Removal::Failed(errno) = self.socket().remove_if_still(None) {
+            tracing::warn!(dir = %self.path().display(), %errno, "could not remove the socket in our private directory");
         }
-        match lstat_at(self.parent, &self.name) {
-            Ok(Some(st)) if same_file(&*self.fd, &st) => {
-                if let Err(errno) =
-                    unlinkat(self.parent, self.name.as_os_str(), UnlinkatFlags::RemoveDir)
-                {
-                    tracing::warn!(dir = %self.path.display(), %errno, "could not remove our private directory; the next bind here will");
-                }
+        match self.at.at().remove_dir_if_still(&*self.fd) {
+            Removal::Removed => {}
+            Removal::Failed(errno) => {
+                tracing::warn!(dir = %self.path().display(), %errno, "could not remove our private directory; the next bind here will");
             }
-            _ => {
-                tracing::warn!(dir = %self.path.display(), "our private directory was moved away by another process")
+            Removal::Replaced | Removal::Gone | Removal::Unchecked(_) => {
+                tracing::warn!(dir = %self.path().display(), "our private directory was moved away by another process")
             }
         }
     }
@@ -270,10 +265,9 @@ fn remove_leftover(parent: BorrowedFd<'_>, parent_path: &Path, name: &OsStr) {
     };
     let path = parent_path.join(name);
     if let Ok(Some(st)) = lstat_at(fd.as_fd(), OsStr::new(SOCKET)) {
-        let stale = matches!(
-            probe_at(fd.as_fd(), &path, OsStr::new(SOCKET), false),
-            Ok(Probe::Stale)
-        );
+        let socket = path.join(SOCKET);
+        let at = EntryRef::new(fd.as_fd(), OsStr::new(SOCKET), &socket);
+        let stale = matches!(probe_at(at, false), Ok(Probe::Stale));
         if !is_socket(&st) || !stale {
             return;
         }
