@@ -31,7 +31,7 @@ use nix::unistd::{UnlinkatFlags, geteuid, unlinkat};
 use crate::entry::{Entry, EntryRef, Reach, Removal};
 use crate::error::{BindError, Op};
 use crate::probe::{Probe, probe_at};
-use crate::stat::{is_socket, lstat_at, same_file};
+use crate::stat::is_socket;
 use crate::sys;
 
 pub(crate) const PREFIX: &str = ".sul-";
@@ -67,19 +67,19 @@ impl<'d> PrivateDir<'d> {
                 || parent_path.as_os_str().len() + 1 + dir_name_len + 1 + SOCKET.len()
                     <= sys::MAX_PATH_LEN
         };
-        let own = own_name(socket.name());
-        if fits(own.len()) {
-            let made = match make_named(parent, &own) {
+        let own = socket.beside(own_name(socket.name()));
+        if fits(own.at().name().len()) {
+            let made = match make_named(own.at()) {
                 Err(Errno::EEXIST) => {
                     // A bind that died; we hold the bind lock, so no live
                     // bind of this socket uses it.
-                    remove_leftover(parent, parent_path, &own);
-                    make_named(parent, &own)
+                    remove_leftover(own.at());
+                    make_named(own.at())
                 }
                 made => made,
             };
             match made {
-                Ok(fd) => return Ok(Self::at(fd, socket.beside(own))),
+                Ok(fd) => return Ok(Self::at(fd, own)),
                 Err(
                     errno @ (Errno::EACCES
                     | Errno::EPERM
@@ -101,7 +101,7 @@ impl<'d> PrivateDir<'d> {
                 sys::MAX_PATH_LEN,
             ));
         }
-        match make_own_dir(parent, PREFIX) {
+        match make_own_dir(parent, parent_path, PREFIX) {
             Ok((name, fd)) => Ok(Self::at(fd, socket.beside(name))),
             // Reported as what it is to the user: the bind failing.
             Err(OwnDirError::Os(errno)) => Err(socket.os_error_in_dir(Op::Bind, errno)),
@@ -181,11 +181,11 @@ fn own_name(name: &OsStr) -> OsString {
     own
 }
 
-/// Makes, opens, checks and locks the new directory `name` in `parent`.
-fn make_named(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Errno> {
-    mkdirat(parent, name, Mode::S_IRWXU)?;
+/// Makes, opens, checks and locks the new directory `at`.
+fn make_named(at: EntryRef<'_>) -> Result<Flock<OwnedFd>, Errno> {
+    mkdirat(at.dir(), at.name(), Mode::S_IRWXU)?;
     // Swapped since mkdir: that directory is not ours to touch.
-    open_ours(parent, name).map_err(|_| Errno::EBUSY)
+    open_ours(at).map_err(|_| Errno::EBUSY)
 }
 
 /// Once per base directory and process: removes the leftovers there whose
@@ -205,9 +205,11 @@ pub(crate) fn sweep_once(parent: BorrowedFd<'_>, parent_path: &Path, prefix: &st
 }
 
 /// Makes, opens, checks and locks a new directory `prefix` and eight random
-/// characters in `parent`, mode 0700, under a name nobody used before.
+/// characters in `parent` (`parent_path` in messages), mode 0700, under a
+/// name nobody used before.
 pub(crate) fn make_own_dir(
     parent: BorrowedFd<'_>,
+    parent_path: &Path,
     prefix: &str,
 ) -> Result<(OsString, Flock<OwnedFd>), OwnDirError> {
     let mut last = Errno::EEXIST;
@@ -218,7 +220,8 @@ pub(crate) fn make_own_dir(
             Err(Errno::EEXIST) => continue,
             Err(errno) => return Err(OwnDirError::Os(errno)),
         }
-        match open_ours(parent, &name) {
+        let path = parent_path.join(&name);
+        match open_ours(EntryRef::new(parent, &name, &path)) {
             Ok(fd) => return Ok((name, fd)),
             // Swapped or removed by someone else since mkdir (or taken for
             // a leftover by another process's sweep): that directory is
@@ -229,15 +232,16 @@ pub(crate) fn make_own_dir(
     Err(OwnDirError::Raced(last))
 }
 
-/// Opens `name` in `parent` without following a link, checks that it is a
-/// directory only we may enter, locks it, and checks that the name still
-/// leads to it. A directory whose lock is taken is in use.
-fn open_ours(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Errno> {
-    let fd = open_own_dir(parent, name)?;
+/// Opens `at` without following a link, checks that it is a directory
+/// only we may enter, locks it, and checks that the name still leads to
+/// it. A directory whose lock is taken is in use.
+fn open_ours(at: EntryRef<'_>) -> Result<Flock<OwnedFd>, Errno> {
+    let fd = open_own_dir(at.dir(), at.name())?;
     let fd = Flock::lock(fd, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e)?;
-    match lstat_at(parent, name)? {
-        Some(now) if same_file(&*fd, &now) => Ok(fd),
-        _ => Err(Errno::ENOENT),
+    if at.leads_to(&*fd)? {
+        Ok(fd)
+    } else {
+        Err(Errno::ENOENT)
     }
 }
 
@@ -253,29 +257,32 @@ fn remove_leftovers(parent: BorrowedFd<'_>, parent_path: &Path, prefix: &str) {
         let name = entry.file_name();
         let random = name.as_bytes().strip_prefix(prefix.as_bytes());
         if random.is_some_and(|r| r.len() == RANDOM_LEN && r.iter().all(|b| ALPHABET.contains(b))) {
-            remove_leftover(parent, parent_path, &name);
+            let path = parent_path.join(&name);
+            remove_leftover(EntryRef::new(parent, &name, &path));
         }
     }
 }
 
-fn remove_leftover(parent: BorrowedFd<'_>, parent_path: &Path, name: &OsStr) {
+/// Removes the leftover private directory `at`, if it is ours, its lock is
+/// free, and it holds nothing but a stale socket.
+fn remove_leftover(at: EntryRef<'_>) {
     // Ours, a directory, and not in use: its lock is free.
-    let Ok(fd) = open_ours(parent, name) else {
+    let Ok(fd) = open_ours(at) else {
         return;
     };
-    let path = parent_path.join(name);
-    if let Ok(Some(st)) = lstat_at(fd.as_fd(), OsStr::new(SOCKET)) {
-        let socket = path.join(SOCKET);
-        let at = EntryRef::new(fd.as_fd(), OsStr::new(SOCKET), &socket);
-        let stale = matches!(probe_at(at, false), Ok(Probe::Stale));
+    let path = at.path();
+    let socket_path = path.join(SOCKET);
+    let socket = EntryRef::new(fd.as_fd(), OsStr::new(SOCKET), &socket_path);
+    if let Ok(Some(st)) = socket.lstat() {
+        let stale = matches!(probe_at(socket, false), Ok(Probe::Stale));
         if !is_socket(&st) || !stale {
             return;
         }
-        if unlinkat(fd.as_fd(), SOCKET, UnlinkatFlags::NoRemoveDir).is_err() {
+        if socket.unlink().is_err() {
             return;
         }
     }
-    match unlinkat(parent, name, UnlinkatFlags::RemoveDir) {
+    match unlinkat(at.dir(), at.name(), UnlinkatFlags::RemoveDir) {
         Ok(()) => {
             tracing::info!(dir = %path.display(), "removed a private directory left by an interrupted bind")
         }

@@ -89,7 +89,7 @@ fn bind_in<K: Kind>(base_path: &Path) -> Result<(K, UnixAddr, TempSocket), Errno
     let by_path = walked.only_ours && !walked.redirectable;
     let base = walked.fd;
     sweep_once(base.as_fd(), base_path, PREFIX);
-    let (name, dir) = make_own_dir(base.as_fd(), PREFIX).map_err(|e| match e {
+    let (name, dir) = make_own_dir(base.as_fd(), base_path, PREFIX).map_err(|e| match e {
         OwnDirError::Os(errno) | OwnDirError::Raced(errno) => errno,
     })?;
     let dir_path = base_path.join(&name);
