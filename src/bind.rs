@@ -3,7 +3,10 @@
 //! 1. the directory: created when asked (never following a link), then
 //!    resolved once, one component at a time, with OpenSSH's StrictModes
 //!    rule applied to every step ([`crate::parent`]); every later step works
-//!    through its descriptor;
+//!    through its descriptor, on the socket's name in it as one value
+//!    ([`EntryRef`], which decides the route to the name and whether a file
+//!    is still the one we made). Steps 1 to 3 are [`open`] and its
+//!    [`Opened`], taken alike by the bind, `clean_stale` and `inspect`;
 //! 2. the bind lock ([`crate::lock`]);
 //! 3. what is at the path ([`crate::classify`]): nothing, or a socket, may
 //!    be there. A socket is probed through the directory's descriptor; only
@@ -21,7 +24,9 @@
 //!    group ([`Creation::Set`]: on Linux, a helper thread with its own
 //!    umask and filesystem gid); the file is then checked to be the one it
 //!    made. Either way the kernel names the socket by the path that was
-//!    asked for. Anywhere else (a takeover, another owner, a path that can
+//!    asked for, and a file bound there that the bind cannot finish (an
+//!    error, or a panic of Tokio's registration) is removed again
+//!    ([`Unfinished`]). Anywhere else (a takeover, another owner, a path that can
 //!    be redirected, other platforms) it is bound in a private 0700
 //!    directory beside the path ([`crate::private`]), where nobody else can
 //!    reach it, and

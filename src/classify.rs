@@ -5,7 +5,9 @@
 //!
 //! Everything is looked at through the directory's descriptor, without
 //! following a link, and a socket is probed through that descriptor too
-//! ([`crate::probe`]).
+//! ([`crate::probe`]). What a probe showed becomes a [`Found`] in one
+//! function, [`found_by_probe`], which `inspect` uses for abstract names
+//! too.
 
 use std::os::fd::BorrowedFd;
 

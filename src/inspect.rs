@@ -2,7 +2,8 @@
 //! listens, and what a bind would do, found without changing anything; and
 //! [`clean_stale`], which removes a provably stale socket as a bind would.
 //!
-//! Both use the bind's own steps: the directory opened once and checked
+//! Both use the bind's own steps, in the bind's own code
+//! ([`crate::bind::open`]): the directory opened once and checked
 //! ([`crate::parent`]), the lock ([`crate::lock`]), and the one
 //! classification of what is at the path ([`crate::classify`]), so an
 //! inspection predicts what a bind then does by construction.

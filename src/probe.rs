@@ -4,10 +4,11 @@
 //! both apply this one rule.
 //!
 //! A socket in a directory is reached through the directory's descriptor
-//! ([`probe_at`]), never by its path again: on Linux through
-//! `/proc/self/fd/N/name`, on FreeBSD with `connectat`. Where neither
-//! route exists (no `/proc`, macOS, NetBSD), the path is probed and the directory's identity checked
-//! afterwards, and a directory that was swapped meanwhile is reported as
+//! ([`probe_at`], by the route [`EntryRef::reach`] decides), never by its
+//! path again: on Linux through `/proc/self/fd/N/name`, on FreeBSD with
+//! `connectat`. Where neither route exists (no `/proc`, macOS, NetBSD),
+//! the path is probed and the directory's identity checked afterwards,
+//! and a directory that was swapped meanwhile is reported as
 //! [`Probe::Redirected`] rather than trusted.
 
 use std::os::fd::AsFd;

@@ -1,5 +1,6 @@
 //! Throwaway sockets for tests: [`bind_temp`] makes a new private directory
-//! and binds `s` in it, and [`TempSocket`] removes both on drop.
+//! and binds `s` in it, and [`TempSocket`] removes both on drop (and when
+//! the bind fails after the directory was made, by an error or a panic).
 //!
 //! The directory is `sul-` and eight random characters, mode 0700, made in
 //! the first of `$XDG_RUNTIME_DIR`, `$TMPDIR` and `/tmp` where the socket's
