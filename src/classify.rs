@@ -203,7 +203,7 @@ fn file_info(st: &FileStat) -> FileInfo {
 }
 
 /// The server behind a probe connection.
-pub(crate) fn server(peer: sys::PeerCred, socket_type: SocketType) -> LiveServer {
+fn server(peer: sys::PeerCred, socket_type: SocketType) -> LiveServer {
     let command = peer.pid.and_then(sys::command_line).map(|(raw, cut)| {
         let args: Vec<String> = raw
             .split(|&b| b == 0)
