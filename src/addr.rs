@@ -360,7 +360,8 @@ async fn connect_long(path: &Path) -> io::Result<tokio::net::UnixStream> {
         path.file_name().unwrap_or_default(),
     );
     let handle = sys::open_dir_handle(dir)?;
-    let Some(through) = sys::through_dir(std::os::fd::AsFd::as_fd(&handle), name) else {
+    let at = crate::entry::EntryRef::new(std::os::fd::AsFd::as_fd(&handle), name, path);
+    let crate::entry::Reach::Descriptor(through) = at.reach(false) else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(

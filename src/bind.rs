@@ -3,7 +3,10 @@
 //! 1. the directory: created when asked (never following a link), then
 //!    resolved once, one component at a time, with OpenSSH's StrictModes
 //!    rule applied to every step ([`crate::parent`]); every later step works
-//!    through its descriptor;
+//!    through its descriptor, on the socket's name in it as one value
+//!    ([`EntryRef`], which decides the route to the name and whether a file
+//!    is still the one we made). Steps 1 to 3 are [`open`] and its
+//!    [`Opened`], taken alike by the bind, `clean_stale` and `inspect`;
 //! 2. the bind lock ([`crate::lock`]);
 //! 3. what is at the path ([`crate::classify`]): nothing, or a socket, may
 //!    be there. A socket is probed through the directory's descriptor; only
@@ -21,7 +24,9 @@
 //!    group ([`Creation::Set`]: on Linux, a helper thread with its own
 //!    umask and filesystem gid); the file is then checked to be the one it
 //!    made. Either way the kernel names the socket by the path that was
-//!    asked for. Anywhere else (a takeover, another owner, a path that can
+//!    asked for, and a file bound there that the bind cannot finish (an
+//!    error, or a panic of Tokio's registration) is removed again
+//!    ([`Unfinished`]). Anywhere else (a takeover, another owner, a path that can
 //!    be redirected, other platforms) it is bound in a private 0700
 //!    directory beside the path ([`crate::private`]), where nobody else can
 //!    reach it, and
@@ -45,20 +50,21 @@ use nix::errno::Errno;
 use nix::fcntl::AtFlags;
 use nix::sys::socket;
 use nix::sys::stat::{FchmodatFlags, FileStat, fchmodat};
-use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, unlinkat};
+use nix::unistd::{Gid, Uid, fchownat};
 use tokio::net::UnixListener;
 
 use crate::addr::UnixAddr;
-use crate::classify::{Next, classify};
+use crate::classify::{Classified, Next, classify};
+use crate::entry::{Entry, EntryRef, Made, Reach};
 use crate::error::{BindError, Op};
 use crate::escape::shown;
-use crate::guard::{Ours, UnlinkGuard};
+use crate::guard::{Unfinished, UnlinkGuard};
 use crate::kind::{Finish, Kind};
-use crate::lock::{self, LOCK_TIMEOUT};
+use crate::lock::{self, BindLock, LOCK_TIMEOUT, LockState};
 use crate::parent::{self, Dir};
 use crate::place;
-use crate::private::{PrivateDir, SOCKET};
-use crate::stat::{self, is_socket, lstat_at, parent_dir, same_inode};
+use crate::private::PrivateDir;
+use crate::stat::{parent_dir, same_inode};
 use crate::sys::{self, Where};
 
 /// What to do when a file already exists at the socket path.
@@ -117,57 +123,55 @@ pub(crate) struct Options {
 #[track_caller]
 pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkGuard), BindError> {
     // 1. The directory, made when asked, and opened.
-    let dir_path = parent_dir(path);
     if let Some(mode) = o.create_parents {
-        parent::create_missing(path, dir_path, mode)?;
+        parent::create_missing(path, parent_dir(path), mode)?;
     }
-    let (mut dir, name) = open(path)?;
+    let mut opened = open(path)?;
     if o.check_parent {
-        if let Some(unsafe_step) = dir.unsafe_step.take() {
+        if let Some(unsafe_step) = opened.dir.unsafe_step.take() {
             return Err(unsafe_step);
         }
     }
-    // 2. The lock, until the socket is in place.
+    // 2. The lock, until the socket is in place, and 3. what is there.
+    let at = opened.at();
     let takeover = o.on_existing == OnExisting::TakeOver;
-    let lock = lock::acquire(dir.fd(), dir_path, name, LOCK_TIMEOUT, takeover)?;
-    // 3. What is there.
-    match classify(dir.fd(), dir_path, path, name, takeover).next? {
+    let (lock, next) = opened.lock_and_classify(takeover)?;
+    match next {
         Next::Create | Next::Replace => {}
         Next::RemoveStale(..) if o.on_existing == OnExisting::Fail => {
             return Err(BindError::stale_kept(path));
         }
-        Next::RemoveStale(st, _) => remove_stale(dir.fd(), path, name, &st)?,
+        Next::RemoveStale(st, _) => remove_stale(at, &st)?,
     }
     // 4. and 5. The socket, listening, in place.
-    let (listener, identity) = match route(&dir, path, name, o, takeover)? {
-        Route::AtPath(at, creation) => bind_at_path(&dir, path, name, &at, creation, o)?,
-        Route::Private => {
-            let private = PrivateDir::create(dir.fd(), dir_path, path, name)?;
-            let at = match sys::through_dir(private.fd(), OsStr::new(SOCKET)) {
-                Some(through) => through,
-                None => Where::Addr(
-                    socket::UnixAddr::new(&private.socket_path())
-                        .map_err(|e| BindError::os(Op::Bind, path, e))?,
-                ),
-            };
-            let (listener, st) = listen_on(&at, Named::Path(path), Creation::Plain, || {
+    let (listener, made) = match bind_route(&opened.dir, at, o, takeover)? {
+        BindAt::Path(addr, creation) => bind_at_path(at, &addr, creation, o)?,
+        BindAt::PrivateDir => {
+            let private = PrivateDir::create(at)?;
+            let socket = private.socket();
+            let addr = socket
+                .reach(false)
+                .address()
+                .map_err(|e| BindError::os(Op::Bind, path, e))?;
+            let (listener, made) = listen_on(&addr, Named::Path(path), Creation::Plain, || {
                 // The bind went elsewhere if the directory's path was
                 // redirected: nobody else can put a socket in it.
-                let st = identity_of(private.fd(), OsStr::new(SOCKET), path)?;
-                set_mode_and_owner(private.fd(), OsStr::new(SOCKET), path, o)?;
-                Ok(st)
+                let made = made_socket(socket, path)?;
+                set_mode_and_owner(socket, path, o)?;
+                Ok(made)
             })?;
-            match takeover {
-                true => place::swap_in(&private, dir.fd(), path, name)?,
-                false => place::move_in(&private, dir.fd(), path, name)?,
+            if takeover {
+                place::swap_in(&private, at)?;
+            } else {
+                place::move_in(&private, at)?;
             }
-            (listener, st)
+            (listener, made)
         }
     };
     // 6. The private directory went with its scope; the lock goes now.
     drop(lock);
-    let guard = UnlinkGuard::new(dir.fd, dir_path.to_owned(), name, identity);
-    Ok((listener, guard))
+    let at = Entry::new(opened.dir.fd, opened.name.to_owned(), path.to_owned());
+    Ok((listener, UnlinkGuard::new(at, made)))
 }
 
 /// Steps 1 to 3 alone, for `clean_stale`: removes a provably stale socket
@@ -175,39 +179,77 @@ pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkG
 /// there. A directory on the way that another user could redirect is
 /// refused, with the StrictModes reason, unless `trust_parents`.
 pub(crate) fn clean_path(path: &Path, trust_parents: bool) -> Result<bool, BindError> {
-    let (mut dir, name) = open(path)?;
-    if let (Some(unsafe_step), false) = (dir.unsafe_step.take(), trust_parents) {
+    let mut opened = open(path)?;
+    if let (Some(unsafe_step), false) = (opened.dir.unsafe_step.take(), trust_parents) {
         return Err(unsafe_step.during(Op::RemoveStale));
     }
-    let dir_path = parent_dir(path);
-    let lock = lock::acquire(dir.fd(), dir_path, name, LOCK_TIMEOUT, false)?;
-    let removed = match classify(dir.fd(), dir_path, path, name, false).next? {
-        Next::RemoveStale(st, _) => remove_stale(dir.fd(), path, name, &st).map(|()| true),
+    let (lock, next) = opened.lock_and_classify(false)?;
+    let removed = match next {
+        Next::RemoveStale(st, _) => remove_stale(opened.at(), &st).map(|()| true),
         Next::Create | Next::Replace => Ok(false),
     };
     drop(lock);
     removed
 }
 
+/// Step 1's result: the directory of a socket path, opened, and the name
+/// of the socket in it. Steps 2 and 3 are its methods, so that the bind,
+/// `clean_stale` and `inspect` take them alike.
+#[derive(Debug)]
+pub(crate) struct Opened<'p> {
+    pub(crate) dir: Dir,
+    name: &'p OsStr,
+    path: &'p Path,
+}
+
+impl Opened<'_> {
+    /// The socket's name in the opened directory.
+    pub(crate) fn at(&self) -> EntryRef<'_> {
+        EntryRef::new(self.dir.fd(), self.name, self.path)
+    }
+
+    /// Steps 2 and 3: the bind lock, taken (with the directory's own for a
+    /// `takeover`), then what is at the path and what a bind does next.
+    pub(crate) fn lock_and_classify(
+        &self,
+        takeover: bool,
+    ) -> Result<(Option<BindLock<'_>>, Next), BindError> {
+        let at = self.at();
+        let lock = lock::acquire(at, LOCK_TIMEOUT, takeover)?;
+        let next = classify(at, takeover).next?;
+        Ok((lock, next))
+    }
+
+    /// Steps 2 and 3 as `inspect` takes them, changing nothing: the lock
+    /// looked at (with the error a bind would give when it cannot be
+    /// used), then what is at the path.
+    pub(crate) fn look_and_classify(&self) -> (LockState, Option<BindError>, Classified) {
+        let at = self.at();
+        let (lock, lock_error) = lock::look(at);
+        (lock, lock_error, classify(at, false))
+    }
+}
+
 /// Step 1: the directory of `path`, opened, and the file name.
-pub(crate) fn open(path: &Path) -> Result<(Dir, &OsStr), BindError> {
+pub(crate) fn open(path: &Path) -> Result<Opened<'_>, BindError> {
     let Some(name) = path.file_name() else {
         return Err(BindError::invalid_address(
             path.display(),
             "the path does not end in a file name",
         ));
     };
-    Ok((parent::open_dir(path, parent_dir(path))?, name))
+    let dir = parent::open_dir(path, parent_dir(path))?;
+    Ok(Opened { dir, name, path })
 }
 
 /// Where step 4 binds, and how the mode and owner are applied.
-enum Route<'a> {
+enum BindAt<'a> {
     /// At the path itself (by the path's own string where nobody else can
     /// redirect it, so that the kernel names the socket by it; else
     /// through the directory's descriptor).
-    AtPath(Where<'a>, Creation),
+    Path(Where<'a>, Creation),
     /// In a private directory, then moved to the path (step 5).
-    Private,
+    PrivateDir,
 }
 
 /// How the mode and owner are applied to a socket bound at the path.
@@ -222,26 +264,26 @@ pub(crate) enum Creation {
     Set { mode: Option<u32>, gid: Option<u32> },
 }
 
-/// Step 4's route. At the path itself where nobody else can replace a name
-/// we create in the directory; also where others may write it, when the
-/// path cannot be redirected and the bind itself can give the file its
-/// mode and group (Linux); a takeover, and every other case, through a
-/// private directory, since `bind(2)` cannot replace a file.
-fn route<'a>(
-    dir: &'a Dir,
-    path: &Path,
-    name: &'a OsStr,
+/// Step 4's route to `at`, in `dir`. At the path itself where nobody else
+/// can replace a name we create in the directory; also where others may
+/// write it, when the path cannot be redirected and the bind itself can
+/// give the file its mode and group (Linux); a takeover, and every other
+/// case, through a private directory, since `bind(2)` cannot replace a
+/// file.
+fn bind_route<'a>(
+    dir: &Dir,
+    at: EntryRef<'a>,
     o: &Options,
     takeover: bool,
-) -> Result<Route<'a>, BindError> {
+) -> Result<BindAt<'a>, BindError> {
     if takeover {
-        return Ok(Route::Private);
+        return Ok(BindAt::PrivateDir);
     }
     if dir.only_ours && (sys::fd_path(dir.fd()).is_some() || !dir.redirectable) {
-        let at = bind_address(dir.fd(), path, name, !dir.redirectable)?;
-        return Ok(Route::AtPath(at, Creation::Plain));
+        let addr = bind_address(at, !dir.redirectable)?;
+        return Ok(BindAt::Path(addr, Creation::Plain));
     }
-    let long = path.as_os_str().len() > sys::MAX_PATH_LEN;
+    let long = at.path().as_os_str().len() > sys::MAX_PATH_LEN;
     let euid = nix::unistd::geteuid().as_raw();
     let owner_ok = o.owner.is_none_or(|uid| uid == euid);
     Ok(
@@ -254,14 +296,12 @@ fn route<'a>(
             (false, Some(gid))
                 if (o.mode.is_none() && gid.is_none()) || sys::creation_settings() =>
             {
-                match socket::UnixAddr::new(path) {
-                    Ok(addr) => {
-                        Route::AtPath(Where::Addr(addr), Creation::Set { mode: o.mode, gid })
-                    }
-                    Err(_) => Route::Private,
+                match at.reach(true).address() {
+                    Ok(addr) => BindAt::Path(addr, Creation::Set { mode: o.mode, gid }),
+                    Err(_) => BindAt::PrivateDir,
                 }
             }
-            _ => Route::Private,
+            _ => BindAt::PrivateDir,
         },
     )
 }
@@ -287,76 +327,79 @@ fn group_at_creation(dir: &Dir, group: Option<u32>) -> Option<Option<u32>> {
 }
 
 /// Steps 4 and 5 in one: bound at the path, given its mode and owner
-/// (`creation`), checked to be ours, listening.
+/// (`creation`), checked to be ours, listening. What it bound and could
+/// not finish is removed, on an error and on a panic alike ([`Unfinished`]).
 #[track_caller]
 fn bind_at_path<K: Kind>(
-    dir: &Dir,
-    path: &Path,
-    name: &OsStr,
-    at: &Where<'_>,
+    at: EntryRef<'_>,
+    addr: &Where<'_>,
     creation: Creation,
     o: &Options,
-) -> Result<(K, FileStat), BindError> {
-    let mut made = None;
-    let bound = listen_on(at, Named::In(path, dir.fd()), creation, || {
-        let st = identity_of(dir.fd(), name, path)?;
+) -> Result<(K, Made), BindError> {
+    let path = at.path();
+    let mut unfinished = Unfinished::new(at);
+    let bound = listen_on(addr, Named::In(path, at.dir()), creation, || {
+        let made = made_socket(at, path)?;
         if let Creation::Set { .. } = creation {
             // Others may write the directory: the file there must be the
             // one this bind made, with what it was given.
-            is_what_we_made(&st, path, o)?;
+            is_what_we_made(&made, path, o)?;
         }
-        made = Some(Ours::new(st));
+        unfinished.made(made);
         if creation == Creation::Plain {
-            set_mode_and_owner(dir.fd(), name, path, o)?;
+            set_mode_and_owner(at, path, o)?;
         }
-        Ok(st)
+        Ok(made)
     });
-    bound.map_err(|e| {
-        // What we bound and could not finish goes again.
-        if let Some(ours) = made {
-            ours.remove_from(dir.fd(), name);
+    match bound {
+        Ok(bound) => {
+            unfinished.finished();
+            Ok(bound)
         }
-        match e.raw_os_error() == Some(Errno::EADDRINUSE as i32) {
-            true => BindError::raced(Op::Bind, path, crate::explain::Race::FilePutThere),
-            false => e,
+        Err(e) => {
+            // What we bound and could not finish goes again.
+            drop(unfinished);
+            if e.raw_os_error() == Some(Errno::EADDRINUSE as i32) {
+                Err(BindError::raced(
+                    Op::Bind,
+                    path,
+                    crate::explain::Race::FilePutThere,
+                ))
+            } else {
+                Err(e)
+            }
         }
-    })
+    }
 }
 
 /// Whether the socket found at the path just after our bind, in a
 /// directory others may write, is ours: owned by us, with the mode and
 /// group it was created with. Another user cannot make such a file.
-fn is_what_we_made(st: &FileStat, path: &Path, o: &Options) -> Result<(), BindError> {
-    let ours = st.st_uid == nix::unistd::geteuid().as_raw()
-        && o.mode.is_none_or(|mode| stat::permissions(st) == mode)
-        && o.group.is_none_or(|gid| st.st_gid == gid);
-    match ours {
-        true => Ok(()),
-        false => Err(BindError::raced(
+fn is_what_we_made(made: &Made, path: &Path, o: &Options) -> Result<(), BindError> {
+    if made.is_as_made(o.mode, o.group) {
+        Ok(())
+    } else {
+        Err(BindError::raced(
             Op::Bind,
             path,
             crate::explain::Race::SocketReplaced,
-        )),
+        ))
     }
 }
 
-/// Where to bind `name` in `dir`: the path itself, as given, when nobody
-/// else can redirect it (so the kernel names the socket by it), else
-/// through the directory's descriptor.
-fn bind_address<'a>(
-    dir: BorrowedFd<'a>,
-    path: &Path,
-    name: &'a OsStr,
-    chain_safe: bool,
-) -> Result<Where<'a>, BindError> {
+/// Where to bind `at`: the path itself, as given, when nobody else can
+/// redirect it (`chain_safe`, so the kernel names the socket by it), else
+/// through the directory's descriptor ([`EntryRef::reach`]).
+fn bind_address(at: EntryRef<'_>, chain_safe: bool) -> Result<Where<'_>, BindError> {
+    let path = at.path();
     let long = path.as_os_str().len() > sys::MAX_PATH_LEN;
     let by_path = chain_safe && !long;
-    let at = match sys::through_dir(dir, name) {
-        Some(through) if !by_path => through,
-        None if long => return Err(BindError::long_path_without_proc(path)),
-        _ => {
-            Where::Addr(socket::UnixAddr::new(path).map_err(|e| BindError::os(Op::Bind, path, e))?)
-        }
+    let addr = match at.reach(by_path) {
+        // No route through the descriptor, and the path does not fit.
+        Reach::Path(_) if long => return Err(BindError::long_path_without_proc(path)),
+        reach => reach
+            .address()
+            .map_err(|e| BindError::os(Op::Bind, path, e))?,
     };
     if long {
         tracing::info!(
@@ -366,32 +409,34 @@ fn bind_address<'a>(
             sys::MAX_PATH_LEN
         );
     }
-    Ok(at)
+    Ok(addr)
 }
 
-/// The socket just bound at `name` in `dir`, which only we can write.
-fn identity_of(dir: BorrowedFd<'_>, name: &OsStr, path: &Path) -> Result<FileStat, BindError> {
-    match lstat_at(dir, name) {
-        Ok(Some(st)) if is_socket(&st) => Ok(st),
-        _ => Err(BindError::raced(
+/// The socket just bound at `at`, in a directory only we can write
+/// (`path` in messages).
+fn made_socket(at: EntryRef<'_>, path: &Path) -> Result<Made, BindError> {
+    at.made_socket().ok_or_else(|| {
+        BindError::raced(
             Op::Bind,
             path,
             crate::explain::Race::DirReplacedWhileBinding,
-        )),
-    }
+        )
+    })
 }
 
-/// The mode and owner asked for, on `name` in `dir`, where nobody else can
-/// replace it: before the socket listens, so no client connects first.
-fn set_mode_and_owner(
-    dir: BorrowedFd<'_>,
-    name: &OsStr,
-    path: &Path,
-    o: &Options,
-) -> Result<(), BindError> {
+/// The mode and owner asked for, on `at` (`path` in messages), where nobody
+/// else can replace it: before the socket listens, so no client connects
+/// first.
+fn set_mode_and_owner(at: EntryRef<'_>, path: &Path, o: &Options) -> Result<(), BindError> {
+    let (dir, name) = (at.dir(), at.name());
     if let Some(mode) = o.mode {
-        fchmodat(dir, name, stat::mode(mode), FchmodatFlags::FollowSymlink)
-            .map_err(|e| BindError::os(Op::SetMode, path, e))?;
+        fchmodat(
+            dir,
+            name,
+            crate::stat::mode(mode),
+            FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|e| BindError::os(Op::SetMode, path, e))?;
     }
     if o.owner.is_some() || o.group.is_some() {
         let (uid, gid) = (o.owner.map(Uid::from_raw), o.group.map(Gid::from_raw));
@@ -452,13 +497,11 @@ pub(crate) fn listen_on<K: Kind, T>(
     Ok((socket, prepared))
 }
 
-fn remove_stale(
-    dir: BorrowedFd<'_>,
-    path: &Path,
-    name: &OsStr,
-    probed: &FileStat,
-) -> Result<(), BindError> {
-    match lstat_at(dir, name).map_err(|e| BindError::os_at(Op::LookUp, path, e, dir, Some(name)))? {
+/// Removes the stale socket at `at`, if the name still leads to the file
+/// `probed`.
+fn remove_stale(at: EntryRef<'_>, probed: &FileStat) -> Result<(), BindError> {
+    let path = at.path();
+    match at.lstat().map_err(|e| at.os_error(Op::LookUp, e))? {
         None => return Ok(()),
         Some(now) if !same_inode(&now, probed) => {
             return Err(BindError::raced(
@@ -469,20 +512,15 @@ fn remove_stale(
         }
         Some(_) => {}
     }
-    match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
+    match at.unlink() {
         Ok(()) | Err(Errno::ENOENT) => {
             tracing::info!(path = %shown(path), "removed stale socket");
             Ok(())
         }
-        Err(errno) => Err(BindError::os_at(
-            Op::RemoveStale,
-            path,
-            errno,
-            dir,
-            Some(name),
-        )),
+        Err(errno) => Err(at.os_error(Op::RemoveStale, errno)),
     }
 }
+
 /// The whole sequence for an abstract name (`shown` in messages).
 #[track_caller]
 pub(crate) fn bind_abstract<K: Kind>(

@@ -5,21 +5,22 @@
 //!
 //! Everything is looked at through the directory's descriptor, without
 //! following a link, and a socket is probed through that descriptor too
-//! ([`crate::probe`]).
+//! ([`crate::probe`]). What a probe showed becomes a [`Found`] in one
+//! function, [`found_by_probe`], which `inspect` uses for abstract names
+//! too.
 
-use std::ffi::OsStr;
 use std::os::fd::BorrowedFd;
-use std::path::Path;
 
 use nix::errno::Errno;
 use nix::sys::stat::{FileStat, fstat};
 use nix::unistd::geteuid;
 
+use crate::entry::EntryRef;
 use crate::error::{BindError, Op};
 use crate::escape;
 use crate::guard;
 use crate::probe::{Probe, SocketType, probe_at};
-use crate::stat::{describe, is_socket, lstat_at, permissions};
+use crate::stat::{describe, is_socket, permissions};
 use crate::sys;
 
 /// What is at the address.
@@ -100,25 +101,20 @@ pub(crate) enum Next {
     Replace,
 }
 
-/// What is at `name` in the directory open as `dir`, and what a bind with
-/// the policy `on_existing` does next, or the error it gives.
+/// What is at a name in a directory we opened, and what a bind does next,
+/// or the error it gives.
 #[derive(Debug)]
 pub(crate) struct Classified {
     pub(crate) found: Found,
     pub(crate) next: Result<Next, BindError>,
 }
 
-/// Classifies `name` in `dir` (`path` in messages). A takeover does not
-/// probe: any socket is replaced, and `found` is then [`Found::Unknown`].
-pub(crate) fn classify(
-    dir: BorrowedFd<'_>,
-    dir_path: &Path,
-    path: &Path,
-    name: &OsStr,
-    takeover: bool,
-) -> Classified {
+/// Classifies what is at `at`. A takeover does not probe: any socket is
+/// replaced, and `found` is then [`Found::Unknown`].
+pub(crate) fn classify(at: EntryRef<'_>, takeover: bool) -> Classified {
+    let (dir, path) = (at.dir(), at.path());
     let done = |found, next| Classified { found, next };
-    let st = match lstat_at(dir, name) {
+    let st = match at.lstat() {
         Ok(None) => return done(Found::Free, Ok(Next::Create)),
         Ok(Some(st)) => st,
         Err(errno) => {
@@ -126,8 +122,7 @@ pub(crate) fn classify(
                 Errno::EACCES | Errno::EPERM => Found::NoAccess,
                 _ => Found::Unknown,
             };
-            let e = BindError::os_at(Op::LookUp, path, errno, dir, Some(name));
-            return done(found, Err(e));
+            return done(found, Err(at.os_error(Op::LookUp, errno)));
         }
     };
     if !is_socket(&st) {
@@ -137,44 +132,48 @@ pub(crate) fn classify(
     if takeover {
         return done(Found::Unknown, Ok(Next::Replace));
     }
-    match probe_at(dir, dir_path, name, guard::held_here(&st)) {
-        Ok(Probe::Gone) => done(Found::Free, Ok(Next::Create)),
-        Ok(Probe::Live(peer, ty)) => done(
-            Found::Live(server(peer, ty)),
-            Err(BindError::live(path.display(), Some(path), peer.pid, ty)),
-        ),
-        Ok(Probe::QueueFull) => done(Found::QueueFull, Err(BindError::backlog_full(path))),
-        Ok(Probe::Failed(errno @ (Errno::EACCES | Errno::EPERM))) => done(
-            Found::NoAccess,
-            Err(BindError::os_at(
-                Op::ProbeSocket,
-                path,
-                errno,
-                dir,
-                Some(name),
-            )),
-        ),
-        Ok(Probe::Failed(errno)) => done(Found::Unknown, Err(BindError::unprobeable(path, errno))),
-        Ok(Probe::Redirected) => done(
-            Found::Unknown,
-            Err(BindError::raced(
-                Op::ProbeSocket,
-                path,
-                crate::explain::Race::DirReplacedWhileProbed,
-            )),
-        ),
-        Err(errno) => done(
-            Found::Unknown,
-            Err(BindError::os(Op::ProbeSocket, path, errno)),
-        ),
-        Ok(Probe::Stale) => {
-            let removal = may_remove(dir, &st);
-            let found = Found::Stale {
-                file: file_info(&st),
-                removable: removal.is_ok(),
-            };
-            done(found, Ok(Next::RemoveStale(st, removal)))
+    let probed = probe_at(at, guard::held_here(&st));
+    let mut removal = Ok(());
+    let found = found_by_probe(&probed, || {
+        removal = may_remove(dir, &st);
+        Found::Stale {
+            file: file_info(&st),
+            removable: removal.is_ok(),
         }
+    });
+    let next = match probed {
+        Ok(Probe::Gone) => Ok(Next::Create),
+        Ok(Probe::Stale) => Ok(Next::RemoveStale(st, removal)),
+        Ok(Probe::Live(peer, ty)) => Err(BindError::live(path.display(), Some(path), peer.pid, ty)),
+        Ok(Probe::QueueFull) => Err(BindError::backlog_full(path)),
+        Ok(Probe::Failed(errno @ (Errno::EACCES | Errno::EPERM))) => {
+            Err(at.os_error(Op::ProbeSocket, errno))
+        }
+        Ok(Probe::Failed(errno)) => Err(BindError::unprobeable(path, errno)),
+        Ok(Probe::Redirected) => Err(BindError::raced(
+            Op::ProbeSocket,
+            path,
+            crate::explain::Race::DirReplacedWhileProbed,
+        )),
+        Err(errno) => Err(BindError::os(Op::ProbeSocket, path, errno)),
+    };
+    done(found, next)
+}
+
+/// What a probe showed, as [`Found`]: the one mapping, for a socket file
+/// and an abstract name alike. `stale` is what a refused connection means
+/// there: a stale socket file, or, for an abstract name, which has no
+/// file, a free name.
+pub(crate) fn found_by_probe(probed: &nix::Result<Probe>, stale: impl FnOnce() -> Found) -> Found {
+    match probed {
+        Ok(Probe::Gone) => Found::Free,
+        Ok(Probe::Stale) => stale(),
+        Ok(Probe::Live(peer, ty)) => Found::Live(server(*peer, *ty)),
+        Ok(Probe::QueueFull) => Found::QueueFull,
+        Ok(Probe::Failed(Errno::EACCES | Errno::EPERM)) => Found::NoAccess,
+        // Not provably anything; a probe by path that reached another
+        // directory than the one opened says nothing either.
+        Ok(Probe::Failed(_) | Probe::Redirected) | Err(_) => Found::Unknown,
     }
 }
 
@@ -204,7 +203,7 @@ fn file_info(st: &FileStat) -> FileInfo {
 }
 
 /// The server behind a probe connection.
-pub(crate) fn server(peer: sys::PeerCred, socket_type: SocketType) -> LiveServer {
+fn server(peer: sys::PeerCred, socket_type: SocketType) -> LiveServer {
     let command = peer.pid.and_then(sys::command_line).map(|(raw, cut)| {
         let args: Vec<String> = raw
             .split(|&b| b == 0)

@@ -1,39 +1,37 @@
-//! "This is ours to remove": [`Ours`] records the inode (device and inode
-//! number) of a socket file we bound, the pid that bound it, and whether
-//! removal is armed. Every socket that removes itself uses it: the
-//! listener's [`UnlinkGuard`], and `bind_temp`'s socket ([`crate::temp`]).
+//! "This is ours to remove": [`Ours`] records what a socket file we bound
+//! is ([`Made`]), the pid that bound it, and whether its removal is
+//! **armed**: the one internal name of the switch that the public API
+//! calls unlink-on-drop (`Builder::unlink_on_drop`,
+//! `set_unlink_on_drop`, `UnlinkOnDrop::set_armed`). Every socket that
+//! removes itself uses it: the listener's [`UnlinkGuard`], and
+//! `bind_temp`'s socket ([`crate::temp`]). A bind that made its socket
+//! file and then fails, by an error or a panic, removes it with
+//! [`Unfinished`].
 //!
 //! A file is removed only if its name still leads to that same socket
-//! inode, and only in that same process: never in a forked child, never a
-//! successor's socket, and never a file someone put there since.
+//! ([`EntryRef::remove_if_still`]), and only in that same process: never in
+//! a forked child, never a successor's socket, and never a file someone put
+//! there since.
 //!
-//! The guard keeps the descriptor of the directory it bound in, and the
-//! check and the unlink go through it, under the directory's `flock` (see
+//! The guard keeps the directory it bound in as an [`Entry`], and the
+//! check and the unlink go through its descriptor, under its `flock` (see
 //! [`crate::lock`]), so that a successor's takeover cannot swap its socket
 //! in between. A drop never waits for the lock: if a bind holds it, the
 //! socket is left in place, and since nobody listens on it any more, the
 //! next bind finds it stale and removes it.
 
-use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
+use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use nix::sys::stat::FileStat;
-use nix::unistd::{UnlinkatFlags, unlinkat};
 
+use crate::entry::{Entry, EntryRef, Made, key};
 use crate::escape::shown;
 use crate::lock;
-use crate::stat::{is_socket, lstat_at, same_inode};
 
 /// The sockets (device, inode) that this process's live listeners hold.
 static LIVE: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
-
-#[allow(clippy::unnecessary_cast)] // `dev_t` and `ino_t` are narrower on some targets
-fn key(st: &FileStat) -> (u64, u64) {
-    (st.st_dev as u64, st.st_ino as u64)
-}
 
 /// Whether the socket `st` is held by a listener of this process that is
 /// still alive. A probe that this process itself answers for another socket
@@ -42,19 +40,19 @@ pub(crate) fn held_here(st: &FileStat) -> bool {
     LIVE.lock().is_ok_and(|live| live.contains(&key(st)))
 }
 
-/// A socket file of ours: what it was, who made it, whether to remove it.
+/// A socket file of ours: what it is, who made it, whether to remove it.
 #[derive(Debug)]
 pub(crate) struct Ours {
-    identity: FileStat,
+    made: Made,
     pid: u32,
     armed: bool,
 }
 
 impl Ours {
-    /// The socket `identity`, bound by this process just now.
-    pub(crate) fn new(identity: FileStat) -> Self {
+    /// The socket `made`, bound by this process just now; armed.
+    pub(crate) fn new(made: Made) -> Self {
         Self {
-            identity,
+            made,
             pid: std::process::id(),
             armed: true,
         }
@@ -74,45 +72,68 @@ impl Ours {
         self.armed && std::process::id() == self.pid
     }
 
-    /// Removes `name` in `dir` if it is still this socket. Returns what
-    /// happened, for the log.
-    pub(crate) fn remove_from(&self, dir: BorrowedFd<'_>, name: &OsStr) -> &'static str {
-        match lstat_at(dir, name) {
-            Ok(Some(st)) if same_inode(&st, &self.identity) && is_socket(&st) => {
-                match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
-                    Ok(()) => "removed socket file",
-                    Err(_) => "could not remove socket file",
-                }
-            }
-            Ok(Some(_)) => "path now names another file; left in place",
-            Ok(None) => "socket file already gone",
-            Err(_) => "could not check socket file",
+    /// Removes `at` if it is still this socket. Returns what happened, for
+    /// the log.
+    pub(crate) fn remove_from(&self, at: EntryRef<'_>) -> &'static str {
+        at.remove_if_still(Some(&self.made)).describe()
+    }
+}
+
+/// The socket file a bind made at `at`, until the bind is finished: removed
+/// when this drops still armed, on an error return and on a panic (Tokio's
+/// registration panics outside a runtime with IO) alike, so that what we
+/// bound and could not finish is never left behind. Costs nothing on
+/// success but the check of an `Option`.
+#[derive(Debug)]
+pub(crate) struct Unfinished<'a> {
+    at: EntryRef<'a>,
+    made: Option<Made>,
+}
+
+impl<'a> Unfinished<'a> {
+    /// Nothing made at `at` yet.
+    pub(crate) fn new(at: EntryRef<'a>) -> Self {
+        Self { at, made: None }
+    }
+
+    /// The bind made `made` at the name: removed unless [`finished`](Self::finished).
+    pub(crate) fn made(&mut self, made: Made) {
+        self.made = Some(made);
+    }
+
+    /// The bind succeeded: the file stays.
+    pub(crate) fn finished(mut self) {
+        self.made = None;
+    }
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if let Some(made) = self.made.take() {
+            let done = self.at.remove_if_still(Some(&made)).describe();
+            tracing::debug!(path = %shown(self.at.path()), "the bind failed: {done}");
         }
     }
 }
 
-/// Unlinks a bound socket file on drop, if it is still ours.
+/// Unlinks a bound socket file on drop, if it is still ours and removal is
+/// armed.
 #[derive(Debug)]
 pub(crate) struct UnlinkGuard {
-    /// The directory the socket was bound in, as opened then.
-    dir: OwnedFd,
-    /// Its path, for the lock file's messages and the log.
-    dir_path: PathBuf,
-    name: OsString,
+    /// The socket's name in the directory it was bound in, as opened then.
+    at: Entry<OwnedFd>,
     ours: Ours,
 }
 
 impl UnlinkGuard {
-    /// A guard for the socket `identity`, now at `name` in `dir`.
-    pub(crate) fn new(dir: OwnedFd, dir_path: PathBuf, name: &OsStr, identity: FileStat) -> Self {
+    /// A guard for the socket `made`, now at `at`.
+    pub(crate) fn new(at: Entry<OwnedFd>, made: Made) -> Self {
         if let Ok(mut live) = LIVE.lock() {
-            live.push(key(&identity));
+            live.push(made.key());
         }
         Self {
-            dir,
-            dir_path,
-            name: name.to_owned(),
-            ours: Ours::new(identity),
+            at,
+            ours: Ours::new(made),
         }
     }
 
@@ -128,18 +149,18 @@ impl UnlinkGuard {
 impl Drop for UnlinkGuard {
     fn drop(&mut self) {
         if let Ok(mut live) = LIVE.lock() {
-            if let Some(at) = live.iter().position(|k| *k == key(&self.ours.identity)) {
+            if let Some(at) = live.iter().position(|k| *k == self.ours.made.key()) {
                 live.swap_remove(at);
             }
         }
-        let path = self.dir_path.join(&self.name);
+        let at = self.at.at();
+        let path = at.dir_path().join(at.name());
         if !self.ours.may_remove() {
             return tracing::debug!(path = %shown(&path), "socket file left in place (disarmed, or a forked child)");
         }
-        let dir = self.dir.as_fd();
-        match lock::hold_dir(dir, &self.dir_path, Duration::ZERO) {
+        match lock::hold_dir(at.dir(), at.dir_path(), Duration::ZERO) {
             Ok(lock) => {
-                let done = self.ours.remove_from(dir, &self.name);
+                let done = self.ours.remove_from(at);
                 drop(lock);
                 tracing::debug!(path = %shown(&path), "{done}");
             }

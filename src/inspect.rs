@@ -2,13 +2,13 @@
 //! listens, and what a bind would do, found without changing anything; and
 //! [`clean_stale`], which removes a provably stale socket as a bind would.
 //!
-//! Both use the bind's own steps: the directory opened once and checked
+//! Both use the bind's own steps, in the bind's own code
+//! ([`crate::bind::open`]): the directory opened once and checked
 //! ([`crate::parent`]), the lock ([`crate::lock`]), and the one
 //! classification of what is at the path ([`crate::classify`]), so an
 //! inspection predicts what a bind then does by construction.
 
 use std::fmt;
-use std::os::fd::BorrowedFd;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -16,11 +16,10 @@ use nix::unistd::geteuid;
 
 use crate::addr::{AddrView, UnixAddr};
 use crate::bind;
-use crate::classify::{FileInfo, Found, Next, classify, server};
+use crate::classify::{FileInfo, Found, Next, found_by_probe};
 use crate::error::{BindError, BindErrorKind, Op};
 use crate::lock::{self, LockState};
 use crate::probe::{Probe, SocketType, probe};
-use crate::stat::parent_dir;
 use crate::sys;
 
 /// Looks at `addr` the way a bind would, and changes nothing.
@@ -298,26 +297,20 @@ fn inspect_abstract(addr: &UnixAddr, name: &[u8]) -> Inspection {
         report.bind_error = Some(BindError::unsupported_abstract(addr));
         return report;
     };
-    let in_use = || Some(BindError::abstract_failed(addr, Errno::EADDRINUSE));
-    match probe(&sys::Where::Addr(sockaddr)) {
-        // Refused: nobody listens. (A name bound by a socket that never
-        // listens looks the same, and a bind would then fail.)
-        Ok(Probe::Stale | Probe::Gone) => {}
-        Ok(Probe::Live(peer, ty)) => {
-            report.found = Found::Live(server(peer, ty));
-            report.bind_error = in_use();
-        }
-        Ok(Probe::QueueFull) => {
-            report.found = Found::QueueFull;
-            report.bind_error = in_use();
+    let probed = probe(&sys::Where::Addr(sockaddr));
+    // Refused: nobody listens, and there is no file. (A name bound by a
+    // socket that never listens looks the same, and a bind would then
+    // fail.)
+    report.found = found_by_probe(&probed, || Found::Free);
+    report.bind_error = match probed {
+        Ok(Probe::Stale | Probe::Gone) => None,
+        Ok(Probe::Live(..) | Probe::QueueFull) => {
+            Some(BindError::abstract_failed(addr, Errno::EADDRINUSE))
         }
         // Only a probe through a directory can be redirected.
-        Ok(Probe::Redirected) => report.found = Found::Unknown,
-        Ok(Probe::Failed(errno)) | Err(errno) => {
-            report.found = Found::Unknown;
-            report.bind_error = Some(BindError::abstract_failed(addr, errno));
-        }
-    }
+        Ok(Probe::Redirected) => None,
+        Ok(Probe::Failed(errno)) | Err(errno) => Some(BindError::abstract_failed(addr, errno)),
+    };
     report
 }
 
@@ -329,7 +322,7 @@ fn inspect_path(addr: &UnixAddr, path: &Path) -> Inspection {
         parent_error: None,
         lock: LockState::None,
     };
-    let (mut dir, name) = match bind::open(path) {
+    let mut opened = match bind::open(path) {
         Ok(opened) => opened,
         Err(e) => {
             report.found = match e.kind() {
@@ -341,32 +334,24 @@ fn inspect_path(addr: &UnixAddr, path: &Path) -> Inspection {
             return report;
         }
     };
-    report.parent_error = dir.unsafe_step.take();
-    let dir_path = parent_dir(path);
-    let lock_error;
-    (report.lock, lock_error) = lock::look(dir.fd(), dir_path, name);
-    let classified = classify(dir.fd(), dir_path, path, name, false);
+    report.parent_error = opened.dir.unsafe_step.take();
+    let (lock, lock_error, classified) = opened.look_and_classify();
+    report.lock = lock;
     report.found = classified.found;
-    let may_create = |dir: BorrowedFd<'_>| {
-        sys::may_write_dir(dir)
-            .map_err(|e| BindError::os_at(Op::Bind, path, e, dir, None))
-            .err()
-    };
+    let at = opened.at();
     let error = match classified.next {
         Err(e) => Some(e),
-        Ok(Next::RemoveStale(_, Err(errno))) => Some(BindError::os_at(
-            Op::RemoveStale,
-            path,
-            errno,
-            dir.fd(),
-            Some(name),
-        )),
-        Ok(Next::Create | Next::RemoveStale(_, Ok(())) | Next::Replace) => may_create(dir.fd()),
+        Ok(Next::RemoveStale(_, Err(errno))) => Some(at.os_error(Op::RemoveStale, errno)),
+        Ok(Next::Create | Next::RemoveStale(_, Ok(())) | Next::Replace) => {
+            sys::may_write_dir(at.dir())
+                .map_err(|e| at.os_error_in_dir(Op::Bind, e))
+                .err()
+        }
     };
     // The bind takes the lock before it looks at the path.
     report.bind_error = lock_error.or(error);
     if report.lock == LockState::Held && report.bind_error.is_none() {
-        let lock_path = dir_path.join(lock::lock_name(name));
+        let lock_path = at.dir_path().join(lock::lock_name(at.name()));
         report.bind_error = Some(BindError::lock_busy(&lock_path, lock::LOCK_TIMEOUT, None));
     }
     report

@@ -175,6 +175,7 @@ mod cleanup;
 #[cfg(feature = "hyper")]
 mod connector;
 mod datagram;
+mod entry;
 mod error;
 mod escape;
 mod explain;

@@ -26,15 +26,16 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, openat};
 use nix::sys::stat::{Mode, SFlag, fstat, fstatat};
-use nix::unistd::{UnlinkatFlags, geteuid, unlinkat};
+use nix::unistd::geteuid;
 
+use crate::entry::{Entry, EntryRef};
 use crate::error::{BindError, Op};
 use crate::escape::shown;
 use crate::stat::{file_type, same_file};
@@ -81,9 +82,8 @@ pub(crate) enum BindLock<'d> {
 #[derive(Debug)]
 pub(crate) struct LockFile<'d> {
     file: Flock<OwnedFd>,
-    dir: BorrowedFd<'d>,
-    name: OsString,
-    path: PathBuf,
+    /// `<name>.lock` beside the socket.
+    at: Entry<BorrowedFd<'d>>,
     /// Whether this crate made the file, so that it may be removed.
     ours: bool,
 }
@@ -108,14 +108,11 @@ pub(crate) fn lock_name(socket_name: &OsStr) -> OsString {
     name
 }
 
-/// The state of the bind lock for `socket_name` in `dir`, found without
+/// The state of the bind lock for the socket `socket`, found without
 /// changing anything: a shared `flock` is tried and released at once. With
 /// the error a bind would give when the lock cannot be used.
-pub(crate) fn look(
-    dir: BorrowedFd<'_>,
-    dir_path: &Path,
-    socket_name: &OsStr,
-) -> (LockState, Option<BindError>) {
+pub(crate) fn look(socket: EntryRef<'_>) -> (LockState, Option<BindError>) {
+    let dir = socket.dir();
     let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
     let tried = |fd: nix::Result<OwnedFd>| {
         let held = fd.is_ok_and(|fd| {
@@ -124,9 +121,10 @@ pub(crate) fn look(
                 Err((_, Errno::EWOULDBLOCK))
             )
         });
-        match held {
-            true => LockState::Held,
-            false => LockState::Free,
+        if held {
+            LockState::Held
+        } else {
+            LockState::Free
         }
     };
     if !needs_file(dir) {
@@ -134,30 +132,24 @@ pub(crate) fn look(
         let again = openat(dir, ".", flags | OFlag::O_DIRECTORY, Mode::empty());
         return (tried(again), None);
     }
-    let name = lock_name(socket_name);
-    let st = match fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+    let lock = socket.beside(lock_name(socket.name()));
+    let at = lock.at();
+    let st = match fstatat(dir, at.name(), AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) => st,
         Err(_) => return (LockState::None, None),
     };
     if file_type(&st) != SFlag::S_IFREG {
-        let path = dir_path.join(&name);
         return (
             LockState::Unusable,
-            Some(BindError::lock_unusable(&path, &st)),
+            Some(BindError::lock_unusable(at.path(), &st)),
         );
     }
-    let fd = openat(
-        dir,
-        name.as_os_str(),
-        flags | OFlag::O_NOCTTY,
-        Mode::empty(),
-    );
+    let fd = openat(dir, at.name(), flags | OFlag::O_NOCTTY, Mode::empty());
     (tried(fd), None)
 }
 
-/// Takes the bind lock for the socket `socket_name` in the directory `dir`
-/// (named `dir_path` in messages), waiting up to `patience` for another
-/// holder.
+/// Takes the bind lock for the socket `socket` (its directory named by
+/// its path in messages), waiting up to `patience` for another holder.
 ///
 /// # Blocking
 ///
@@ -170,21 +162,21 @@ pub(crate) fn look(
 /// change the directory either, so there is nothing to race on: the bind
 /// goes on and fails, if it must, with the precise error.
 pub(crate) fn acquire<'d>(
-    dir: BorrowedFd<'d>,
-    dir_path: &Path,
-    socket_name: &OsStr,
+    socket: EntryRef<'d>,
     patience: Duration,
     with_drops: bool,
 ) -> Result<Option<BindLock<'d>>, BindError> {
+    let (dir, dir_path) = (socket.dir(), socket.dir_path());
     if !needs_file(dir) {
         return Ok(hold_dir(dir, dir_path, patience)?.map(|_held| BindLock::Dir { _held }));
     }
-    let Some(_held) = acquire_file(dir, dir_path, socket_name, patience)? else {
+    let Some(_held) = acquire_file(socket, patience)? else {
         return Ok(None);
     };
-    let _dir = match with_drops {
-        true => hold_dir(dir, dir_path, patience)?,
-        false => None,
+    let _dir = if with_drops {
+        hold_dir(dir, dir_path, patience)?
+    } else {
+        None
     };
     Ok(Some(BindLock::File { _held, _dir }))
 }
@@ -243,38 +235,34 @@ fn not_now(
     }
 }
 
-/// The lock file `<socket_name>.lock`.
+/// The lock file `<socket name>.lock`.
 fn acquire_file<'d>(
-    dir: BorrowedFd<'d>,
-    dir_path: &Path,
-    socket_name: &OsStr,
+    socket: EntryRef<'d>,
     patience: Duration,
 ) -> Result<Option<LockFile<'d>>, BindError> {
-    let name = lock_name(socket_name);
-    let path = dir_path.join(&name);
+    let lock = socket.beside(lock_name(socket.name()));
     let deadline = Instant::now() + patience;
     let mut pause = Duration::from_micros(100);
     loop {
-        let Some((fd, ours)) = open_or_create(dir, &name, &path)? else {
+        let at = lock.at();
+        let Some((fd, ours)) = open_or_create(at)? else {
             return Ok(None);
         };
         match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
             Ok(file) => {
-                let lock = LockFile {
+                let held = LockFile {
                     file,
-                    dir,
-                    name: name.clone(),
-                    path: path.clone(),
+                    at: lock.clone(),
                     ours,
                 };
-                if lock.is_still_at_path() {
-                    return Ok(Some(lock));
+                if held.is_still_at_path() {
+                    return Ok(Some(held));
                 }
                 // Removed (and maybe re-created) by the previous holder.
             }
             Err((fd, errno)) => {
-                if let Some(done) = not_now(errno, &fd, &path, deadline, patience) {
-                    remove_if_ours(dir, &name, &fd, ours);
+                if let Some(done) = not_now(errno, &fd, at.path(), deadline, patience) {
+                    remove_if_ours(at, &fd, ours);
                     return done.map(|()| None);
                 }
                 next_pause(&mut pause);
@@ -286,11 +274,8 @@ fn acquire_file<'d>(
 /// Opens the lock file, creating it when missing; returns whether this
 /// crate made it. Only a regular file is ever opened: anything else at the
 /// path is reported, never followed or opened.
-fn open_or_create(
-    dir: BorrowedFd<'_>,
-    name: &OsStr,
-    path: &Path,
-) -> Result<Option<(OwnedFd, bool)>, BindError> {
+fn open_or_create(at: EntryRef<'_>) -> Result<Option<(OwnedFd, bool)>, BindError> {
+    let (dir, name) = (at.dir(), at.name());
     let flags = OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
     loop {
         match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
@@ -302,12 +287,10 @@ fn open_or_create(
                     }
                     // Replaced between the look and the open: look again.
                     Ok(_) | Err(Errno::ENOENT | Errno::ELOOP) => {}
-                    Err(errno) => {
-                        return Err(BindError::os_at(Op::OpenLock, path, errno, dir, Some(name)));
-                    }
+                    Err(errno) => return Err(at.os_error(Op::OpenLock, errno)),
                 }
             }
-            Ok(st) => return Err(BindError::lock_unusable(path, &st)),
+            Ok(st) => return Err(BindError::lock_unusable(at.path(), &st)),
             Err(Errno::ENOENT) => {
                 let create = flags | OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
                 match openat(dir, name, create, Mode::from_bits_truncate(0o644)) {
@@ -318,15 +301,13 @@ fn open_or_create(
                     }
                     Err(Errno::EEXIST) => {}
                     Err(Errno::EACCES | Errno::EPERM | Errno::EROFS) => return Ok(None),
-                    Err(errno) => {
-                        return Err(BindError::os_at(Op::OpenLock, path, errno, dir, Some(name)));
-                    }
+                    Err(errno) => return Err(at.os_error(Op::OpenLock, errno)),
                 }
             }
             // The directory may not be searched: no lock, and the bind will
             // say precisely why it fails.
             Err(Errno::EACCES) => return Ok(None),
-            Err(errno) => return Err(BindError::os_at(Op::OpenLock, path, errno, dir, None)),
+            Err(errno) => return Err(at.os_error_in_dir(Op::OpenLock, errno)),
         }
     }
 }
@@ -339,25 +320,16 @@ fn holds_marker(fd: &OwnedFd) -> bool {
 
 /// Removes a lock file of ours that we could not lock, if the name still
 /// leads to it.
-fn remove_if_ours(dir: BorrowedFd<'_>, name: &OsStr, fd: &OwnedFd, ours: bool) {
-    if ours
-        && matches!(fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW), Ok(st) if same_file(fd, &st))
-    {
-        let _ = unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
+fn remove_if_ours(at: EntryRef<'_>, fd: &OwnedFd, ours: bool) {
+    if ours && at.leads_to(fd).unwrap_or(false) {
+        let _ = at.unlink();
     }
 }
 
 impl LockFile<'_> {
     /// Whether the lock path still names the file we locked.
     fn is_still_at_path(&self) -> bool {
-        match fstatat(
-            self.dir,
-            self.name.as_os_str(),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
-            Ok(st) => same_file(&*self.file, &st),
-            Err(_) => false,
-        }
+        self.at.at().leads_to(&*self.file).unwrap_or(false)
     }
 }
 
@@ -366,10 +338,9 @@ impl Drop for LockFile<'_> {
         // Remove our own file while still holding the lock; waiters then
         // see that the path names another file and start over.
         if self.ours && self.is_still_at_path() {
-            if let Err(errno) =
-                unlinkat(self.dir, self.name.as_os_str(), UnlinkatFlags::NoRemoveDir)
-            {
-                tracing::warn!(lock = %shown(&self.path), %errno, "could not remove our lock file");
+            let at = self.at.at();
+            if let Err(errno) = at.unlink() {
+                tracing::warn!(lock = %shown(at.path()), %errno, "could not remove our lock file");
             }
         }
     }

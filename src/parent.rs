@@ -70,9 +70,10 @@ pub(crate) fn open_dir(path: &Path, dir: &Path) -> Result<Dir, BindError> {
         last_unsafe: false,
         redirectable: false,
     };
-    let (mut fd, mut at) = match dir.is_absolute() {
-        true => walk.open_root()?,
-        false => walk.open_cwd()?,
+    let (mut fd, mut at) = if dir.is_absolute() {
+        walk.open_root()?
+    } else {
+        walk.open_cwd()?
     };
     let mut todo: VecDeque<OsString> = components(dir);
     let mut links = 0;

@@ -28,9 +28,10 @@ use nix::fcntl::{Flock, FlockArg, OFlag, openat};
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use nix::unistd::{UnlinkatFlags, geteuid, unlinkat};
 
+use crate::entry::{Entry, EntryRef, Reach, Removal};
 use crate::error::{BindError, Op};
 use crate::probe::{Probe, probe_at};
-use crate::stat::{is_socket, lstat_at, same_file};
+use crate::stat::is_socket;
 use crate::sys;
 
 pub(crate) const PREFIX: &str = ".sul-";
@@ -47,42 +48,38 @@ const EXTRA_LEN: usize = 1 + PREFIX.len() + RANDOM_LEN + 1 + SOCKET.len();
 #[derive(Debug)]
 pub(crate) struct PrivateDir<'d> {
     fd: Flock<OwnedFd>,
-    parent: BorrowedFd<'d>,
-    name: OsString,
-    path: PathBuf,
+    /// Its name beside the socket.
+    at: Entry<BorrowedFd<'d>>,
+    /// `<its path>/s`, for messages.
+    socket: PathBuf,
 }
 
 impl<'d> PrivateDir<'d> {
-    /// Creates, opens, checks and locks a new private directory in
-    /// `parent`, which is `parent_path`, for the socket `name` there
-    /// (`socket` in messages). Call it under the bind lock.
-    pub(crate) fn create(
-        parent: BorrowedFd<'d>,
-        parent_path: &Path,
-        socket: &Path,
-        name: &OsStr,
-    ) -> Result<Self, BindError> {
+    /// Creates, opens, checks and locks a new private directory beside
+    /// `socket`, for it. Call it under the bind lock.
+    pub(crate) fn create(socket: EntryRef<'d>) -> Result<Self, BindError> {
+        let (parent, parent_path) = (socket.dir(), socket.dir_path());
         // Without a route through the directory (no /proc; macOS, NetBSD)
         // the bind goes by path, which must fit.
-        let by_path = sys::through_dir(parent, name).is_none();
+        let by_path = matches!(socket.reach(false), Reach::Path(_));
         let fits = |dir_name_len: usize| {
             !by_path
                 || parent_path.as_os_str().len() + 1 + dir_name_len + 1 + SOCKET.len()
                     <= sys::MAX_PATH_LEN
         };
-        let own = own_name(name);
-        if fits(own.len()) {
-            let made = match make_named(parent, &own) {
+        let own = socket.beside(own_name(socket.name()));
+        if fits(own.at().name().len()) {
+            let made = match make_named(own.at()) {
                 Err(Errno::EEXIST) => {
                     // A bind that died; we hold the bind lock, so no live
                     // bind of this socket uses it.
-                    remove_leftover(parent, parent_path, &own);
-                    make_named(parent, &own)
+                    remove_leftover(own.at());
+                    make_named(own.at())
                 }
                 made => made,
             };
             match made {
-                Ok(fd) => return Ok(Self::at(fd, parent, parent_path, own)),
+                Ok(fd) => return Ok(Self::at(fd, own)),
                 Err(
                     errno @ (Errno::EACCES
                     | Errno::EPERM
@@ -90,7 +87,7 @@ impl<'d> PrivateDir<'d> {
                     | Errno::ENOSPC
                     | Errno::EDQUOT),
                 ) => {
-                    return Err(BindError::os_at(Op::Bind, socket, errno, parent, None));
+                    return Err(socket.os_error_in_dir(Op::Bind, errno));
                 }
                 // Taken by someone else: a random name instead.
                 Err(_) => sweep_once(parent, parent_path, PREFIX),
@@ -99,32 +96,26 @@ impl<'d> PrivateDir<'d> {
         let needed = parent_path.as_os_str().len() + EXTRA_LEN;
         if !fits(PREFIX.len() + RANDOM_LEN) {
             return Err(BindError::no_room_for_private_dir(
-                socket,
+                socket.path(),
                 needed,
                 sys::MAX_PATH_LEN,
             ));
         }
-        match make_own_dir(parent, PREFIX) {
-            Ok((name, fd)) => Ok(Self::at(fd, parent, parent_path, name)),
+        match make_own_dir(parent, parent_path, PREFIX) {
+            Ok((name, fd)) => Ok(Self::at(fd, socket.beside(name))),
             // Reported as what it is to the user: the bind failing.
-            Err(OwnDirError::Os(errno)) => {
-                Err(BindError::os_at(Op::Bind, socket, errno, parent, None))
-            }
+            Err(OwnDirError::Os(errno)) => Err(socket.os_error_in_dir(Op::Bind, errno)),
             Err(OwnDirError::Raced(errno)) => Err(BindError::raced(
                 Op::CreatePrivateDir,
-                socket,
+                socket.path(),
                 crate::explain::Race::PrivateDirsReplaced(errno),
             )),
         }
     }
 
-    fn at(fd: Flock<OwnedFd>, parent: BorrowedFd<'d>, parent_path: &Path, name: OsString) -> Self {
-        Self {
-            fd,
-            parent,
-            path: parent_path.join(&name),
-            name,
-        }
+    fn at(fd: Flock<OwnedFd>, at: Entry<BorrowedFd<'d>>) -> Self {
+        let socket = at.at().path().join(SOCKET);
+        Self { fd, at, socket }
     }
 
     /// The descriptor of the directory, for the `*at` calls on the socket.
@@ -132,13 +123,22 @@ impl<'d> PrivateDir<'d> {
         self.fd.as_fd()
     }
 
-    /// The path to bind: through `/proc/self/fd` where there is one, so
-    /// that renaming the directory cannot redirect the bind, else
-    /// `<parent>/.sul-XXXXXXXX/s`.
+    /// The directory's path, for messages.
+    pub(crate) fn path(&self) -> &Path {
+        self.at.at().path()
+    }
+
+    /// The socket `s` in the directory.
+    pub(crate) fn socket(&self) -> EntryRef<'_> {
+        EntryRef::new(self.fd(), OsStr::new(SOCKET), &self.socket)
+    }
+
+    /// Where the socket in it is, for messages: through `/proc/self/fd`
+    /// where there is one, else `<parent>/.sul-XXXXXXXX/s`.
     pub(crate) fn socket_path(&self) -> PathBuf {
         sys::fd_path(self.fd())
-            .unwrap_or_else(|| self.path.clone())
-            .join(SOCKET)
+            .map(|through| through.join(SOCKET))
+            .unwrap_or_else(|| self.socket.clone())
     }
 }
 
@@ -146,21 +146,16 @@ impl Drop for PrivateDir<'_> {
     fn drop(&mut self) {
         // Only we can create anything in here; a socket left in it is one we
         // made (or, after a takeover, the one we replaced).
-        if matches!(lstat_at(self.fd(), OsStr::new(SOCKET)), Ok(Some(st)) if is_socket(&st)) {
-            if let Err(errno) = unlinkat(self.fd(), SOCKET, UnlinkatFlags::NoRemoveDir) {
-                tracing::warn!(dir = %self.path.display(), %errno, "could not remove the socket in our private directory");
-            }
+        if let Removal::Failed(errno) = self.socket().remove_if_still(None) {
+            tracing::warn!(dir = %self.path().display(), %errno, "could not remove the socket in our private directory");
         }
-        match lstat_at(self.parent, &self.name) {
-            Ok(Some(st)) if same_file(&*self.fd, &st) => {
-                if let Err(errno) =
-                    unlinkat(self.parent, self.name.as_os_str(), UnlinkatFlags::RemoveDir)
-                {
-                    tracing::warn!(dir = %self.path.display(), %errno, "could not remove our private directory; the next bind here will");
-                }
+        match self.at.at().remove_dir_if_still(&*self.fd) {
+            Removal::Removed => {}
+            Removal::Failed(errno) => {
+                tracing::warn!(dir = %self.path().display(), %errno, "could not remove our private directory; the next bind here will");
             }
-            _ => {
-                tracing::warn!(dir = %self.path.display(), "our private directory was moved away by another process")
+            Removal::Replaced | Removal::Gone | Removal::Unchecked(_) => {
+                tracing::warn!(dir = %self.path().display(), "our private directory was moved away by another process")
             }
         }
     }
@@ -184,11 +179,11 @@ fn own_name(name: &OsStr) -> OsString {
     own
 }
 
-/// Makes, opens, checks and locks the new directory `name` in `parent`.
-fn make_named(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Errno> {
-    mkdirat(parent, name, Mode::S_IRWXU)?;
+/// Makes, opens, checks and locks the new directory `at`.
+fn make_named(at: EntryRef<'_>) -> Result<Flock<OwnedFd>, Errno> {
+    mkdirat(at.dir(), at.name(), Mode::S_IRWXU)?;
     // Swapped since mkdir: that directory is not ours to touch.
-    open_ours(parent, name).map_err(|_| Errno::EBUSY)
+    open_ours(at).map_err(|_| Errno::EBUSY)
 }
 
 /// Once per base directory and process: removes the leftovers there whose
@@ -208,9 +203,11 @@ pub(crate) fn sweep_once(parent: BorrowedFd<'_>, parent_path: &Path, prefix: &st
 }
 
 /// Makes, opens, checks and locks a new directory `prefix` and eight random
-/// characters in `parent`, mode 0700, under a name nobody used before.
+/// characters in `parent` (`parent_path` in messages), mode 0700, under a
+/// name nobody used before.
 pub(crate) fn make_own_dir(
     parent: BorrowedFd<'_>,
+    parent_path: &Path,
     prefix: &str,
 ) -> Result<(OsString, Flock<OwnedFd>), OwnDirError> {
     let mut last = Errno::EEXIST;
@@ -221,7 +218,8 @@ pub(crate) fn make_own_dir(
             Err(Errno::EEXIST) => continue,
             Err(errno) => return Err(OwnDirError::Os(errno)),
         }
-        match open_ours(parent, &name) {
+        let path = parent_path.join(&name);
+        match open_ours(EntryRef::new(parent, &name, &path)) {
             Ok(fd) => return Ok((name, fd)),
             // Swapped or removed by someone else since mkdir (or taken for
             // a leftover by another process's sweep): that directory is
@@ -232,15 +230,16 @@ pub(crate) fn make_own_dir(
     Err(OwnDirError::Raced(last))
 }
 
-/// Opens `name` in `parent` without following a link, checks that it is a
-/// directory only we may enter, locks it, and checks that the name still
-/// leads to it. A directory whose lock is taken is in use.
-fn open_ours(parent: BorrowedFd<'_>, name: &OsStr) -> Result<Flock<OwnedFd>, Errno> {
-    let fd = open_own_dir(parent, name)?;
+/// Opens `at` without following a link, checks that it is a directory
+/// only we may enter, locks it, and checks that the name still leads to
+/// it. A directory whose lock is taken is in use.
+fn open_ours(at: EntryRef<'_>) -> Result<Flock<OwnedFd>, Errno> {
+    let fd = open_own_dir(at.dir(), at.name())?;
     let fd = Flock::lock(fd, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e)?;
-    match lstat_at(parent, name)? {
-        Some(now) if same_file(&*fd, &now) => Ok(fd),
-        _ => Err(Errno::ENOENT),
+    if at.leads_to(&*fd)? {
+        Ok(fd)
+    } else {
+        Err(Errno::ENOENT)
     }
 }
 
@@ -256,30 +255,32 @@ fn remove_leftovers(parent: BorrowedFd<'_>, parent_path: &Path, prefix: &str) {
         let name = entry.file_name();
         let random = name.as_bytes().strip_prefix(prefix.as_bytes());
         if random.is_some_and(|r| r.len() == RANDOM_LEN && r.iter().all(|b| ALPHABET.contains(b))) {
-            remove_leftover(parent, parent_path, &name);
+            let path = parent_path.join(&name);
+            remove_leftover(EntryRef::new(parent, &name, &path));
         }
     }
 }
 
-fn remove_leftover(parent: BorrowedFd<'_>, parent_path: &Path, name: &OsStr) {
+/// Removes the leftover private directory `at`, if it is ours, its lock is
+/// free, and it holds nothing but a stale socket.
+fn remove_leftover(at: EntryRef<'_>) {
     // Ours, a directory, and not in use: its lock is free.
-    let Ok(fd) = open_ours(parent, name) else {
+    let Ok(fd) = open_ours(at) else {
         return;
     };
-    let path = parent_path.join(name);
-    if let Ok(Some(st)) = lstat_at(fd.as_fd(), OsStr::new(SOCKET)) {
-        let stale = matches!(
-            probe_at(fd.as_fd(), &path, OsStr::new(SOCKET), false),
-            Ok(Probe::Stale)
-        );
+    let path = at.path();
+    let socket_path = path.join(SOCKET);
+    let socket = EntryRef::new(fd.as_fd(), OsStr::new(SOCKET), &socket_path);
+    if let Ok(Some(st)) = socket.lstat() {
+        let stale = matches!(probe_at(socket, false), Ok(Probe::Stale));
         if !is_socket(&st) || !stale {
             return;
         }
-        if unlinkat(fd.as_fd(), SOCKET, UnlinkatFlags::NoRemoveDir).is_err() {
+        if socket.unlink().is_err() {
             return;
         }
     }
-    match unlinkat(parent, name, UnlinkatFlags::RemoveDir) {
+    match unlinkat(at.dir(), at.name(), UnlinkatFlags::RemoveDir) {
         Ok(()) => {
             tracing::info!(dir = %path.display(), "removed a private directory left by an interrupted bind")
         }

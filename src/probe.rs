@@ -4,22 +4,22 @@
 //! both apply this one rule.
 //!
 //! A socket in a directory is reached through the directory's descriptor
-//! ([`probe_at`]), never by its path again: on Linux through
-//! `/proc/self/fd/N/name`, on FreeBSD with `connectat`. Where neither
-//! route exists (no `/proc`, macOS, NetBSD), the path is probed and the directory's identity checked
-//! afterwards, and a directory that was swapped meanwhile is reported as
+//! ([`probe_at`], by the route [`EntryRef::reach`] decides), never by its
+//! path again: on Linux through `/proc/self/fd/N/name`, on FreeBSD with
+//! `connectat`. Where neither route exists (no `/proc`, macOS, NetBSD),
+//! the path is probed and the directory's identity checked afterwards,
+//! and a directory that was swapped meanwhile is reported as
 //! [`Probe::Redirected`] rather than trusted.
 
-use std::ffi::OsStr;
-use std::os::fd::{AsFd, BorrowedFd};
-use std::path::Path;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
-use nix::sys::socket::{self, UnixAddr};
+use nix::sys::socket;
 use nix::sys::stat::{Mode, fstat};
 
+use crate::entry::{EntryRef, Reach};
 use crate::stat::same_inode;
 use crate::sys::{self, PeerCred, Where};
 
@@ -74,27 +74,26 @@ pub(crate) enum Probe {
     Redirected,
 }
 
-/// Probes the socket `name` in the directory open as `dir` (whose path,
-/// for the route without `/proc`, is `dir_path`). `held_here`: a live
-/// listener of this process holds it, so an answer from this process is
-/// final.
-pub(crate) fn probe_at(
-    dir: BorrowedFd<'_>,
-    dir_path: &Path,
-    name: &OsStr,
-    held_here: bool,
-) -> nix::Result<Probe> {
-    let probe = |at: &Where<'_>| match held_here {
-        true => connect_once(at),
-        false => probe(at),
+/// Probes the socket at `socket` (by its path only where there is no
+/// route through the directory's descriptor, [`EntryRef::reach`]).
+/// `held_here`: a live listener of this process holds it, so an answer
+/// from this process is final.
+pub(crate) fn probe_at(socket: EntryRef<'_>, held_here: bool) -> nix::Result<Probe> {
+    let probe = |at: &Where<'_>| {
+        if held_here {
+            connect_once(at)
+        } else {
+            probe(at)
+        }
     };
-    if let Some(through) = sys::through_dir(dir, name) {
-        return probe(&through);
-    }
-    let found = probe(&Where::Addr(UnixAddr::new(&dir_path.join(name))?))?;
+    let by_path = match socket.reach(false) {
+        Reach::Descriptor(through) => return probe(&through),
+        by_path @ Reach::Path(_) => by_path,
+    };
+    let found = probe(&by_path.address()?)?;
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let same = open(dir_path, flags, Mode::empty())
-        .and_then(|now| Ok(same_inode(&fstat(&now)?, &fstat(dir)?)))
+    let same = open(socket.dir_path(), flags, Mode::empty())
+        .and_then(|now| Ok(same_inode(&fstat(&now)?, &fstat(socket.dir())?)))
         .unwrap_or(false);
     Ok(if same { found } else { Probe::Redirected })
 }

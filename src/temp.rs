@@ -1,5 +1,6 @@
 //! Throwaway sockets for tests: [`bind_temp`] makes a new private directory
-//! and binds `s` in it, and [`TempSocket`] removes both on drop.
+//! and binds `s` in it, and [`TempSocket`] removes both on drop (and when
+//! the bind fails after the directory was made, by an error or a panic).
 //!
 //! The directory is `sul-` and eight random characters, mode 0700, made in
 //! the first of `$XDG_RUNTIME_DIR`, `$TMPDIR` and `/tmp` where the socket's
@@ -16,21 +17,19 @@
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::Flock;
-use nix::sys::socket;
-use nix::unistd::{UnlinkatFlags, unlinkat};
 
 use crate::addr::UnixAddr;
 use crate::bind::{Creation, Named, listen_on};
+use crate::entry::{Entry, EntryRef, Removal};
 use crate::error::{BindError, Op};
 use crate::escape::shown;
 use crate::guard::Ours;
 use crate::kind::Kind;
 use crate::private::{OwnDirError, make_own_dir, sweep_once};
-use crate::stat::{is_socket, lstat_at, same_file};
 use crate::sys;
 
 const PREFIX: &str = "sul-";
@@ -91,36 +90,31 @@ fn bind_in<K: Kind>(base_path: &Path) -> Result<(K, UnixAddr, TempSocket), Errno
     let by_path = walked.only_ours && !walked.redirectable;
     let base = walked.fd;
     sweep_once(base.as_fd(), base_path, PREFIX);
-    let (name, dir) = make_own_dir(base.as_fd(), PREFIX).map_err(|e| match e {
+    let (name, dir) = make_own_dir(base.as_fd(), base_path, PREFIX).map_err(|e| match e {
         OwnDirError::Os(errno) | OwnDirError::Raced(errno) => errno,
     })?;
     let dir_path = base_path.join(&name);
     let path = dir_path.join(SOCKET);
     let mut made = TempSocket {
-        base,
+        at: Entry::new(base, name, dir_path),
         dir,
-        name,
-        dir_path,
         ours: None,
     };
+    let socket = EntryRef::new(made.dir.as_fd(), OsStr::new(SOCKET), &path);
     // Else through `/proc/self/fd` where there is one: in a base
     // directory others may write, our directory can be renamed away and a
     // link put in its place, and a bind by path would follow it.
-    let at = match sys::through_dir(made.dir.as_fd(), OsStr::new(SOCKET)) {
-        Some(through) if !by_path => through,
-        _ => sys::Where::Addr(socket::UnixAddr::new(&path)?),
-    };
+    let addr = socket.reach(by_path).address()?;
     let errno = |e: BindError| Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EIO as i32));
-    let (listener, identity) = listen_on(&at, Named::Path(&path), Creation::Plain, || {
+    let (listener, made_socket) = listen_on(&addr, Named::Path(&path), Creation::Plain, || {
         // Elsewhere the bind goes by path, and a redirected one is caught
         // here: nobody else can put a socket in our directory.
-        match lstat_at(made.dir.as_fd(), OsStr::new(SOCKET)) {
-            Ok(Some(st)) if is_socket(&st) => Ok(st),
-            _ => Err(BindError::os(Op::Bind, &path, Errno::EBUSY)),
-        }
+        socket
+            .made_socket()
+            .ok_or_else(|| BindError::os(Op::Bind, &path, Errno::EBUSY))
     })
     .map_err(errno)?;
-    made.ours = Some(Ours::new(identity));
+    made.ours = Some(Ours::new(made_socket));
     let addr = UnixAddr::from_path(&path).map_err(|_| Errno::ENAMETOOLONG)?;
     Ok((listener, addr, made))
 }
@@ -130,13 +124,11 @@ fn bind_in<K: Kind>(base_path: &Path) -> Result<(K, UnixAddr, TempSocket), Errno
 /// made and empty, and neither in a forked child nor when disarmed.
 #[derive(Debug)]
 pub(crate) struct TempSocket {
-    base: OwnedFd,
+    /// Our directory's name in the base directory.
+    at: Entry<OwnedFd>,
     /// Locked while the socket is in use: an unlocked directory is a
     /// leftover, which the next sweep removes.
     dir: Flock<OwnedFd>,
-    name: OsString,
-    /// For messages.
-    dir_path: PathBuf,
     /// The socket, once bound.
     ours: Option<Ours>,
 }
@@ -153,25 +145,27 @@ impl TempSocket {
 
 impl Drop for TempSocket {
     fn drop(&mut self) {
+        let dir = self.at.at();
+        let path = dir.path().join(SOCKET);
+        let socket = EntryRef::new(self.dir.as_fd(), OsStr::new(SOCKET), &path);
         match &self.ours {
             Some(ours) if ours.may_remove() => {
-                ours.remove_from(self.dir.as_fd(), OsStr::new(SOCKET));
+                ours.remove_from(socket);
             }
             Some(_) => return, // disarmed, or a forked child: both stay
-            None => {}         // the bind failed: only the directory goes
-        }
-        match lstat_at(self.base.as_fd(), &self.name) {
-            Ok(Some(st)) if same_file(&*self.dir, &st) => {
-                if let Err(errno) = unlinkat(
-                    self.base.as_fd(),
-                    self.name.as_os_str(),
-                    UnlinkatFlags::RemoveDir,
-                ) {
-                    tracing::warn!(dir = %shown(&self.dir_path), %errno, "temporary socket directory left in place");
-                }
+            // The bind failed (or panicked): any socket it made goes too;
+            // nobody else can enter our directory.
+            None => {
+                socket.remove_if_still(None);
             }
-            _ => {
-                tracing::warn!(dir = %shown(&self.dir_path), "temporary socket directory was moved away; left alone")
+        }
+        match dir.remove_dir_if_still(&*self.dir) {
+            Removal::Removed => {}
+            Removal::Failed(errno) => {
+                tracing::warn!(dir = %shown(dir.path()), %errno, "temporary socket directory left in place");
+            }
+            Removal::Replaced | Removal::Gone | Removal::Unchecked(_) => {
+                tracing::warn!(dir = %shown(dir.path()), "temporary socket directory was moved away; left alone")
             }
         }
     }

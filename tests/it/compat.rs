@@ -182,6 +182,50 @@ fn helper_from_std_without_io() {
     });
 }
 
+// ---- tokio 1.54, tests/net_panic.rs, unix_listener_bind_panic_caller ----
+// The same case, and what tokio's own bind leaves behind: nothing. Tokio
+// registers the socket before it binds it; here the file is bound first,
+// so the panic of the registration must take it away again. The directory
+// is made here and checked after the child has panicked.
+
+#[test]
+fn unix_listener_bind_panic_leaves_nothing_behind() {
+    let dir = tempdir();
+    let out = helper("compat::helper_bind_without_io_in", None)
+        .env("SUL_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    // The panic location should be in this file
+    assert!(
+        stderr.contains(&format!("panicked at {}:", file!())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("A Tokio 1.x context was found, but IO is disabled"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "a failed bind left {left:?}");
+}
+
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_bind_without_io_in() {
+    let Some(dir) = std::env::var_os("SUL_DIR") else {
+        return;
+    };
+    let sock_path = Path::new(&dir).join("socket");
+    let rt = runtime_without_io();
+    rt.block_on(async {
+        let _ = SafeUnixListener::bind(&sock_path);
+    });
+}
+
 // Runtime without `enable_io` so it has no IO driver set.
 fn runtime_without_io() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

@@ -292,3 +292,44 @@ fn helper_temp_binds() {
         println!("BOUND {}", path.display());
     }
 }
+
+/// A `bind_temp` whose registration with Tokio panics (a runtime without
+/// IO) points at its caller, and leaves nothing in the base directory:
+/// neither the socket nor the directory made for it.
+#[test]
+fn a_bind_temp_that_panics_leaves_nothing_behind() {
+    let base = tempdir();
+    let out = helper("temp::helper_bind_temp_without_io", None)
+        .env("XDG_RUNTIME_DIR", base.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("panicked at {}:", file!())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("A Tokio 1.x context was found, but IO is disabled"),
+        "{stderr}"
+    );
+    assert_eq!(
+        listing(base.path()),
+        vec![],
+        "a failed bind_temp left these"
+    );
+}
+
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_bind_temp_without_io() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let _ = SafeUnixListener::bind_temp();
+    });
+}
