@@ -1,6 +1,6 @@
 //! What is at a socket path, and what a bind does about it: the one
-//! classification that the bind, [`clean_stale`](crate::clean_stale) and
-//! [`inspect`](crate::inspect) all use, so that an inspection predicts the
+//! classification that the bind, [`clean_stale`](crate::diagnosis::clean_stale) and
+//! [`inspect`](crate::diagnosis::inspect) all use, so that an inspection predicts the
 //! bind by construction.
 //!
 //! Everything is looked at through the directory's descriptor, without
@@ -20,7 +20,7 @@ use crate::error::{BindError, Op};
 use crate::escape;
 use crate::guard;
 use crate::probe::{Probe, SocketType, probe_at};
-use crate::stat::{describe, is_socket, permissions};
+use crate::stat::{FileType, describe, is_socket, permissions};
 use crate::sys;
 
 /// What is at the address.
@@ -34,7 +34,7 @@ pub enum Found {
         /// The socket file.
         file: FileInfo,
         /// Whether we may remove it; if not,
-        /// [`bind_error`](crate::Inspection::bind_error) says why.
+        /// [`bind`](crate::diagnosis::Inspection::bind) says why.
         removable: bool,
     },
     /// A server accepted the probe connection.
@@ -49,16 +49,44 @@ pub enum Found {
     /// The directory that should hold the socket does not exist.
     ParentMissing,
     /// Something else went wrong;
-    /// [`bind_error`](crate::Inspection::bind_error) says what.
+    /// [`bind`](crate::diagnosis::Inspection::bind) says what.
     Unknown,
+}
+
+impl Found {
+    /// Free, stale, live or blocked.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Found::Free => Verdict::Free,
+            Found::Stale { .. } => Verdict::Stale,
+            Found::Live(_) | Found::QueueFull => Verdict::Live,
+            _ => Verdict::Blocked,
+        }
+    }
+}
+
+/// What [`Found::verdict`] sums up, for scripts: the `sul inspect` exit
+/// code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Nothing at the address.
+    Free,
+    /// A stale socket, removable or not.
+    Stale,
+    /// A server listens (or its queue is full).
+    Live,
+    /// Something else is in the way: not a socket, no access, no parent
+    /// directory.
+    Blocked,
 }
 
 /// A file's type, owner and permission bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FileInfo {
-    /// "socket", "regular file", "symbolic link", "directory", "FIFO", …
-    pub file_type: &'static str,
+    /// A socket, a regular file, a symbolic link, …
+    pub file_type: FileType,
     /// The owner's uid.
     pub uid: u32,
     /// The group's gid.
@@ -193,9 +221,7 @@ fn may_remove(dir: BorrowedFd<'_>, st: &FileStat) -> Result<(), Errno> {
 
 fn file_info(st: &FileStat) -> FileInfo {
     FileInfo {
-        file_type: describe(st)
-            .trim_start_matches("a ")
-            .trim_start_matches("an "),
+        file_type: FileType::of(st),
         uid: st.st_uid,
         gid: st.st_gid,
         mode: permissions(st),

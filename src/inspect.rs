@@ -31,7 +31,8 @@ use crate::sys;
 /// whether a bind holds it. It never creates or removes anything.
 ///
 /// ```
-/// use safe_unix_listener::{Found, SafeUnixListener, inspect};
+/// use safe_unix_listener::SafeUnixListener;
+/// use safe_unix_listener::diagnosis::{Found, inspect};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,7 +44,7 @@ use crate::sys;
 /// let report = inspect(&addr);
 /// assert!(matches!(report.found(), Found::Live(_)));
 /// assert_eq!(
-///     report.predicted_bind(),
+///     report.bind().map_err(|e| e.kind()),
 ///     Err(safe_unix_listener::BindErrorKind::InUse)
 /// );
 /// println!("{report}");
@@ -64,14 +65,15 @@ pub fn inspect(addr: &UnixAddr) -> Inspection {
 /// we may not remove are left alone, with the [`BindError`] a bind would
 /// give.
 ///
-/// It refuses, with [`InsecureParent`](BindErrorKind::InsecureParent) and
-/// the reason, a path another user could redirect: a directory on the way
-/// (or a symbolic link, or the directory holding one) that is not owned by
-/// root or us, or that others may write without the sticky bit (OpenSSH's
-/// StrictModes rule, as [`Builder::check_parent`](crate::Builder::check_parent)).
+/// With [`Parents::Check`] it refuses, with
+/// [`InsecureParent`](BindErrorKind::InsecureParent) and the reason, a path
+/// another user could redirect: a directory on the way (or a symbolic
+/// link, or the directory holding one) that is not owned by root or us, or
+/// that others may write without the sticky bit (OpenSSH's StrictModes
+/// rule, as [`Builder::check_parent`](crate::Builder::check_parent)).
 /// Removing a file on behalf of a path someone else can re-point is how a
-/// live socket elsewhere gets deleted. [`clean_stale_trusting_parents`]
-/// skips that check.
+/// live socket elsewhere gets deleted. [`Parents::Trust`] skips that
+/// check.
 ///
 /// # Blocking
 ///
@@ -79,57 +81,46 @@ pub fn inspect(addr: &UnixAddr) -> Inspection {
 /// the calling thread for at most 5 s.
 ///
 /// ```
-/// use safe_unix_listener::{BindErrorKind, clean_stale};
+/// use safe_unix_listener::BindErrorKind;
+/// use safe_unix_listener::diagnosis::{Parents, clean_stale};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("app.sock");
 /// drop(std::os::unix::net::UnixListener::bind(&path)?); // a dead server's socket
-/// assert_eq!(clean_stale(&path.clone().try_into()?)?, true);
+/// assert_eq!(clean_stale(&path.clone().try_into()?, Parents::Check)?, true);
 /// assert!(!path.exists());
 ///
 /// std::fs::write(&path, "data")?;
-/// let err = clean_stale(&path.clone().try_into()?).unwrap_err();
+/// let err = clean_stale(&path.clone().try_into()?, Parents::Check).unwrap_err();
 /// assert_eq!(err.kind(), BindErrorKind::NotASocket);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn clean_stale(addr: &UnixAddr) -> Result<bool, BindError> {
+pub fn clean_stale(addr: &UnixAddr, parents: Parents) -> Result<bool, BindError> {
     match addr.view() {
-        AddrView::Path(path) => bind::clean_path(path, false),
+        AddrView::Path(path) => bind::clean_path(path, parents == Parents::Trust),
         AddrView::Abstract(_) => Ok(false),
     }
 }
 
-/// [`clean_stale`], for a path whose directories another user could
-/// redirect, when you have decided to trust them (`sul clean
-/// --trust-parents`).
-///
-/// What still holds: the directory is resolved once, and the probe, the
-/// lock and the removal all go through what was opened, so a socket that
-/// a server listens on is never removed, whatever the links on the way do
-/// meanwhile (where `/proc` is missing and the probe must go by path, a
-/// directory replaced during it makes this fail with
-/// [`InUse`](BindErrorKind::InUse)). What does not: which directory the
-/// path led to. A user who can re-point a link on the way decides whose
-/// stale socket is removed.
-///
-/// # Blocking
-///
-/// As [`clean_stale`].
-///
-/// ```
-/// use safe_unix_listener::clean_stale_trusting_parents;
-///
-/// let dir = tempfile::tempdir()?;
-/// let path = dir.path().join("app.sock");
-/// drop(std::os::unix::net::UnixListener::bind(&path)?);
-/// assert!(clean_stale_trusting_parents(&path.clone().try_into()?)?);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn clean_stale_trusting_parents(addr: &UnixAddr) -> Result<bool, BindError> {
-    match addr.view() {
-        AddrView::Path(path) => bind::clean_path(path, true),
-        AddrView::Abstract(_) => Ok(false),
-    }
+/// Whether [`clean_stale`] checks the directories above the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Parents {
+    /// Refuse a path another user could redirect (OpenSSH's StrictModes
+    /// rule). The default, and `sul clean`'s.
+    #[default]
+    Check,
+    /// Trust them, having decided to (`sul clean --trust-parents`).
+    ///
+    /// What still holds: the directory is resolved once, and the probe,
+    /// the lock and the removal all go through what was opened, so a
+    /// socket that a server listens on is never removed, whatever the links
+    /// on the way do meanwhile (where `/proc` is missing and the probe must
+    /// go by path, a directory replaced during it makes this fail with
+    /// [`InUse`](BindErrorKind::InUse)). What does not: which directory the
+    /// path led to. A user who can re-point a link on the way decides whose
+    /// stale socket is removed.
+    Trust,
 }
 
 /// What [`inspect`] found at an address, the facts behind it, and what a
@@ -143,22 +134,6 @@ pub struct Inspection {
     lock: LockState,
 }
 
-/// What [`Inspection::verdict`] sums up, for scripts: the `sul inspect`
-/// exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Verdict {
-    /// Nothing at the address.
-    Free,
-    /// A stale socket, removable or not.
-    Stale,
-    /// A server listens (or its queue is full).
-    Live,
-    /// Something else is in the way: not a socket, no access, no parent
-    /// directory.
-    Blocked,
-}
-
 impl Inspection {
     /// The address inspected.
     pub fn addr(&self) -> &UnixAddr {
@@ -170,26 +145,11 @@ impl Inspection {
         &self.found
     }
 
-    /// Free, stale, live or blocked.
-    pub fn verdict(&self) -> Verdict {
-        match self.found {
-            Found::Free => Verdict::Free,
-            Found::Stale { .. } => Verdict::Stale,
-            Found::Live(_) | Found::QueueFull => Verdict::Live,
-            _ => Verdict::Blocked,
-        }
-    }
-
-    /// The error a bind with the default options would give now, if it
-    /// would fail: the same sentence, with the owner, our uid and a fix.
-    pub fn bind_error(&self) -> Option<&BindError> {
-        self.bind_error.as_ref()
-    }
-
-    /// What a bind with the default options would do now: `Ok` if it would
-    /// succeed (removing a stale socket first), or the kind of its error.
-    pub fn predicted_bind(&self) -> Result<(), BindErrorKind> {
-        self.bind_error.as_ref().map_or(Ok(()), |e| Err(e.kind()))
+    /// What a bind with the default options would do now: `Ok` if it
+    /// would succeed (removing a stale socket first), or the error it
+    /// would give, the same sentence, with the owner, our uid and a fix.
+    pub fn bind(&self) -> Result<(), &BindError> {
+        self.bind_error.as_ref().map_or(Ok(()), Err)
     }
 
     /// Why [`Builder::check_parent`](crate::Builder::check_parent) would
@@ -263,7 +223,7 @@ impl fmt::Display for Inspection {
             Found::Unknown => writeln!(f, "cannot tell what is there")?,
         }
         match self.lock {
-            LockState::None => {}
+            LockState::NoLockFile => {}
             LockState::Free => writeln!(f, "  bind lock: free")?,
             LockState::Held => writeln!(f, "  bind lock: held by another process")?,
             LockState::Unusable => writeln!(f, "  bind lock: not a regular file")?,
@@ -290,7 +250,7 @@ fn inspect_abstract(addr: &UnixAddr, name: &[u8]) -> Inspection {
         found: Found::Free,
         bind_error: None,
         parent_error: None,
-        lock: LockState::None,
+        lock: LockState::NoLockFile,
     };
     let Some(sockaddr) = sys::abstract_sockaddr(name) else {
         report.found = Found::Unknown;
@@ -320,7 +280,7 @@ fn inspect_path(addr: &UnixAddr, path: &Path) -> Inspection {
         found: Found::Unknown,
         bind_error: None,
         parent_error: None,
-        lock: LockState::None,
+        lock: LockState::NoLockFile,
     };
     let mut opened = match bind::open(path) {
         Ok(opened) => opened,

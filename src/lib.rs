@@ -85,10 +85,10 @@
 //!
 //! # Diagnosis
 //!
-//! [`inspect`] tells what is at an address (free, a stale socket and
+//! [`inspect`](diagnosis::inspect) tells what is at an address (free, a stale socket and
 //! whether we may remove it, a live server of any socket type and its pid,
 //! something else),
-//! what a bind would do, and changes nothing. [`clean_stale`] removes a
+//! what a bind would do, and changes nothing. [`clean_stale`](diagnosis::clean_stale) removes a
 //! provably stale socket, for servers that do not use this crate.
 //!
 //! tonic needs no feature: the listener is a `Stream` of
@@ -131,7 +131,7 @@
 //! without replacing anything. Either way that user cannot redirect the
 //! mode or owner to another file, and never finds a half-made socket at
 //! the path. Nothing the crate did not create is removed. [`Builder::check_parent`] applies OpenSSH's StrictModes rule
-//! to every step of the resolution, links included, and [`clean_stale`]
+//! to every step of the resolution, links included, and [`clean_stale`](diagnosis::clean_stale)
 //! always does. What is not guaranteed (denial of service in a directory
 //! others can write, for one) is in the README.
 
@@ -175,6 +175,7 @@ mod cleanup;
 #[cfg(feature = "hyper")]
 mod connector;
 mod datagram;
+pub mod diagnosis;
 mod entry;
 mod error;
 mod escape;
@@ -206,13 +207,9 @@ mod tokio_util07;
 pub use addr::{AddrView, UnixAddr};
 pub use bind::OnExisting;
 pub use builder::Builder;
-pub use classify::{FileInfo, Found, LiveServer};
 pub use cleanup::UnlinkOnDrop;
 pub use datagram::SafeUnixDatagram;
 pub use error::{BindError, BindErrorKind, Operation};
-pub use inspect::{Inspection, Verdict, clean_stale, clean_stale_trusting_parents, inspect};
 pub use listener::SafeUnixListener;
-pub use lock::LockState;
 pub use peer::PeerInfo;
-pub use probe::SocketType;
 pub use signal::{ShutdownSignal, shutdown_signal};

@@ -41,13 +41,15 @@ use crate::escape::shown;
 use crate::stat::{file_type, same_file};
 use crate::sys;
 
-/// The bind lock at `<path>.lock`, as [`inspect`](crate::inspect) found
+/// The bind lock at `<path>.lock`, as [`inspect`](crate::diagnosis::inspect) found
 /// it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LockState {
-    /// There is no lock file (or the address is an abstract name).
-    None,
+    /// There is no lock file: nobody made one at `<path>.lock` (a bind
+    /// makes it when it needs one), or the address is an abstract name,
+    /// which has no file to lock.
+    NoLockFile,
     /// A lock file, not held.
     Free,
     /// A lock file held by another process when it was tried: a bind in
@@ -136,7 +138,7 @@ pub(crate) fn look(socket: EntryRef<'_>) -> (LockState, Option<BindError>) {
     let at = lock.at();
     let st = match fstatat(dir, at.name(), AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) => st,
-        Err(_) => return (LockState::None, None),
+        Err(_) => return (LockState::NoLockFile, None),
     };
     if file_type(&st) != SFlag::S_IFREG {
         return (

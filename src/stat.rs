@@ -36,18 +36,82 @@ pub(crate) fn same_file(fd: &impl AsFd, st: &FileStat) -> bool {
     fstat(fd.as_fd()).is_ok_and(|f| same_inode(&f, st))
 }
 
+/// What kind of file is at a path, as [`inspect`](crate::diagnosis::inspect)
+/// reports it ([`FileInfo`](crate::diagnosis::FileInfo)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileType {
+    /// A socket.
+    Socket,
+    /// A regular file.
+    Regular,
+    /// A directory.
+    Directory,
+    /// A symbolic link (never followed).
+    Symlink,
+    /// A named pipe.
+    Fifo,
+    /// A character device.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// A type the platform has and this list does not.
+    Unknown,
+}
+
+impl FileType {
+    /// The type of the file `st` describes.
+    pub(crate) fn of(st: &FileStat) -> Self {
+        match file_type(st) {
+            SFlag::S_IFSOCK => Self::Socket,
+            SFlag::S_IFREG => Self::Regular,
+            SFlag::S_IFDIR => Self::Directory,
+            SFlag::S_IFLNK => Self::Symlink,
+            SFlag::S_IFIFO => Self::Fifo,
+            SFlag::S_IFCHR => Self::CharDevice,
+            SFlag::S_IFBLK => Self::BlockDevice,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Its name in words: "socket", "regular file", "FIFO", …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Socket => "socket",
+            Self::Regular => "regular file",
+            Self::Directory => "directory",
+            Self::Symlink => "symbolic link",
+            Self::Fifo => "FIFO",
+            Self::CharDevice => "character device",
+            Self::BlockDevice => "block device",
+            Self::Unknown => "file of unknown type",
+        }
+    }
+
+    /// With its article, for a sentence: "a regular file", "a FIFO", …
+    pub(crate) fn with_article(self) -> &'static str {
+        match self {
+            Self::Socket => "a socket",
+            Self::Regular => "a regular file",
+            Self::Directory => "a directory",
+            Self::Symlink => "a symbolic link",
+            Self::Fifo => "a FIFO",
+            Self::CharDevice => "a character device",
+            Self::BlockDevice => "a block device",
+            Self::Unknown => "a file of unknown type",
+        }
+    }
+}
+
+impl std::fmt::Display for FileType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// "a regular file", "a FIFO", … for messages.
 pub(crate) fn describe(st: &FileStat) -> &'static str {
-    match file_type(st) {
-        SFlag::S_IFREG => "a regular file",
-        SFlag::S_IFDIR => "a directory",
-        SFlag::S_IFLNK => "a symbolic link",
-        SFlag::S_IFIFO => "a FIFO",
-        SFlag::S_IFCHR => "a character device",
-        SFlag::S_IFBLK => "a block device",
-        SFlag::S_IFSOCK => "a socket",
-        _ => "a file of unknown type",
-    }
+    FileType::of(st).with_article()
 }
 
 /// Permission bits as a `Mode` (`mode_t` is 16 bits on macOS and the BSDs).

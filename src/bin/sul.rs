@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use clap::builder::{OsStringValueParser, TypedValueParser};
 use clap::{Parser, Subcommand};
-use safe_unix_listener::{
-    FileInfo, Found, Inspection, LockState, UnixAddr, Verdict, clean_stale,
-    clean_stale_trusting_parents, inspect,
+use safe_unix_listener::UnixAddr;
+use safe_unix_listener::diagnosis::{
+    FileInfo, Found, Inspection, LockState, Parents, Verdict, clean_stale, inspect,
 };
 use serde_json::{Value, json};
 
@@ -84,11 +84,12 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Inspect { addr, json } => {
             let report = inspect(&addr);
-            match json {
-                true => println!("{:#}", as_json(&report)),
-                false => println!("{report}"),
+            if json {
+                println!("{:#}", as_json(&report));
+            } else {
+                println!("{report}");
             }
-            ExitCode::from(match report.verdict() {
+            ExitCode::from(match report.found().verdict() {
                 Verdict::Free => 0,
                 Verdict::Stale => 3,
                 Verdict::Live => 4,
@@ -99,11 +100,12 @@ fn main() -> ExitCode {
             addr,
             trust_parents,
         } => {
-            let cleaned = match trust_parents {
-                false => clean_stale(&addr),
-                true => clean_stale_trusting_parents(&addr),
+            let parents = if trust_parents {
+                Parents::Trust
+            } else {
+                Parents::Check
             };
-            clean_report(&addr, cleaned)
+            clean_report(&addr, clean_stale(&addr, parents))
         }
         Command::Wait { addr, timeout } => wait(&addr, timeout),
     }
@@ -132,7 +134,7 @@ fn wait(addr: &UnixAddr, timeout: Duration) -> ExitCode {
     let deadline = Instant::now() + timeout;
     loop {
         let report = inspect(addr);
-        if report.verdict() == Verdict::Live {
+        if report.found().verdict() == Verdict::Live {
             return ExitCode::SUCCESS;
         }
         if Instant::now() >= deadline {
@@ -164,7 +166,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn as_json(report: &Inspection) -> Value {
-    let file = |i: &FileInfo| json!({ "type": i.file_type, "uid": i.uid, "gid": i.gid, "mode": format!("{:04o}", i.mode) });
+    let file = |i: &FileInfo| json!({ "type": i.file_type.as_str(), "uid": i.uid, "gid": i.gid, "mode": format!("{:04o}", i.mode) });
     let (found, details) = match report.found() {
         Found::Free => ("free", json!({})),
         Found::Stale { file: i, removable } => {
@@ -180,21 +182,21 @@ fn as_json(report: &Inspection) -> Value {
         Found::ParentMissing => ("parent_missing", json!({})),
         _ => ("unknown", json!({})),
     };
-    let verdict = match report.verdict() {
+    let verdict = match report.found().verdict() {
         Verdict::Free => "free",
         Verdict::Stale => "stale",
         Verdict::Live => "live",
         _ => "blocked",
     };
     let lock = match report.lock() {
-        LockState::None => "none",
+        LockState::NoLockFile => "none",
         LockState::Free => "free",
         LockState::Held => "held",
         _ => "unusable",
     };
-    let bind = match report.bind_error() {
-        None => json!({ "ok": true }),
-        Some(e) => {
+    let bind = match report.bind() {
+        Ok(()) => json!({ "ok": true }),
+        Err(e) => {
             json!({ "ok": false, "kind": format!("{:?}", e.kind()), "error": e.to_string() })
         }
     };

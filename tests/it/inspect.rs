@@ -12,7 +12,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use safe_unix_listener::{BindError, Found, SafeUnixListener, UnixAddr, inspect};
+use safe_unix_listener::diagnosis::{FileType, Found, Parents, inspect};
+use safe_unix_listener::{BindError, SafeUnixListener, UnixAddr};
 use serde_json::Value;
 
 use crate::support::{
@@ -250,9 +251,9 @@ fn agree(addr: &UnixAddr, dir: Option<&Path>) -> Found {
     );
     in_runtime(|_| {
         let bound: Result<_, BindError> = SafeUnixListener::builder(addr.clone()).bind();
-        match (report.bind_error(), &bound) {
-            (None, Ok(_)) => {}
-            (Some(predicted), Err(actual)) => {
+        match (report.bind(), &bound) {
+            (Ok(()), Ok(_)) => {}
+            (Err(predicted), Err(actual)) => {
                 assert_eq!(predicted.kind(), actual.kind(), "{report}");
                 assert_eq!(predicted.to_string(), actual.to_string());
             }
@@ -361,10 +362,10 @@ fn row_a_file_directory_fifo_or_symlink() {
     let link = dir.path().join("link");
     std::os::unix::fs::symlink("file", &link).unwrap();
     for (path, file_type) in [
-        (file, "regular file"),
-        (subdir, "directory"),
-        (fifo, "FIFO"),
-        (link, "symbolic link"),
+        (file, FileType::Regular),
+        (subdir, FileType::Directory),
+        (fifo, FileType::Fifo),
+        (link, FileType::Symlink),
     ] {
         let found = agree(&path.try_into().unwrap(), Some(dir.path()));
         assert!(
@@ -443,7 +444,10 @@ fn row_something_that_is_not_a_regular_file_at_the_lock_path() {
     let path = dir.path().join("app.sock");
     std::os::unix::fs::symlink("/etc/passwd", dir.path().join("app.sock.lock")).unwrap();
     let report = inspect(&path.clone().try_into().unwrap());
-    assert_eq!(report.lock(), safe_unix_listener::LockState::Unusable);
+    assert_eq!(
+        report.lock(),
+        safe_unix_listener::diagnosis::LockState::Unusable
+    );
     assert_eq!(
         agree(&path.try_into().unwrap(), Some(dir.path())),
         Found::Free
@@ -475,11 +479,15 @@ fn clean_stale_never_touches_a_live_socket_or_another_file() {
     let path = dir.path().join("py.sock");
     let _server = python_server(&path);
     let before = ino(&path);
-    let err = safe_unix_listener::clean_stale(&path.clone().try_into().unwrap()).unwrap_err();
+    let err = safe_unix_listener::diagnosis::clean_stale(
+        &path.clone().try_into().unwrap(),
+        Parents::Check,
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), safe_unix_listener::BindErrorKind::InUse);
     assert_eq!(ino(&path), before);
     let nothing: UnixAddr = dir.path().join("none.sock").try_into().unwrap();
-    assert!(!safe_unix_listener::clean_stale(&nothing).unwrap());
+    assert!(!safe_unix_listener::diagnosis::clean_stale(&nothing, Parents::Check).unwrap());
 }
 
 #[test]

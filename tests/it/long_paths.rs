@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use safe_unix_listener::{BindErrorKind, Found, SafeUnixListener, UnixAddr, inspect};
+use safe_unix_listener::diagnosis::{Found, inspect};
+use safe_unix_listener::{BindErrorKind, SafeUnixListener, UnixAddr};
 
 use crate::support::{exists, in_runtime, ino, runtime, tempdir};
 

@@ -114,7 +114,8 @@ fn a_link_another_user_owns_is_refused_and_so_is_a_chain_through_their_directory
             "{err}"
         );
         // Without the check, both bind, and `inspect` names the same step.
-        let report = safe_unix_listener::inspect(&link1.join("app.sock").try_into().unwrap());
+        let report =
+            safe_unix_listener::diagnosis::inspect(&link1.join("app.sock").try_into().unwrap());
         assert!(
             report
                 .parent_error()
