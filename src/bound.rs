@@ -22,6 +22,7 @@ use crate::addr::{AddrView, UnixAddr};
 use crate::bind::{self, Options};
 use crate::cleanup::{Cleanup, UnlinkOnDrop};
 use crate::error::BindError;
+use crate::guard::Unlinked;
 use crate::kind::Kind;
 use crate::peer::PeerFilter;
 use crate::temp;
@@ -154,6 +155,11 @@ impl<K: Kind> Bound<K> {
     /// Whether a drop will remove the file (if it is still ours then).
     pub(crate) fn is_armed(&self) -> bool {
         self.cleanup.is_armed()
+    }
+
+    /// Removes the file now, if it is still ours, and disarms.
+    pub(crate) fn unlink_now(&mut self) -> Unlinked {
+        self.cleanup.unlink_now()
     }
 
     /// The Tokio socket and what removes its file.

@@ -3,7 +3,7 @@
 //! and the temporary directory [`bind_temp`](crate::SafeUnixListener::bind_temp)
 //! made. Shared by the listener and the datagram receiver.
 
-use crate::guard::UnlinkGuard;
+use crate::guard::{UnlinkGuard, Unlinked};
 use crate::temp::TempSocket;
 
 /// What a listener or receiver removes when it drops.
@@ -34,6 +34,15 @@ impl Cleanup {
             Cleanup::TempDir(temp) => temp.is_armed(),
         }
     }
+
+    /// Removes now what the drop would remove, and disarms.
+    pub(crate) fn unlink_now(&mut self) -> Unlinked {
+        match self {
+            Cleanup::Nothing => Unlinked::NotArmed,
+            Cleanup::Socket(guard) => guard.unlink_now(),
+            Cleanup::TempDir(temp) => temp.unlink_now(),
+        }
+    }
 }
 
 /// Removes a socket file when it drops, by the same rules as the listener
@@ -59,5 +68,31 @@ impl UnlinkOnDrop {
     /// Turns the removal off or back on.
     pub fn set_armed(&mut self, armed: bool) {
         self.0.set_armed(armed);
+    }
+
+    /// Removes the socket file now, by the same rules as the drop (only if
+    /// the path still leads to the socket that was bound, never in a forked
+    /// child), and disarms, so that the drop does nothing more. Returns what
+    /// it did.
+    ///
+    /// Drops do not run when a program leaves through
+    /// [`std::process::exit`], or is ended by a signal it does not handle:
+    /// call this first, from the shutdown handler or the panic hook.
+    ///
+    /// ```
+    /// use safe_unix_listener::{SafeUnixListener, Unlinked};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.sock");
+    /// let (_listener, mut unlink) = SafeUnixListener::bind(&path)?.into_parts();
+    /// assert_eq!(unlink.unlink_now(), Unlinked::Removed);
+    /// assert!(!path.exists());
+    /// assert_eq!(unlink.unlink_now(), Unlinked::NotArmed); // done already
+    /// # Ok(()) }
+    /// ```
+    pub fn unlink_now(&mut self) -> Unlinked {
+        self.0.unlink_now()
     }
 }

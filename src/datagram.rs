@@ -13,6 +13,7 @@ use tokio::net::UnixDatagram;
 use crate::addr::UnixAddr;
 use crate::bound::{Bound, Settings};
 use crate::error::BindError;
+use crate::guard::Unlinked;
 use crate::peer::PeerInfo;
 use crate::sys;
 
@@ -241,6 +242,14 @@ impl SafeUnixDatagram {
     /// is still the same inode then).
     pub fn unlink_on_drop(&self) -> bool {
         self.bound.is_armed()
+    }
+
+    /// Removes the socket file now, if it is still the one this receiver
+    /// bound, and turns the unlink on drop off, as
+    /// [`SafeUnixListener::unlink_now`](crate::SafeUnixListener::unlink_now)
+    /// does. Returns what it did.
+    pub fn unlink_now(&mut self) -> Unlinked {
+        self.bound.unlink_now()
     }
 
     /// The Tokio socket inside. The socket file is then left in place:

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use nix::sys::stat::FileStat;
 
-use crate::entry::{Entry, EntryRef, Made, key};
+use crate::entry::{Entry, EntryRef, Made, Removal, key};
 use crate::escape::shown;
 use crate::lock;
 
@@ -72,10 +72,65 @@ impl Ours {
         self.armed && std::process::id() == self.pid
     }
 
-    /// Removes `at` if it is still this socket. Returns what happened, for
-    /// the log.
-    pub(crate) fn remove_from(&self, at: EntryRef<'_>) -> &'static str {
-        at.remove_if_still(Some(&self.made)).describe()
+    /// Removes `at` if it is still this socket and this process may:
+    /// what happened.
+    pub(crate) fn remove_from(&self, at: EntryRef<'_>) -> Unlinked {
+        if !self.armed {
+            return Unlinked::NotArmed;
+        }
+        if std::process::id() != self.pid {
+            return Unlinked::ForkedChild;
+        }
+        let done = Unlinked::from(at.remove_if_still(Some(&self.made)));
+        if let Unlinked::Failed(code) = done {
+            // A service that dropped privileges after binding, say.
+            tracing::warn!(
+                path = %shown(at.path()),
+                error = %std::io::Error::from_raw_os_error(code),
+                euid = nix::unistd::geteuid().as_raw(),
+                "cannot remove our socket file, so the next start finds it in the way; bind under a directory this user owns (systemd RuntimeDirectory=), or give the socket's directory to this user"
+            );
+        }
+        done
+    }
+}
+
+/// What removing a socket file of ours did: from
+/// [`UnlinkOnDrop::unlink_now`](crate::UnlinkOnDrop::unlink_now) and the
+/// listener's and receiver's `unlink_now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unlinked {
+    /// The path still named the socket we bound, and it is removed.
+    Removed,
+    /// Nothing was at the path any more.
+    AlreadyGone,
+    /// The path names another file now (a successor's socket, say), which
+    /// is left in place.
+    NotOurs,
+    /// Removal is not armed: an abstract name or an adopted socket, which
+    /// have no file of ours, removal turned off, or done already.
+    NotArmed,
+    /// This is a forked child of the process that bound it: the file is
+    /// the parent's to remove.
+    ForkedChild,
+    /// A bind of the same path holds its lock right now; the file is left
+    /// to it, and it finds the socket stale and removes it.
+    LockBusy,
+    /// Looking at the path or removing the file failed with this OS error
+    /// (EACCES after the process dropped privileges, say); the file is
+    /// left in place, and a warning logged.
+    Failed(i32),
+}
+
+impl From<Removal> for Unlinked {
+    fn from(removal: Removal) -> Self {
+        match removal {
+            Removal::Removed => Self::Removed,
+            Removal::Gone => Self::AlreadyGone,
+            Removal::Replaced => Self::NotOurs,
+            Removal::Failed(errno) | Removal::Unchecked(errno) => Self::Failed(errno as i32),
+        }
     }
 }
 
@@ -146,6 +201,36 @@ impl UnlinkGuard {
     }
 }
 
+impl UnlinkGuard {
+    /// Removes the file now, if it is still ours and removal is armed, and
+    /// disarms: the drop does nothing more. What happened.
+    pub(crate) fn unlink_now(&mut self) -> Unlinked {
+        let done = self.unlink();
+        self.ours.set_armed(false);
+        done
+    }
+
+    /// The removal itself, under the directory's lock, never waiting for
+    /// it.
+    fn unlink(&self) -> Unlinked {
+        let at = self.at.at();
+        if !self.ours.may_remove() {
+            return self.ours.remove_from(at); // says why not, removes nothing
+        }
+        match lock::hold_dir(at.dir(), at.dir_path(), Duration::ZERO) {
+            Ok(lock) => {
+                let done = self.ours.remove_from(at);
+                drop(lock);
+                done
+            }
+            Err(e) => {
+                tracing::debug!(path = %shown(at.path()), error = %e, "bind lock busy; socket file left for the next bind to remove");
+                Unlinked::LockBusy
+            }
+        }
+    }
+}
+
 impl Drop for UnlinkGuard {
     fn drop(&mut self) {
         if let Ok(mut live) = LIVE.lock() {
@@ -153,20 +238,7 @@ impl Drop for UnlinkGuard {
                 live.swap_remove(at);
             }
         }
-        let at = self.at.at();
-        let path = at.dir_path().join(at.name());
-        if !self.ours.may_remove() {
-            return tracing::debug!(path = %shown(&path), "socket file left in place (disarmed, or a forked child)");
-        }
-        match lock::hold_dir(at.dir(), at.dir_path(), Duration::ZERO) {
-            Ok(lock) => {
-                let done = self.ours.remove_from(at);
-                drop(lock);
-                tracing::debug!(path = %shown(&path), "{done}");
-            }
-            Err(e) => {
-                tracing::debug!(path = %shown(&path), error = %e, "bind lock busy; socket file left for the next bind to remove")
-            }
-        }
+        let done = self.unlink();
+        tracing::debug!(path = %shown(self.at.at().path()), "at drop: {done:?}");
     }
 }

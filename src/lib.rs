@@ -210,6 +210,7 @@ pub use builder::Builder;
 pub use cleanup::UnlinkOnDrop;
 pub use datagram::SafeUnixDatagram;
 pub use error::{BindError, BindErrorKind, Operation};
+pub use guard::Unlinked;
 pub use listener::SafeUnixListener;
 pub use peer::PeerInfo;
 pub use signal::{ShutdownSignal, shutdown_signal};

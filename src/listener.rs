@@ -24,6 +24,7 @@ use crate::backoff::{Backoff, is_connection_error};
 use crate::bound::{Bound, Settings};
 use crate::cleanup::UnlinkOnDrop;
 use crate::error::BindError;
+use crate::guard::Unlinked;
 
 /// A Unix-domain listening socket that was bound safely and cleans up after
 /// itself.
@@ -288,6 +289,29 @@ impl SafeUnixListener {
     /// ```
     pub fn unlink_on_drop(&self) -> bool {
         self.bound.is_armed()
+    }
+
+    /// Removes the socket file now, if the path still leads to the socket
+    /// this listener bound (never in a forked child), and turns the unlink
+    /// on drop off; the listener goes on accepting the connections already
+    /// queued and those that reach it by other means. Returns what it did.
+    ///
+    /// Drops do not run when a program leaves through
+    /// [`std::process::exit`] (from a shutdown handler or a panic hook, say)
+    /// or is ended by a signal it does not handle: call this first.
+    ///
+    /// ```no_run
+    /// # use safe_unix_listener::SafeUnixListener;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
+    /// let mut listener = SafeUnixListener::bind("/run/app/app.sock")?;
+    /// // … at shutdown:
+    /// println!("{:?}", listener.unlink_now()); // Removed
+    /// std::process::exit(0);
+    /// # }
+    /// ```
+    pub fn unlink_now(&mut self) -> Unlinked {
+        self.bound.unlink_now()
     }
 
     /// The Tokio listener inside. The socket file is then left in place:

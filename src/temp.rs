@@ -27,7 +27,7 @@ use crate::bind::{Creation, Named, listen_on};
 use crate::entry::{Entry, EntryRef, Removal};
 use crate::error::{BindError, Op};
 use crate::escape::shown;
-use crate::guard::Ours;
+use crate::guard::{Ours, Unlinked};
 use crate::kind::Kind;
 use crate::private::{OwnDirError, make_own_dir, sweep_once};
 use crate::sys;
@@ -143,22 +143,29 @@ impl TempSocket {
     }
 }
 
-impl Drop for TempSocket {
-    fn drop(&mut self) {
+impl TempSocket {
+    /// Removes the socket and the directory now, as the drop would, and
+    /// disarms: the drop does nothing more. What happened to the socket.
+    pub(crate) fn unlink_now(&mut self) -> Unlinked {
+        let done = self.remove();
+        if let Some(ours) = &mut self.ours {
+            ours.set_armed(false);
+        }
+        done
+    }
+
+    fn remove(&self) -> Unlinked {
         let dir = self.at.at();
         let path = dir.path().join(SOCKET);
         let socket = EntryRef::new(self.dir.as_fd(), OsStr::new(SOCKET), &path);
-        match &self.ours {
-            Some(ours) if ours.may_remove() => {
-                ours.remove_from(socket);
-            }
-            Some(_) => return, // disarmed, or a forked child: both stay
+        let done = match &self.ours {
+            Some(ours) if ours.may_remove() => ours.remove_from(socket),
+            // Disarmed, or a forked child: both stay.
+            Some(ours) => return ours.remove_from(socket),
             // The bind failed (or panicked): any socket it made goes too;
             // nobody else can enter our directory.
-            None => {
-                socket.remove_if_still(None);
-            }
-        }
+            None => Unlinked::from(socket.remove_if_still(None)),
+        };
         match dir.remove_dir_if_still(&*self.dir) {
             Removal::Removed => {}
             Removal::Failed(errno) => {
@@ -168,5 +175,12 @@ impl Drop for TempSocket {
                 tracing::warn!(dir = %shown(dir.path()), "temporary socket directory was moved away; left alone")
             }
         }
+        done
+    }
+}
+
+impl Drop for TempSocket {
+    fn drop(&mut self) {
+        self.remove();
     }
 }

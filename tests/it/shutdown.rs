@@ -257,3 +257,107 @@ fn wrapped_in_flock(path: &std::path::Path, lock: &std::path::Path) {
     );
     assert!(!exists(path));
 }
+
+/// Binds `$SUL_PATH`, then leaves through `std::process::exit(3)`, so no
+/// drop runs: with `SUL_UNLINK` set, after `unlink_now`, printing what it
+/// did; with `SUL_AS` set, after dropping to that uid first.
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_exit_without_drop() {
+    let Some(path) = std::env::var_os("SUL_PATH") else {
+        return;
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .init();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _enter = rt.enter();
+    let mut listener = SafeUnixListener::bind(&path).unwrap();
+    if let Some(uid) = std::env::var("SUL_AS").ok().and_then(|u| u.parse().ok()) {
+        let id = nix::unistd::Uid::from_raw(uid);
+        nix::unistd::setresuid(id, id, id).unwrap();
+    }
+    if std::env::var_os("SUL_UNLINK").is_some() {
+        println!("\nUNLINKED {:?}", listener.unlink_now());
+        println!("AGAIN {:?}", listener.unlink_now());
+    }
+    std::process::exit(3);
+}
+
+fn exit_without_drop(path: &std::path::Path, env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = helper("shutdown::helper_exit_without_drop", None)
+        .env("SUL_PATH", path)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A program that leaves through `std::process::exit` runs no drop: the
+/// socket stays unless it was removed first with `unlink_now`.
+#[test]
+fn unlink_now_removes_the_socket_before_process_exit() {
+    let dir = tempdir();
+    let path = dir.path().join("app.sock");
+
+    let (code, stdout, stderr) = exit_without_drop(&path, &[]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(exists(&path), "no drop ran, so the file stays");
+    fs::remove_file(&path).unwrap();
+
+    let (code, stdout, stderr) = exit_without_drop(&path, &[("SUL_UNLINK", "1")]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(stdout.contains("UNLINKED Removed"), "{stdout}");
+    assert!(stdout.contains("AGAIN NotArmed"), "{stdout}");
+    assert!(!exists(&path), "removed before the exit");
+}
+
+/// `unlink_now` leaves a file that is no longer ours, and says so.
+#[test]
+fn unlink_now_leaves_another_file_and_says_so() {
+    Fixture::new().run(|Fixture { path, .. }| {
+        let mut listener = SafeUnixListener::bind(path).unwrap();
+        fs::remove_file(path).unwrap(); // an admin, or a successor
+        fs::write(path, "someone else's").unwrap();
+        assert_eq!(listener.unlink_now(), safe_unix_listener::Unlinked::NotOurs);
+        assert_eq!(fs::read_to_string(path).unwrap(), "someone else's");
+        assert!(!listener.unlink_on_drop(), "disarmed after the attempt");
+    });
+}
+
+/// Bound as root in a directory only root may write, then dropped to uid
+/// 65534: the removal fails with EACCES, which is said at `warn` with the
+/// fix, not hidden at `debug`.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: drops to uid 65534")]
+fn a_privilege_drop_that_cannot_remove_the_socket_says_so() {
+    let dir = tempdir_with_mode(0o755);
+    let path = dir.path().join("app.sock");
+    let (code, stdout, stderr) =
+        exit_without_drop(&path, &[("SUL_UNLINK", "1"), ("SUL_AS", "65534")]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("UNLINKED Failed({})", libc_eacces())),
+        "{stdout}"
+    );
+    assert!(exists(&path), "left in place");
+    assert!(stderr.contains("WARN"), "{stderr}");
+    assert!(
+        stderr.contains("cannot remove our socket file") && stderr.contains("euid=65534"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("RuntimeDirectory="), "{stderr}");
+}
+
+fn libc_eacces() -> i32 {
+    nix::errno::Errno::EACCES as i32
+}
