@@ -303,10 +303,7 @@ fn main() {
             drop(tokio::net::UnixListener::bind(&path).unwrap());
         };
         let safe = || {
-            let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
-                .mode(0o660)
-                .bind()
-                .unwrap();
+            let l = SafeUnixListener::builder(&path).mode(0o660).bind().unwrap();
             // Leave the file as the plain variant does; the next bind starts
             // from the state `before` makes anyway.
             drop(l.into_inner());

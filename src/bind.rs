@@ -77,7 +77,7 @@ use crate::sys::{self, Where};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-/// let _listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
+/// let _listener = SafeUnixListener::builder("/run/app/app.sock")
 ///     .on_existing(OnExisting::Fail)
 ///     .bind()?;
 /// # Ok(()) }

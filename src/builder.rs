@@ -7,6 +7,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use std::path::PathBuf;
+
 use crate::addr::UnixAddr;
 use crate::bind::OnExisting;
 use crate::bound::{Bound, Settings};
@@ -27,7 +29,7 @@ use crate::listener::SafeUnixListener;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-/// let _listener: SafeUnixListener = SafeUnixDatagram::builder("@m".parse()?).bind()?;
+/// let _listener: SafeUnixListener = SafeUnixDatagram::builder("@m".parse::<safe_unix_listener::UnixAddr>()?).bind()?;
 /// # Ok(()) }
 /// ```
 ///
@@ -36,7 +38,7 @@ use crate::listener::SafeUnixListener;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-/// let _listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
+/// let _listener = SafeUnixListener::builder("/run/app/app.sock")
 ///     .create_parents(0o750)
 ///     .mode(0o660)
 ///     .group(33)
@@ -44,7 +46,8 @@ use crate::listener::SafeUnixListener;
 /// # Ok(()) }
 /// ```
 pub struct Builder<S = SafeUnixListener> {
-    addr: UnixAddr,
+    /// The address, or a path whose check waits for the bind.
+    addr: Result<UnixAddr, PathBuf>,
     settings: Settings,
     /// What [`bind`](Self::bind) makes.
     makes: PhantomData<fn() -> S>,
@@ -55,23 +58,34 @@ impl Builder {
     /// our own uid and gid, no directory creation, unlink on drop, and
     /// [`OnExisting::RemoveStale`].
     ///
+    /// `addr` is what [`SafeUnixListener::bind`] takes, a path (`&str`,
+    /// `PathBuf`, …), or a [`UnixAddr`] (an abstract name, say). A path
+    /// that is not a valid address is reported by the bind, with the rest.
+    ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let _builder = Builder::new("@app".parse()?);
+    /// let _by_path = Builder::new("/run/app.sock");
+    /// let _by_addr = Builder::new("@app".parse::<safe_unix_listener::UnixAddr>()?);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
-    pub fn new(addr: UnixAddr) -> Self {
+    pub fn new(addr: impl Address) -> Self {
         Self::of(addr)
     }
 }
 
 impl<S> Builder<S> {
-    fn of(addr: UnixAddr) -> Self {
+    fn of(addr: impl Address) -> Self {
         Self {
-            addr,
+            addr: addr.into_addr(),
             settings: Settings::default(),
             makes: PhantomData,
         }
+    }
+
+    /// The address, checked, and the settings.
+    fn parts(self) -> Result<(UnixAddr, Settings), BindError> {
+        let addr = self.addr.or_else(UnixAddr::from_path)?;
+        Ok((addr, self.settings))
     }
 
     /// Gives the socket file exactly these permission bits (`& 0o7777`),
@@ -88,8 +102,8 @@ impl<S> Builder<S> {
     /// ```
     /// # use safe_unix_listener::Builder;
     /// let configured: Option<u32> = None;
-    /// let _builder = Builder::new("/run/app.sock".parse()?).mode(0o660);
-    /// let _builder = Builder::new("/run/app.sock".parse()?).mode(configured);
+    /// let _builder = Builder::new("/run/app.sock").mode(0o660);
+    /// let _builder = Builder::new("/run/app.sock").mode(configured);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn mode(mut self, mode: impl Into<Option<u32>>) -> Self {
@@ -103,7 +117,7 @@ impl<S> Builder<S> {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let _builder = Builder::new("/run/app.sock".parse()?).owner(1000);
+    /// let _builder = Builder::new("/run/app.sock").owner(1000);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn owner(mut self, uid: impl Into<Option<u32>>) -> Self {
@@ -117,7 +131,7 @@ impl<S> Builder<S> {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let _builder = Builder::new("/run/app.sock".parse()?).group(33).mode(0o660);
+    /// let _builder = Builder::new("/run/app.sock").group(33).mode(0o660);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn group(mut self, gid: impl Into<Option<u32>>) -> Self {
@@ -131,7 +145,7 @@ impl<S> Builder<S> {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let _builder = Builder::new("/run/app/app.sock".parse()?).create_parents(0o750);
+    /// let _builder = Builder::new("/run/app/app.sock").create_parents(0o750);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn create_parents(mut self, mode: u32) -> Self {
@@ -144,7 +158,7 @@ impl<S> Builder<S> {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let _builder = Builder::new("/run/app.sock".parse()?).unlink_on_drop(false);
+    /// let _builder = Builder::new("/run/app.sock").unlink_on_drop(false);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn unlink_on_drop(mut self, unlink: bool) -> Self {
@@ -156,7 +170,7 @@ impl<S> Builder<S> {
     ///
     /// ```
     /// # use safe_unix_listener::{Builder, OnExisting};
-    /// let _builder = Builder::new("/run/app.sock".parse()?).on_existing(OnExisting::Fail);
+    /// let _builder = Builder::new("/run/app.sock").on_existing(OnExisting::Fail);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn on_existing(mut self, policy: OnExisting) -> Self {
@@ -175,7 +189,7 @@ impl<S> Builder<S> {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let _builder = Builder::new("/run/app/app.sock".parse()?).check_parent(true);
+    /// let _builder = Builder::new("/run/app/app.sock").check_parent(true);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn check_parent(mut self, check: bool) -> Self {
@@ -193,7 +207,7 @@ impl<S> Builder<S> {
     /// ```
     /// # use safe_unix_listener::Builder;
     /// // root and the service's own user
-    /// let _builder = Builder::new("@app".parse()?).allow_uids([0, 1000]);
+    /// let _builder = Builder::new("@app".parse::<safe_unix_listener::UnixAddr>()?).allow_uids([0, 1000]);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn allow_uids(mut self, uids: impl IntoIterator<Item = u32>) -> Self {
@@ -209,7 +223,7 @@ impl<S> Builder<S> {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let _builder = Builder::new("@app".parse()?).allow_gids([33]);
+    /// let _builder = Builder::new("@app".parse::<safe_unix_listener::UnixAddr>()?).allow_gids([33]);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn allow_gids(mut self, gids: impl IntoIterator<Item = u32>) -> Self {
@@ -226,7 +240,7 @@ impl<S> Builder<S> {
     ///
     /// ```
     /// # use safe_unix_listener::Builder;
-    /// let _builder = Builder::new("/run/app/app.sock".parse()?).notify_ready(true);
+    /// let _builder = Builder::new("/run/app/app.sock").notify_ready(true);
     /// # Ok::<(), safe_unix_listener::BindError>(())
     /// ```
     pub fn notify_ready(mut self, notify: bool) -> Self {
@@ -262,12 +276,13 @@ impl Builder<SafeUnixListener> {
     /// # use safe_unix_listener::Builder;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let _listener = Builder::new("/run/app.sock".parse()?).bind()?;
+    /// let _listener = Builder::new("/run/app.sock").bind()?;
     /// # Ok(()) }
     /// ```
     #[track_caller]
     pub fn bind(self) -> Result<SafeUnixListener, BindError> {
-        Bound::bind(self.addr, self.settings).map(SafeUnixListener::from_bound)
+        let (addr, settings) = self.parts()?;
+        Bound::bind(addr, settings).map(SafeUnixListener::from_bound)
     }
 
     /// Uses the socket passed by the service manager if there is one
@@ -284,12 +299,13 @@ impl Builder<SafeUnixListener> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
     /// // Works under `systemd-socket-activate -l /run/app.sock ./app` and alone.
-    /// let _listener = Builder::new("/run/app.sock".parse()?).activation_or_bind()?;
+    /// let _listener = Builder::new("/run/app.sock").activation_or_bind()?;
     /// # Ok(()) }
     /// ```
     #[track_caller]
     pub fn activation_or_bind(self) -> Result<SafeUnixListener, BindError> {
-        Bound::activation_or_bind(self.addr, self.settings).map(SafeUnixListener::from_bound)
+        let (addr, settings) = self.parts()?;
+        Bound::activation_or_bind(addr, settings).map(SafeUnixListener::from_bound)
     }
 }
 
@@ -306,7 +322,7 @@ impl Builder<SafeUnixDatagram> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let dir = tempfile::tempdir()?;
-    /// let rx = SafeUnixDatagram::builder(dir.path().join("log.sock").try_into()?)
+    /// let rx = SafeUnixDatagram::builder(dir.path().join("log.sock"))
     ///     .mode(0o620)
     ///     .bind()?;
     /// # drop(rx); Ok(()) }
@@ -325,7 +341,8 @@ impl Builder<SafeUnixDatagram> {
     /// As [`SafeUnixDatagram::from_activation`] and [`Builder::bind`].
     #[track_caller]
     pub fn activation_or_bind(self) -> Result<SafeUnixDatagram, BindError> {
-        Bound::activation_or_bind(self.addr, self.settings).map(SafeUnixDatagram::from_bound)
+        let (addr, settings) = self.parts()?;
+        Bound::activation_or_bind(addr, settings).map(SafeUnixDatagram::from_bound)
     }
 }
 
@@ -355,7 +372,8 @@ impl<S> Builder<S> {
     /// ```
     #[track_caller]
     pub fn bind_datagram(self) -> Result<SafeUnixDatagram, BindError> {
-        Bound::bind(self.addr, self.settings).map(SafeUnixDatagram::from_bound)
+        let (addr, settings) = self.parts()?;
+        Bound::bind(addr, settings).map(SafeUnixDatagram::from_bound)
     }
 }
 
@@ -388,7 +406,7 @@ impl<S> Builder<S> {
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("app.sock");
-    /// let (listener, unlink) = Builder::new(path.as_path().try_into()?).mode(0o600).bind_std()?;
+    /// let (listener, unlink) = Builder::new(&path).mode(0o600).bind_std()?;
     /// let server = std::thread::spawn(move || -> std::io::Result<()> {
     ///     let (mut stream, _) = listener.accept()?;
     ///     stream.write_all(b"hello\n")
@@ -402,7 +420,8 @@ impl<S> Builder<S> {
     /// # Ok(()) }
     /// ```
     pub fn bind_std(self) -> Result<(std::os::unix::net::UnixListener, UnlinkOnDrop), BindError> {
-        Bound::bind(self.addr, self.settings).map(Bound::into_parts)
+        let (addr, settings) = self.parts()?;
+        Bound::bind(addr, settings).map(Bound::into_parts)
     }
 
     /// Binds a datagram receiver, as [`bind_datagram`](Self::bind_datagram)
@@ -424,7 +443,7 @@ impl<S> Builder<S> {
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("metrics.sock");
-    /// let (rx, unlink) = SafeUnixDatagram::builder(path.as_path().try_into()?).bind_datagram_std()?;
+    /// let (rx, unlink) = SafeUnixDatagram::builder(&path).bind_datagram_std()?;
     /// std::os::unix::net::UnixDatagram::unbound()?.send_to(b"up:1|c", &path)?;
     /// let mut buf = [0; 16];
     /// let n = rx.recv(&mut buf)?;
@@ -436,7 +455,8 @@ impl<S> Builder<S> {
     pub fn bind_datagram_std(
         self,
     ) -> Result<(std::os::unix::net::UnixDatagram, UnlinkOnDrop), BindError> {
-        Bound::bind(self.addr, self.settings).map(Bound::into_parts)
+        let (addr, settings) = self.parts()?;
+        Bound::bind(addr, settings).map(Bound::into_parts)
     }
 }
 
@@ -449,12 +469,12 @@ impl SafeUnixListener {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let _listener = SafeUnixListener::builder("/run/app/app.sock".parse()?)
+    /// let _listener = SafeUnixListener::builder("/run/app/app.sock")
     ///     .mode(0o660)
     ///     .bind()?;
     /// # Ok(()) }
     /// ```
-    pub fn builder(addr: UnixAddr) -> Builder {
+    pub fn builder(addr: impl Address) -> Builder {
         Builder::new(addr)
     }
 }
@@ -469,12 +489,12 @@ impl SafeUnixDatagram {
     /// use safe_unix_listener::SafeUnixDatagram;
     ///
     /// // Writable by the owner and a group of senders.
-    /// let rx = SafeUnixDatagram::builder("/run/app/metrics.sock".parse()?)
+    /// let rx = SafeUnixDatagram::builder("/run/app/metrics.sock")
     ///     .mode(0o620)
     ///     .bind()?;
     /// # drop(rx); Ok(()) }
     /// ```
-    pub fn builder(addr: UnixAddr) -> Builder<SafeUnixDatagram> {
+    pub fn builder(addr: impl Address) -> Builder<SafeUnixDatagram> {
         Builder::of(addr)
     }
 }
@@ -489,10 +509,45 @@ impl<S> Clone for Builder<S> {
     }
 }
 
+/// What [`Builder::new`], [`SafeUnixListener::builder`] and
+/// [`SafeUnixDatagram::builder`] take: a path, as
+/// [`SafeUnixListener::bind`] takes one, or a [`UnixAddr`].
+mod address {
+    use std::path::{Path, PathBuf};
+
+    use crate::addr::UnixAddr;
+
+    /// A path (anything `AsRef<Path>`), or a [`UnixAddr`] (owned or
+    /// borrowed).
+    pub trait Address {
+        /// The address, or the path to check when binding.
+        fn into_addr(self) -> Result<UnixAddr, PathBuf>;
+    }
+
+    impl<P: AsRef<Path>> Address for P {
+        fn into_addr(self) -> Result<UnixAddr, PathBuf> {
+            Err(self.as_ref().to_owned())
+        }
+    }
+
+    impl Address for UnixAddr {
+        fn into_addr(self) -> Result<UnixAddr, PathBuf> {
+            Ok(self)
+        }
+    }
+
+    impl Address for &UnixAddr {
+        fn into_addr(self) -> Result<UnixAddr, PathBuf> {
+            Ok(self.clone())
+        }
+    }
+}
+use address::Address;
+
 impl<S> fmt::Debug for Builder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
-            .field("addr", &self.addr)
+            .field("addr", &self.addr.as_ref().map_err(|path| path.display()))
             .field("options", &self.settings.options)
             .field("unlink_on_drop", &self.settings.armed)
             .field("notify_ready", &self.settings.notify_ready)

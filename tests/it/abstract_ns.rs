@@ -55,7 +55,7 @@ fn an_abstract_name_has_no_file_and_is_released_on_drop() {
 fn a_name_in_use_gives_in_use() {
     let name = unique("inuse");
     in_runtime(|rt| {
-        let first = SafeUnixListener::builder(format!("@{name}").parse().unwrap())
+        let first = SafeUnixListener::builder(format!("@{name}").parse::<UnixAddr>().unwrap())
             .bind()
             .unwrap();
 

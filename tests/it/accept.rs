@@ -76,10 +76,7 @@ fn helper_connect_and_say_hello() {
 async fn peer_credentials_name_an_unprivileged_client() {
     let dir = tempdir_with_mode(0o755);
     let path = dir.path().join("app.sock");
-    let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
-        .mode(0o666)
-        .bind()
-        .unwrap();
+    let listener = SafeUnixListener::builder(&path).mode(0o666).bind().unwrap();
 
     let child = helper("accept::helper_connect_and_say_hello", Some(NOBODY))
         .env("SUL_ADDR", &path)

@@ -74,10 +74,14 @@ async fn wait(child: std::process::Child) -> String {
 async fn a_peer_whose_uid_is_not_allowed_never_reaches_the_stream() {
     crate::support::captured_log();
     let name = format!("safe-unix-listener-access-{}", std::process::id());
-    let listener = SafeUnixListener::builder(format!("@{name}").parse().unwrap())
-        .allow_uids([0])
-        .bind()
-        .unwrap();
+    let listener = SafeUnixListener::builder(
+        format!("@{name}")
+            .parse::<safe_unix_listener::UnixAddr>()
+            .unwrap(),
+    )
+    .allow_uids([0])
+    .bind()
+    .unwrap();
     let mut reached = drive(listener);
 
     let rejected = nobody_client(&format!("@{name}"));
@@ -120,7 +124,7 @@ async fn a_peer_whose_uid_is_not_allowed_never_reaches_the_stream() {
 async fn an_allowed_gid_admits_the_peer_and_others_are_closed() {
     let dir = tempdir();
     let path = dir.path().join("g.sock");
-    let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
+    let listener = SafeUnixListener::builder(&path)
         .mode(0o666)
         .allow_gids([NOBODY])
         .bind()
@@ -148,7 +152,7 @@ async fn a_rejected_peer_never_reaches_an_axum_handler() {
     use axum::{Router, routing::get};
     let dir = tempdir();
     let path = dir.path().join("a.sock");
-    let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
+    let listener = SafeUnixListener::builder(&path)
         .allow_uids([NOBODY]) // not us
         .bind()
         .unwrap();
@@ -185,7 +189,7 @@ async fn a_rejected_peer_never_reaches_an_axum_handler() {
 async fn a_supplementary_group_is_admitted() {
     let dir = tempdir();
     let path = dir.path().join("groups.sock");
-    let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
+    let listener = SafeUnixListener::builder(&path)
         .mode(0o666)
         .allow_gids([33])
         .bind()
@@ -210,7 +214,7 @@ async fn a_supplementary_group_is_admitted() {
 async fn a_flood_of_rejected_peers_does_not_flood_the_log() {
     let dir = tempdir();
     let path = dir.path().join("flood.sock");
-    let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
+    let listener = SafeUnixListener::builder(&path)
         .allow_uids([NOBODY]) // not us
         .bind()
         .unwrap();

@@ -118,7 +118,7 @@ fn a_bind_error_is_one_message_and_exit_code_1() {
 async fn connect_info_carries_the_clients_uid() {
     let dir = tempdir();
     let path = dir.path().join("ci.sock");
-    let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
+    let listener = SafeUnixListener::builder(&path)
         .mode(0o666) // so that uid 65534 may connect
         .bind()
         .unwrap();

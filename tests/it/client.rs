@@ -82,12 +82,8 @@ fn a_permission_refusal_names_the_address() {
     let dir = tempdir_with_mode(0o755);
     let path = dir.path().join("private.sock");
     let rt = crate::support::runtime();
-    let _listener = rt.block_on(async {
-        SafeUnixListener::builder(path.clone().try_into().unwrap())
-            .mode(0o600)
-            .bind()
-            .unwrap()
-    });
+    let _listener =
+        rt.block_on(async { SafeUnixListener::builder(&path).mode(0o600).bind().unwrap() });
     let out = helper("client::helper_connect", Some(NOBODY))
         .env("SUL_ADDR", &path)
         .output()

@@ -420,9 +420,7 @@ async fn names_are_the_path(listener: SafeUnixListener, path: &Path) -> io::Resu
 async fn the_kernel_names_the_socket_by_its_path_in_a_directory_of_ours() -> io::Result<()> {
     let dir = tempdir();
     let path = dir.path().join("app.sock");
-    let listener = Builder::new(path.as_path().try_into()?)
-        .mode(0o600)
-        .bind()?;
+    let listener = Builder::new(&path).mode(0o600).bind()?;
     names_are_the_path(listener, &path).await
 }
 
@@ -436,10 +434,7 @@ async fn the_kernel_names_the_socket_by_its_path_in_a_directory_others_may_write
         let dir = tempdir_with_mode(mode);
         let path = dir.path().join("app.sock");
         let gid = nix::unistd::getegid().as_raw();
-        let listener = Builder::new(path.as_path().try_into()?)
-            .mode(0o660)
-            .group(gid)
-            .bind()?;
+        let listener = Builder::new(&path).mode(0o660).group(gid).bind()?;
         let st = std::fs::symlink_metadata(&path)?;
         assert_eq!(
             (st.mode() & 0o7777, st.gid()),

@@ -206,7 +206,7 @@ fn each_datagram_names_its_sender_and_allow_uids_drops_the_others() {
     };
     let rt = runtime();
     rt.block_on(async {
-        let rx = SafeUnixDatagram::builder(path.clone().try_into().unwrap())
+        let rx = SafeUnixDatagram::builder(&path)
             .mode(0o622)
             .bind_datagram()
             .unwrap();
@@ -226,7 +226,7 @@ fn each_datagram_names_its_sender_and_allow_uids_drops_the_others() {
         );
         drop(rx);
 
-        let rx = Builder::new(path.clone().try_into().unwrap())
+        let rx = Builder::new(&path)
             .mode(0o622)
             .allow_uids([0])
             .bind_datagram()

@@ -139,7 +139,7 @@ fn case(route: Route, setup: Setup, takeover: bool, faults: &[Fault], expect: Ex
                     true => safe_unix_listener::OnExisting::TakeOver,
                     false => safe_unix_listener::OnExisting::RemoveStale,
                 };
-                let next = SafeUnixListener::builder(path.as_path().try_into().unwrap());
+                let next = SafeUnixListener::builder(&path);
                 drop(next.on_existing(on_existing).bind().unwrap());
                 // The stale socket was replaced; everything else is as made.
                 let not_ours = |e: &(String, String, u64)| e.0 != "app.sock";

@@ -118,8 +118,7 @@ fn helper_bind_repeatedly() {
     in_runtime(|_| {
         let mut bound = 0;
         for _ in 0..repeat {
-            let mut builder =
-                SafeUnixListener::builder(path.clone().try_into().unwrap()).mode(0o666);
+            let mut builder = SafeUnixListener::builder(&path).mode(0o666);
             if create {
                 builder = builder.create_parents(0o777);
             }
@@ -458,7 +457,7 @@ while True:
 fn check_parent_refuses_every_way_around_it() {
     Fixture::new().run(|f| {
         let checked = |path: &Path| {
-            SafeUnixListener::builder(path.to_owned().try_into().unwrap())
+            SafeUnixListener::builder(path)
                 .check_parent(true)
                 .bind()
                 .map(drop)
@@ -624,7 +623,7 @@ fn a_crashed_takeover_is_cleaned_up_by_the_next() {
     assert_eq!(left.len(), 1, "it left its private directory: {left:?}");
 
     f.run(|f| {
-        let new = SafeUnixListener::builder(f.path.clone().try_into().unwrap())
+        let new = SafeUnixListener::builder(&f.path)
             .on_existing(OnExisting::TakeOver)
             .bind()
             .unwrap();

@@ -106,10 +106,7 @@ fn a_long_path_in_a_shared_directory_goes_through_the_private_directory() {
     .unwrap();
     let rt = runtime();
     rt.block_on(async {
-        let listener = SafeUnixListener::builder(path.clone().try_into().unwrap())
-            .mode(0o600)
-            .bind()
-            .unwrap();
+        let listener = SafeUnixListener::builder(&path).mode(0o600).bind().unwrap();
         let _client = UnixAddr::from_path(&path).unwrap().connect().await.unwrap();
         let _ = listener.accept().await.unwrap();
         let mode = std::os::unix::fs::PermissionsExt::mode(

@@ -52,7 +52,7 @@ fn mode_is_exact_whatever_the_umask() {
 #[cfg_attr(sul_not_root, ignore = "needs root: changing a socket's owner")]
 fn owner_and_group_are_set() {
     Fixture::new().run(|Fixture { path, .. }| {
-        let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
+        let l = SafeUnixListener::builder(path)
             .owner(NOBODY)
             .group(NOBODY)
             .mode(0o600)
@@ -100,7 +100,7 @@ fn helper_chown_to_root() {
     }
     let path = std::env::var("SUL_ADDR").unwrap();
     in_runtime(|_| {
-        match SafeUnixListener::builder(path.parse().unwrap())
+        match SafeUnixListener::builder(path.parse::<safe_unix_listener::UnixAddr>().unwrap())
             .owner(0)
             .bind()
         {

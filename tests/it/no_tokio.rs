@@ -53,10 +53,7 @@ fn report(path: &Path, unlink: &UnlinkOnDrop) {
 #[ignore = "helper: run in a child process by the other tests"]
 fn helper_std_thread() {
     let Some(path) = helper_path() else { return };
-    let (listener, unlink) = Builder::new(path.as_path().try_into().unwrap())
-        .mode(0o600)
-        .bind_std()
-        .unwrap();
+    let (listener, unlink) = Builder::new(&path).mode(0o600).bind_std().unwrap();
     assert!(!is_nonblocking(&listener), "left blocking, as std's own");
     report(&path, &unlink);
     let server = std::thread::spawn(move || {
@@ -79,9 +76,7 @@ fn helper_std_thread() {
 #[ignore = "helper: run in a child process by the other tests"]
 fn helper_async_io() {
     let Some(path) = helper_path() else { return };
-    let (listener, unlink) = Builder::new(path.as_path().try_into().unwrap())
-        .bind_std()
-        .unwrap();
+    let (listener, unlink) = Builder::new(&path).bind_std().unwrap();
     report(&path, &unlink);
     async_io::block_on(async {
         use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -111,7 +106,7 @@ fn helper_async_io() {
 #[ignore = "helper: run in a child process by the other tests"]
 fn helper_datagram_std() {
     let Some(path) = helper_path() else { return };
-    let (rx, unlink) = SafeUnixDatagram::builder(path.as_path().try_into().unwrap())
+    let (rx, unlink) = SafeUnixDatagram::builder(&path)
         .mode(0o620)
         .bind_datagram_std()
         .unwrap();
@@ -193,9 +188,7 @@ fn bind_std_refuses_a_live_socket_and_leaves_it() {
     let path = dir.path().join("app.sock");
     let _live = UnixListener::bind(&path).unwrap();
     let before = std::fs::symlink_metadata(&path).unwrap().ino();
-    let err = Builder::new(path.as_path().try_into().unwrap())
-        .bind_std()
-        .unwrap_err();
+    let err = Builder::new(&path).bind_std().unwrap_err();
     assert_eq!(
         err.kind(),
         safe_unix_listener::BindErrorKind::InUse,

@@ -159,12 +159,10 @@ fn helper_datagram_notify_ready() {
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let rx = safe_unix_listener::SafeUnixDatagram::builder(
-            std::path::PathBuf::from(path).try_into().unwrap(),
-        )
-        .notify_ready(true)
-        .bind()
-        .unwrap();
+        let rx = safe_unix_listener::SafeUnixDatagram::builder(path)
+            .notify_ready(true)
+            .bind()
+            .unwrap();
         let mut buf = [0; 64];
         let n = rx.as_ref().recv(&mut buf).await.unwrap();
         println!("\nGOT {}", String::from_utf8_lossy(&buf[..n]));

@@ -8,9 +8,7 @@ use crate::support::{NOBODY, exists, in_runtime, tempdir, tempdir_with_mode};
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
 
 fn bind_checked(path: &std::path::Path) -> Result<SafeUnixListener, safe_unix_listener::BindError> {
-    SafeUnixListener::builder(path.to_owned().try_into().unwrap())
-        .check_parent(true)
-        .bind()
+    SafeUnixListener::builder(path).check_parent(true).bind()
 }
 
 #[test]

@@ -118,7 +118,7 @@ fn create_parents_makes_each_directory_with_exactly_the_mode() {
     let path = top.join("b").join("app.sock");
     in_runtime(|_| {
         // 0o777 would come out as 0o755 under the usual umask if it applied.
-        let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
+        let l = SafeUnixListener::builder(&path)
             .create_parents(0o777)
             .bind()
             .unwrap();
@@ -159,4 +159,26 @@ fn bind_outside_a_runtime_is_an_error_not_a_panic() {
     assert_eq!(err.kind(), BindErrorKind::Other);
     assert!(err.to_string().contains("no Tokio runtime"), "{err}");
     assert!(!dir.path().join("app.sock").exists());
+}
+
+/// `builder` takes what `bind` takes, a path, and an invalid one is reported
+/// by the bind, with the same kind and words as `bind` gives.
+#[test]
+fn a_builder_of_an_invalid_path_fails_at_the_bind_as_bind_does() {
+    in_runtime(|_| {
+        let long = format!("/tmp/{}", "x".repeat(200));
+        for bad in ["", "/tmp/nul\0inside", long.as_str()] {
+            let from_builder = SafeUnixListener::builder(bad)
+                .mode(0o600)
+                .bind()
+                .unwrap_err();
+            let from_bind = SafeUnixListener::bind(bad).unwrap_err();
+            assert_eq!(from_builder.kind(), from_bind.kind(), "{bad:?}");
+            assert_eq!(from_builder.to_string(), from_bind.to_string());
+        }
+        let dir = tempdir();
+        let path = dir.path().join("app.sock");
+        let listener = SafeUnixListener::builder(&path).bind().unwrap();
+        assert_eq!(listener.addr().as_path(), Some(path.as_path()));
+    });
 }

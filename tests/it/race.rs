@@ -30,9 +30,7 @@ fn sixteen_threads_race_and_each_round_has_one_winner() {
                 thread::spawn(move || {
                     let _enter = handle.enter();
                     barrier.wait();
-                    SafeUnixListener::builder(path.clone().try_into().unwrap())
-                        .mode(0o600)
-                        .bind()
+                    SafeUnixListener::builder(&path).mode(0o600).bind()
                 })
             })
             .collect::<Vec<_>>()

@@ -71,7 +71,7 @@ fn drop_is_quiet_when_the_file_is_already_gone() {
 #[test]
 fn unlink_on_drop_can_be_turned_off() {
     Fixture::new().run(|Fixture { path, .. }| {
-        let l = SafeUnixListener::builder(path.clone().try_into().unwrap())
+        let l = SafeUnixListener::builder(path)
             .unlink_on_drop(false)
             .bind()
             .unwrap();

@@ -56,7 +56,7 @@ fn fail_policy_keeps_even_a_stale_socket() {
     let path = dir.path().join("app.sock");
     let stale_ino = make_stale(&path);
     in_runtime(|_| {
-        let err = SafeUnixListener::builder(path.clone().try_into().unwrap())
+        let err = SafeUnixListener::builder(&path)
             .on_existing(OnExisting::Fail)
             .bind()
             .unwrap_err();

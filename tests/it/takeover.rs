@@ -18,7 +18,7 @@ use nix::sys::signal::Signal;
 use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
 
 fn take_over(path: &Path) -> safe_unix_listener::Builder {
-    SafeUnixListener::builder(path.to_owned().try_into().unwrap()).on_existing(OnExisting::TakeOver)
+    SafeUnixListener::builder(path).on_existing(OnExisting::TakeOver)
 }
 
 #[test]
