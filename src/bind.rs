@@ -48,7 +48,7 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
-use nix::sys::socket;
+use nix::sys::socket::{self, Backlog};
 use nix::sys::stat::{FchmodatFlags, FileStat, fchmodat};
 use nix::unistd::{Gid, Uid, fchownat};
 use tokio::net::UnixListener;
@@ -116,6 +116,18 @@ pub(crate) struct Options {
     pub(crate) create_parents: Option<u32>,
     pub(crate) on_existing: OnExisting,
     pub(crate) check_parent: bool,
+    /// The listen queue's length; `None`, the most the platform allows.
+    pub(crate) backlog: Option<u32>,
+}
+
+impl Options {
+    /// The listen queue asked for, at most `SOMAXCONN` (the kernel caps it
+    /// again, at `net.core.somaxconn` on Linux).
+    pub(crate) fn backlog(&self) -> Backlog {
+        self.backlog
+            .and_then(|n| Backlog::new(i32::try_from(n).unwrap_or(i32::MAX)).ok())
+            .unwrap_or(Backlog::MAXCONN)
+    }
 }
 
 /// Binds and listens on `path`, safely (see the module docs). Returns the
@@ -153,13 +165,19 @@ pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkG
                 .reach(false)
                 .address()
                 .map_err(|e| BindError::os(Op::Bind, path, e))?;
-            let (listener, made) = listen_on(&addr, Named::Path(path), Creation::Plain, || {
-                // The bind went elsewhere if the directory's path was
-                // redirected: nobody else can put a socket in it.
-                let made = made_socket(socket, path)?;
-                set_mode_and_owner(socket, path, o)?;
-                Ok(made)
-            })?;
+            let (listener, made) = listen_on(
+                &addr,
+                Named::Path(path),
+                Creation::Plain,
+                o.backlog(),
+                || {
+                    // The bind went elsewhere if the directory's path was
+                    // redirected: nobody else can put a socket in it.
+                    let made = made_socket(socket, path)?;
+                    set_mode_and_owner(socket, path, o)?;
+                    Ok(made)
+                },
+            )?;
             if takeover {
                 place::swap_in(&private, at)?;
             } else {
@@ -338,19 +356,25 @@ fn bind_at_path<K: Kind>(
 ) -> Result<(K, Made), BindError> {
     let path = at.path();
     let mut unfinished = Unfinished::new(at);
-    let bound = listen_on(addr, Named::In(path, at.dir()), creation, || {
-        let made = made_socket(at, path)?;
-        if let Creation::Set { .. } = creation {
-            // Others may write the directory: the file there must be the
-            // one this bind made, with what it was given.
-            is_what_we_made(&made, path, o)?;
-        }
-        unfinished.made(made);
-        if creation == Creation::Plain {
-            set_mode_and_owner(at, path, o)?;
-        }
-        Ok(made)
-    });
+    let bound = listen_on(
+        addr,
+        Named::In(path, at.dir()),
+        creation,
+        o.backlog(),
+        || {
+            let made = made_socket(at, path)?;
+            if let Creation::Set { .. } = creation {
+                // Others may write the directory: the file there must be the
+                // one this bind made, with what it was given.
+                is_what_we_made(&made, path, o)?;
+            }
+            unfinished.made(made);
+            if creation == Creation::Plain {
+                set_mode_and_owner(at, path, o)?;
+            }
+            Ok(made)
+        },
+    );
     match bound {
         Ok(bound) => {
             unfinished.finished();
@@ -477,6 +501,7 @@ pub(crate) fn listen_on<K: Kind, T>(
     at: &Where<'_>,
     named: Named<'_>,
     creation: Creation,
+    backlog: Backlog,
     prepare: impl FnOnce() -> Result<T, BindError>,
 ) -> Result<(K, T), BindError> {
     let fd = sys::unix_socket(K::TYPE).map_err(|e| named.os(Op::CreateSocket, e))?;
@@ -490,7 +515,7 @@ pub(crate) fn listen_on<K: Kind, T>(
     }
     .map_err(|e| named.os(Op::Bind, e))?;
     let prepared = prepare()?;
-    let socket = K::finish(fd).map_err(|e| match e {
+    let socket = K::finish(fd, backlog).map_err(|e| match e {
         Finish::Listen(errno) => named.os(Op::Listen, errno),
         Finish::Register(e) => BindError::from_io(e, |errno| named.os(Op::Register, errno)),
     })?;
@@ -526,6 +551,7 @@ fn remove_stale(at: EntryRef<'_>, probed: &FileStat) -> Result<(), BindError> {
 pub(crate) fn bind_abstract<K: Kind>(
     name: &[u8],
     shown: &dyn std::fmt::Display,
+    backlog: Backlog,
 ) -> Result<K, BindError> {
     let Some(sockaddr) = sys::abstract_sockaddr(name) else {
         return Err(BindError::unsupported_abstract(shown));
@@ -534,6 +560,7 @@ pub(crate) fn bind_abstract<K: Kind>(
         &Where::Addr(sockaddr),
         Named::Abstract(shown),
         Creation::Plain,
+        backlog,
         || Ok(()),
     )?
     .0)
@@ -551,6 +578,7 @@ pub(crate) fn bind_abstract_auto() -> Result<(UnixListener, UnixAddr), BindError
         &Where::Addr(unnamed),
         Named::Abstract(shown),
         Creation::Plain,
+        Backlog::MAXCONN,
         || Ok(()),
     )?;
     let fail = |e| BindError::abstract_failed(shown, e);

@@ -99,7 +99,10 @@ impl<K: Kind> Bound<K> {
                 guard.ours().set_armed(settings.armed);
                 (socket, Cleanup::Socket(guard))
             }
-            AddrView::Abstract(name) => (bind::bind_abstract::<K>(name, &addr)?, Cleanup::Nothing),
+            AddrView::Abstract(name) => (
+                bind::bind_abstract::<K>(name, &addr, settings.options.backlog())?,
+                Cleanup::Nothing,
+            ),
         };
         settings.ready();
         Ok(Self::new(socket, addr, cleanup, settings.access))

@@ -139,6 +139,15 @@ impl<S> Builder<S> {
         self
     }
 
+    /// The length of the queue of connections not yet accepted
+    /// (`listen(2)`'s backlog). By default, and at most, `SOMAXCONN`; the
+    /// kernel caps it again (`net.core.somaxconn` on Linux). Ignored for a
+    /// datagram receiver, which does not listen.
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.settings.options.backlog = Some(backlog);
+        self
+    }
+
     /// Creates missing parent directories, each with exactly `mode`. Off by
     /// default: a missing directory then fails with
     /// [`ParentMissing`](crate::BindErrorKind::ParentMissing).

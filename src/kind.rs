@@ -43,9 +43,9 @@ pub(crate) trait Kind: Sized {
     /// reports one that is neither connected nor listening as hung up, and
     /// Tokio would keep that forever, spinning on accept.
     #[track_caller]
-    fn finish(fd: OwnedFd) -> Result<Self, Finish> {
+    fn finish(fd: OwnedFd, backlog: Backlog) -> Result<Self, Finish> {
         if Self::LISTENS {
-            socket::listen(&fd, Backlog::MAXCONN).map_err(Finish::Listen)?;
+            socket::listen(&fd, backlog).map_err(Finish::Listen)?;
         }
         Self::adopt(fd).map_err(Finish::Register)
     }

@@ -21,6 +21,7 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::Flock;
+use nix::sys::socket::Backlog;
 
 use crate::addr::UnixAddr;
 use crate::bind::{Creation, Named, listen_on};
@@ -106,13 +107,19 @@ fn bind_in<K: Kind>(base_path: &Path) -> Result<(K, UnixAddr, TempSocket), Errno
     // link put in its place, and a bind by path would follow it.
     let addr = socket.reach(by_path).address()?;
     let errno = |e: BindError| Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EIO as i32));
-    let (listener, made_socket) = listen_on(&addr, Named::Path(&path), Creation::Plain, || {
-        // Elsewhere the bind goes by path, and a redirected one is caught
-        // here: nobody else can put a socket in our directory.
-        socket
-            .made_socket()
-            .ok_or_else(|| BindError::os(Op::Bind, &path, Errno::EBUSY))
-    })
+    let (listener, made_socket) = listen_on(
+        &addr,
+        Named::Path(&path),
+        Creation::Plain,
+        Backlog::MAXCONN,
+        || {
+            // Elsewhere the bind goes by path, and a redirected one is caught
+            // here: nobody else can put a socket in our directory.
+            socket
+                .made_socket()
+                .ok_or_else(|| BindError::os(Op::Bind, &path, Errno::EBUSY))
+        },
+    )
     .map_err(errno)?;
     made.ours = Some(Ours::new(made_socket));
     let addr = UnixAddr::from_path(&path).map_err(|_| Errno::ENAMETOOLONG)?;

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream as StdStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::{NOBODY, helper, tempdir, tempdir_with_mode};
+use crate::support::{Fixture, NOBODY, helper, tempdir, tempdir_with_mode};
 use futures_util::StreamExt;
 use safe_unix_listener::SafeUnixListener;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -313,4 +313,44 @@ fn an_idle_listener_does_not_spin() {
         "{accepts} accept calls while idle:\n{}",
         &calls[..calls.len().min(2000)]
     );
+}
+
+/// Connections the queue holds before a nonblocking connect is refused
+/// with EAGAIN, nothing accepted (at most `limit` tried).
+fn queued_before_full(path: &std::path::Path, limit: usize) -> usize {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
+    use std::os::fd::AsRawFd;
+    let addr = UnixAddr::new(path).unwrap();
+    let mut held = Vec::new();
+    for _ in 0..limit {
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_NONBLOCK,
+            None,
+        )
+        .unwrap();
+        match connect(fd.as_raw_fd(), &addr) {
+            Ok(()) => held.push(fd),
+            Err(nix::errno::Errno::EAGAIN) => break,
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+    held.len()
+}
+
+/// `Builder::backlog` is the listen queue's length: the kernel holds that
+/// many connections not yet accepted (Linux: one more), and refuses the
+/// next; by default the queue is the platform's largest.
+#[test]
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn backlog_sets_the_listen_queue() {
+    Fixture::new().run(|Fixture { path, .. }| {
+        let short = SafeUnixListener::builder(path).backlog(2).bind().unwrap();
+        assert_eq!(queued_before_full(path, 64), 3);
+        drop(short);
+        let default = SafeUnixListener::bind(path).unwrap();
+        assert_eq!(queued_before_full(path, 64), 64, "the default holds more");
+        drop(default);
+    });
 }
