@@ -13,7 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::net::unix::SocketAddr;
 
-use crate::support::{Holder, Outcome, helper, runtime, tempdir, tempdir_with_mode};
+use crate::support::{
+    Holder, Outcome, assert_panicked_without_io_at, helper, runtime, tempdir, tempdir_with_mode,
+};
 
 // ---- tokio 1.54, tests/uds_stream.rs ----
 
@@ -195,17 +197,7 @@ fn unix_listener_bind_panic_leaves_nothing_behind() {
         .env("SUL_DIR", dir.path())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    // The panic location should be in this file
-    assert!(
-        stderr.contains(&format!("panicked at {}:", file!())),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("A Tokio 1.x context was found, but IO is disabled"),
-        "{stderr}"
-    );
+    assert_panicked_without_io_at(&out, file!());
     let left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())

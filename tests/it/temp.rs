@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 
 use safe_unix_listener::{BindErrorKind, SafeUnixListener};
 
-use crate::support::{helper, helper_via, in_runtime, listing, tempdir};
+use crate::support::{
+    assert_panicked_without_io_at, helper, helper_via, in_runtime, listing, tempdir,
+};
 
 /// A directory under `root` whose path is exactly `len` bytes.
 fn dir_of_len(root: &Path, len: usize) -> PathBuf {
@@ -303,16 +305,7 @@ fn a_bind_temp_that_panics_leaves_nothing_behind() {
         .env("XDG_RUNTIME_DIR", base.path())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains(&format!("panicked at {}:", file!())),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("A Tokio 1.x context was found, but IO is disabled"),
-        "{stderr}"
-    );
+    assert_panicked_without_io_at(&out, file!());
     assert_eq!(
         listing(base.path()),
         vec![],

@@ -277,3 +277,16 @@ fn octal_env(name: &str) -> Option<u32> {
         .ok()
         .map(|v| u32::from_str_radix(&v, 8).unwrap())
 }
+
+/// Asserts that a helper's bind panicked as tokio's own does in a runtime
+/// without IO, at a line of `file` (the caller's, not the crate's).
+#[track_caller]
+pub fn assert_panicked_without_io_at(out: &std::process::Output, file: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("panicked at {file}:")), "{stderr}");
+    assert!(
+        stderr.contains("A Tokio 1.x context was found, but IO is disabled"),
+        "{stderr}"
+    );
+}

@@ -17,8 +17,8 @@ pub use example::{
 pub use files::{exists, ino, listing, lock_file, make_stale, make_stale_with_mode};
 pub use fixture::{Fixture, in_runtime, runtime, tempdir, tempdir_with_mode};
 pub use helper::{
-    Holder, NOBODY, Outcome, executable_by_all, helper, helper_bind_main, helper_via,
-    report_failure, run_helper,
+    Holder, NOBODY, Outcome, assert_panicked_without_io_at, executable_by_all, helper,
+    helper_bind_main, helper_via, report_failure, run_helper,
 };
 pub use log::captured_log;
 pub use strace::{helper_under_strace, invocation, run_injected};
