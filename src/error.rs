@@ -125,7 +125,7 @@ pub enum Operation {
 /// | `ENOENT` | [`ParentMissing`](Self::ParentMissing) | [`NotFound`](io::ErrorKind::NotFound) |
 /// | `ENOTDIR` | [`ParentMissing`](Self::ParentMissing): a step of the path is not a directory | [`NotADirectory`](io::ErrorKind::NotADirectory) |
 /// | `ENAMETOOLONG` | [`PathTooLong`](Self::PathTooLong) | [`InvalidInput`](io::ErrorKind::InvalidInput) |
-/// | `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM` | [`ResourceExhausted`](Self::ResourceExhausted) | the OS error's own |
+/// | `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, `EAGAIN` (no thread could be started) | [`ResourceExhausted`](Self::ResourceExhausted) | the OS error's own |
 /// | any other | [`Other`](Self::Other) | the OS error's own |
 ///
 /// A failure this crate finds itself (a live server at the path, a file
@@ -162,8 +162,9 @@ pub enum BindErrorKind {
     /// The platform has no such feature (abstract names outside Linux and
     /// Android). ([`io::ErrorKind::Unsupported`])
     Unsupported,
-    /// The process or system ran out of file descriptors or memory
-    /// (EMFILE, ENFILE, ENOBUFS, ENOMEM). (the OS error's own kind)
+    /// The process or system ran out of file descriptors, memory or tasks
+    /// (EMFILE, ENFILE, ENOBUFS, ENOMEM; EAGAIN where a thread could not
+    /// be started). (the OS error's own kind)
     ResourceExhausted,
     /// The parent directory would let another user replace the socket
     /// (with [`Builder::check_parent`](crate::Builder::check_parent)).
@@ -192,7 +193,7 @@ impl BindErrorKind {
             Errno::EACCES | Errno::EPERM | Errno::EROFS => Self::PermissionDenied,
             Errno::ENOENT | Errno::ENOTDIR => Self::ParentMissing,
             Errno::ENAMETOOLONG => Self::PathTooLong,
-            Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM => {
+            Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM | Errno::EAGAIN => {
                 Self::ResourceExhausted
             }
             _ => Self::Other,

@@ -438,6 +438,16 @@ impl BindError {
                     "bind under a directory on a writable filesystem, such as $XDG_RUNTIME_DIR \
                      or a systemd RuntimeDirectory=",
                 ),
+            Errno::EAGAIN if operation == Op::Bind => e
+                .why(
+                    "the thread that gives the new file its mode and group could not be \
+                     started: the process is at its task limit (EAGAIN)",
+                )
+                .fix_with(
+                    "raise the limit (systemd LimitNPROC= or TasksMax=, docker --pids-limit), \
+                     or bind under a directory only this service may write, where no thread \
+                     is needed",
+                ),
             Errno::ENOSPC | Errno::EDQUOT => e
                 .why(format_args!(
                     "the filesystem{} has {} ({errno})",

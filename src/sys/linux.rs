@@ -302,13 +302,20 @@ fn unnamed() -> std::io::Result<std::os::unix::net::SocketAddr> {
 /// Whether a bind can give the new file its mode and group as it is
 /// created ([`bind_creating`]): a thread may take its own umask
 /// (`unshare(CLONE_FS)`, which some seccomp profiles refuse). Found once.
+///
+/// A thread that cannot be started (the task limit) answers `false` for
+/// this bind, which then takes the private directory, and is asked again
+/// next time.
 pub(crate) fn creation_settings() -> bool {
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        std::thread::spawn(|| nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS).is_ok())
-            .join()
-            .unwrap_or(false)
-    })
+    if let Some(&available) = AVAILABLE.get() {
+        return available;
+    }
+    let unshare = || nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS).is_ok();
+    match std::thread::Builder::new().spawn(unshare) {
+        Ok(thread) => *AVAILABLE.get_or_init(|| thread.join().unwrap_or(false)),
+        Err(_) => false,
+    }
 }
 
 /// `bind(2)` of `sock` to `at`, the new file created with exactly `mode`
@@ -328,7 +335,9 @@ pub(crate) fn bind_creating(
         fchmod(sock, Mode::from_bits_truncate(mode))?;
     }
     std::thread::scope(|scope| {
-        let bind = scope.spawn(|| {
+        // A thread that cannot be started (the task limit) is EAGAIN, which
+        // the bind's message explains.
+        let bind = std::thread::Builder::new().spawn_scoped(scope, || {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
             if mode.is_some() {
                 umask(Mode::empty());
@@ -342,7 +351,10 @@ pub(crate) fn bind_creating(
             }
             super::bind(sock, at)
         });
-        bind.join().unwrap_or(Err(Errno::EINTR))
+        match bind {
+            Ok(bind) => bind.join().unwrap_or(Err(Errno::EINTR)),
+            Err(_) => Err(Errno::EAGAIN),
+        }
     })
 }
 

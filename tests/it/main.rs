@@ -31,6 +31,7 @@ mod notify;
 mod parent;
 mod paths;
 mod permission;
+mod privilege;
 mod properties;
 mod race;
 mod restart;
