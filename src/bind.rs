@@ -466,7 +466,7 @@ fn set_mode_and_owner(at: EntryRef<'_>, path: &Path, o: &Options) -> Result<(), 
         let (uid, gid) = (o.owner.map(Uid::from_raw), o.group.map(Gid::from_raw));
         fchownat(dir, name, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| match e {
             Errno::EINVAL => BindError::unmapped_owner(path, dir, o.owner, o.group),
-            _ => BindError::os_at(Op::ChangeOwner, path, e, dir, Some(name)),
+            _ => BindError::chown_refused(path, e, o.owner, o.group, dir),
         })?;
     }
     Ok(())

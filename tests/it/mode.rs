@@ -86,7 +86,9 @@ fn a_refused_chown_is_explained_and_leaves_nothing_behind() {
         "{msg}"
     );
     assert!(
-        msg.contains("needs privilege (CAP_CHOWN), and we run as uid 65534 (EPERM)"),
+        msg.contains(
+            "making uid 0 its owner needs CAP_CHOWN, and we run as uid 65534 without it (EPERM)"
+        ),
         "{msg}"
     );
     assert!(!path.exists(), "the half-made socket was removed");
@@ -261,4 +263,48 @@ fn mode_is_applied_at_the_path_before_listen_in_a_directory_only_we_write() {
         !calls.contains("renameat2(") && !calls.contains("linkat("),
         "nothing is moved:\n{calls}"
     );
+}
+
+/// The nginx recipe's usual mistake: a service user given `--group
+/// www-data` without being in that group. The message names the group by
+/// number and name, says membership is what is missing, and gives the
+/// settings that grant it, not the option that just failed.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: binding as uid 65534")]
+fn a_group_we_are_not_in_is_named_with_the_membership_that_grants_it() {
+    let dir = crate::support::tempdir_with_mode(0o1777);
+    let path = dir.path().join("app.sock");
+    let (outcome, _, _) = crate::support::run_helper(
+        helper("helper_bind", Some(NOBODY))
+            .env("SUL_ADDR", &path)
+            .env("SUL_MODE", "660")
+            .env("SUL_GROUP", "33"),
+    );
+    let msg = outcome.expect_failed("PermissionDenied");
+    let group = nix::unistd::Group::from_gid(33.into())
+        .unwrap()
+        .map_or("33".to_owned(), |g| g.name);
+    assert!(
+        msg.contains(&format!(
+            "giving it group 33{} needs membership of that group or CAP_CHOWN, and we run as \
+             uid 65534, which is not a member (EPERM)",
+            if group == "33" {
+                String::new()
+            } else {
+                format!(" ({group})")
+            }
+        )),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!(
+            "SupplementaryGroups={group}, docker --group-add 33"
+        )),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("Builder::group"),
+        "not the option that failed: {msg}"
+    );
+    assert!(!path.exists(), "the half-made socket was removed");
 }
