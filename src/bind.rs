@@ -199,7 +199,7 @@ pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkG
 pub(crate) fn clean_path(path: &Path, trust_parents: bool) -> Result<bool, BindError> {
     let mut opened = open(path)?;
     if let (Some(unsafe_step), false) = (opened.dir.unsafe_step.take(), trust_parents) {
-        return Err(unsafe_step.during(Op::RemoveStale));
+        return Err(unsafe_step.refused_clean());
     }
     let (lock, next) = opened.lock_and_classify(false)?;
     let removed = match next {

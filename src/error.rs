@@ -26,6 +26,7 @@ pub(crate) enum Op {
     CreateTempDir,
     ProbeSocket,
     RemoveStale,
+    Clean,
     Lock,
     OpenLock,
     CreateSocket,
@@ -52,6 +53,7 @@ impl Op {
             Op::CreateTempDir => "create a temporary socket directory in",
             Op::ProbeSocket => "probe socket",
             Op::RemoveStale => "remove stale socket",
+            Op::Clean => "clean",
             Op::Lock => "take bind lock",
             Op::OpenLock => "open bind lock",
             Op::CreateSocket => "create socket for",
@@ -71,7 +73,7 @@ impl Op {
             Op::LookUp | Op::LookUpDir => Operation::LookUp,
             Op::CreateDir | Op::CreatePrivateDir | Op::CreateTempDir => Operation::CreateDirectory,
             Op::ProbeSocket => Operation::Probe,
-            Op::RemoveStale => Operation::RemoveStale,
+            Op::RemoveStale | Op::Clean => Operation::RemoveStale,
             Op::Lock | Op::OpenLock => Operation::Lock,
             Op::CreateSocket | Op::Bind | Op::Listen | Op::Register => Operation::Bind,
             Op::SetMode | Op::ChangeOwner => Operation::SetPermissions,
@@ -379,13 +381,6 @@ impl BindError {
         let mut e = Self::new(kind, operation, "");
         e.0.target = Target::Path(path.to_owned());
         e
-    }
-
-    /// The same error, for another operation (a check made for the bind,
-    /// reported by `clean_stale`).
-    pub(crate) fn during(mut self, operation: Op) -> Self {
-        self.0.operation = operation;
-        self
     }
 
     pub(crate) fn why(mut self, why: impl fmt::Display) -> Self {

@@ -274,6 +274,17 @@ impl BindError {
             ))
     }
 
+    /// A StrictModes refusal met by `clean_stale`, which then never
+    /// looked at what is at the path: it says so, and how to trust them.
+    pub(crate) fn refused_clean(mut self) -> Self {
+        self.0.operation = Op::Clean;
+        self.0.why = format!("nothing there was probed or touched: {}", self.0.why);
+        self.fix_with(
+            "leave it to the server that binds there, or, having decided to trust the \
+             directories above it, sul clean --trust-parents (Parents::Trust)",
+        )
+    }
+
     pub(crate) fn no_room_for_private_dir(path: &Path, needed: usize, max: usize) -> Self {
         Self::at(BindErrorKind::PathTooLong, Op::Bind, path)
             .why(format_args!(

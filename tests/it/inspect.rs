@@ -670,7 +670,9 @@ while True:
     for (code, stderr) in refusals {
         assert_eq!(code, 1, "{stderr}");
         assert!(
-            stderr.contains(&format!("sul: cannot remove stale socket {shown}: ")),
+            stderr.contains(&format!(
+                "sul: cannot clean {shown}: nothing there was probed or touched: "
+            )),
             "{stderr}"
         );
         assert!(
@@ -960,4 +962,33 @@ fn sul_names_a_socket_whose_name_is_not_utf8() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, format!("removed the stale socket {escaped}\n"));
     assert!(!exists(&path));
+}
+
+/// `sul clean` in a directory every user may write (a shared `emptyDir`)
+/// refuses, and says it never looked: not "cannot remove stale socket" for
+/// a live socket or for nothing at all. Both are left as they were.
+#[test]
+fn sul_clean_in_a_shared_directory_says_it_never_looked() {
+    let dir = crate::support::tempdir_with_mode(0o777);
+    let live_path = dir.path().join("live.sock");
+    let _live = std::os::unix::net::UnixListener::bind(&live_path).unwrap();
+    let before = ino(&live_path);
+    let nothing = dir.path().join("nothing.sock");
+    for path in [&live_path, &nothing] {
+        let (code, stdout, stderr) = text(&sul(None, &["clean", &path.display().to_string()]));
+        assert_eq!(code, 1, "{stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "sul: cannot clean {}: nothing there was probed or touched: directory {} is \
+                 writable by every user and not sticky (mode 0777)",
+                path.display(),
+                dir.path().display()
+            )),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("stale"), "it never probed: {stderr}");
+        assert!(stderr.contains("--trust-parents"), "{stderr}");
+    }
+    assert_eq!(ino(&live_path), before, "the live socket is untouched");
+    assert!(!exists(&nothing));
 }
