@@ -326,10 +326,12 @@ fn bind_route<'a>(
 
 /// The filesystem gid a bind must take for the new file to be in `group`:
 /// `Some(None)` when it is already (our gid, or the group of a setgid
-/// directory), `Some(Some(gid))` when we may switch to it (root, or our
-/// real gid), `None` when we may not.
+/// directory), `Some(Some(gid))` when we may switch to it (`CAP_SETGID`,
+/// or our real gid), `None` when we may not (the private directory's
+/// route then gives the group after the bind, with `CAP_CHOWN` or
+/// membership).
 fn group_at_creation(dir: &Dir, group: Option<u32>) -> Option<Option<u32>> {
-    use nix::unistd::{getegid, geteuid, getgid};
+    use nix::unistd::{getegid, getgid};
     let Some(gid) = group else {
         return Some(None);
     };
@@ -337,7 +339,7 @@ fn group_at_creation(dir: &Dir, group: Option<u32>) -> Option<Option<u32>> {
         .is_ok_and(|st| st.st_mode & 0o2000 != 0 && st.st_gid == gid);
     if inherited || gid == getegid().as_raw() {
         Some(None)
-    } else if geteuid().is_root() || gid == getgid().as_raw() {
+    } else if sys::Caps::now().has(sys::Cap::Setgid) || gid == getgid().as_raw() {
         Some(Some(gid))
     } else {
         None

@@ -21,7 +21,7 @@ use crate::escape;
 use crate::guard;
 use crate::probe::{Probe, SocketType, probe_at};
 use crate::stat::{FileType, describe, is_socket, permissions};
-use crate::sys;
+use crate::sys::{self, Cap, Caps};
 
 /// What is at the address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,13 +207,15 @@ pub(crate) fn found_by_probe(probed: &nix::Result<Probe>, stale: impl FnOnce() -
 
 /// Whether we may remove the file `st` from `dir`, without trying: write
 /// and search on the directory (else EACCES, or EROFS), and in a sticky
-/// directory, owning the file or the directory, or being root (else EPERM).
+/// directory, owning the file or the directory, or holding `CAP_FOWNER`
+/// (else EPERM): what the kernel grants, not whether we are uid 0.
 fn may_remove(dir: BorrowedFd<'_>, st: &FileStat) -> Result<(), Errno> {
     sys::may_write_dir(dir)?;
     let dir_st = fstat(dir)?;
     let euid = geteuid().as_raw();
     let sticky = dir_st.st_mode & 0o1000 != 0;
-    if sticky && euid != 0 && euid != st.st_uid && euid != dir_st.st_uid {
+    let owner = euid == st.st_uid || euid == dir_st.st_uid;
+    if sticky && !owner && !Caps::now().has(Cap::Fowner) {
         return Err(Errno::EPERM);
     }
     Ok(())

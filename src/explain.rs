@@ -386,8 +386,9 @@ impl BindError {
     }
 
     /// `fchownat` of the new socket refused (EPERM): say which change was
-    /// asked for, what it needs, and what grants it. A group we are in,
-    /// or a change root asked for, refused anyway is a system-call filter.
+    /// asked for, what it needs, and what grants it, from what the kernel
+    /// grants us (`CAP_CHOWN`, our groups). A change we are allowed,
+    /// refused anyway, is a system-call filter.
     pub(crate) fn chown_refused(
         path: &Path,
         errno: Errno,
@@ -402,29 +403,17 @@ impl BindError {
             return Self::os_at(Op::ChangeOwner, path, errno, dir, None);
         }
         let e = Self::at(BindErrorKind::PermissionDenied, Op::ChangeOwner, path).caused_by(errno);
-        let filter = "a system-call filter refused it (systemd SystemCallFilter=~@privileged or ~@chown, \
-                      or a container's seccomp profile)";
-        match (new_owner, group) {
-            (Some(uid), _) if us == 0 => e
-                .why(format_args!(
-                    "making uid {uid} its owner needs CAP_CHOWN, and we run as uid 0 without it, \
-                     or {filter} (EPERM)"
-                ))
-                .fix_with(
-                    "grant CAP_CHOWN (systemd AmbientCapabilities= and CapabilityBoundingSet=, \
-                     docker --cap-add CHOWN), or leave the owner alone and grant access with \
-                     Builder::group and Builder::mode",
-                ),
-            (Some(uid), _) => e
-                .why(format_args!(
-                    "making uid {uid} its owner needs CAP_CHOWN, and we run as uid {us} without \
-                     it (EPERM)"
-                ))
-                .fix_with(
-                    "run as that user, or grant CAP_CHOWN (systemd AmbientCapabilities=CAP_CHOWN, \
-                     docker --cap-add CHOWN), or leave the owner alone and grant access with \
-                     Builder::group and Builder::mode",
-                ),
+        let chown = sys::Caps::now().has(sys::Cap::Chown);
+        let (change, allowed, missing, grant) = match (new_owner, group) {
+            (Some(uid), _) => (
+                format!("making uid {uid} its owner"),
+                chown,
+                format!("it needs CAP_CHOWN, and we run as uid {us} without it"),
+                "grant CAP_CHOWN (systemd AmbientCapabilities=CAP_CHOWN, docker --cap-add \
+                 CHOWN), or leave the owner alone and grant access with Builder::group and \
+                 Builder::mode"
+                    .to_owned(),
+            ),
             (None, Some(gid)) => {
                 let name = Group::from_gid(Gid::from_raw(gid))
                     .ok()
@@ -436,41 +425,33 @@ impl BindError {
                 };
                 let member = getegid().as_raw() == gid
                     || getgroups().is_ok_and(|groups| groups.contains(&Gid::from_raw(gid)));
-                let supplementary = name.unwrap_or_else(|| gid.to_string());
-                let join = format!(
-                    "systemd SupplementaryGroups={supplementary}, docker --group-add {gid}"
-                );
-                if member {
-                    e.why(format_args!(
-                        "uid {us} is a member of {named}, which is all that giving it that group \
-                         needs, so {filter} (EPERM)"
-                    ))
-                    .fix_with(
-                        "allow fchownat in the service's system-call filter, or leave the group \
-                         alone and grant access with the mode",
-                    )
-                } else if us == 0 {
-                    e.why(format_args!(
-                        "giving it {named} needs CAP_CHOWN or membership of that group, and uid 0 \
-                         is not a member: CAP_CHOWN was dropped (systemd CapabilityBoundingSet=, \
-                         docker --cap-drop), or {filter} (EPERM)"
-                    ))
-                    .fix_with(format_args!(
-                        "grant CAP_CHOWN (AmbientCapabilities=CAP_CHOWN, docker --cap-add CHOWN), \
-                         or add this service's user to the group ({join})"
-                    ))
-                } else {
-                    e.why(format_args!(
-                        "giving it {named} needs membership of that group or CAP_CHOWN, and we \
-                         run as uid {us}, which is not a member (EPERM)"
-                    ))
-                    .fix_with(format_args!(
-                        "add this service's user to the group ({join}), or grant CAP_CHOWN \
-                         (AmbientCapabilities=CAP_CHOWN)"
-                    ))
-                }
+                let join = name.unwrap_or_else(|| gid.to_string());
+                (
+                    format!("giving it {named}"),
+                    member || chown,
+                    format!(
+                        "it needs membership of that group or CAP_CHOWN, and we run as uid {us}, \
+                         which is not a member and holds no CAP_CHOWN"
+                    ),
+                    format!(
+                        "add this service's user to the group (systemd \
+                         SupplementaryGroups={join}, docker --group-add {gid}), or grant \
+                         CAP_CHOWN (AmbientCapabilities=CAP_CHOWN, docker --cap-add CHOWN)"
+                    ),
+                )
             }
-            (None, None) => Self::os_at(Op::ChangeOwner, path, errno, dir, None),
+            (None, None) => return Self::os_at(Op::ChangeOwner, path, errno, dir, None),
+        };
+        if allowed {
+            e.why(format_args!(
+                "{change} is allowed to uid {us}, yet it was refused, so a system-call filter \
+                 refused fchownat (systemd SystemCallFilter=~@privileged or ~@chown, or a \
+                 container's seccomp profile) (EPERM)"
+            ))
+            .fix_with("allow fchownat in that filter, or leave the owner and group alone")
+        } else {
+            e.why(format_args!("{change}: {missing} (EPERM)"))
+                .fix_with(grant)
         }
     }
 

@@ -143,8 +143,9 @@
 )]
 // `unsafe` is allowed in four places only, each block with a SAFETY note:
 // adopting the descriptors passed by the service manager (activation.rs),
-// reading the peer's groups with getsockopt and calling renameat2 by its
-// system call number, which not every Linux libc wraps (sys/linux.rs), and FreeBSD's
+// reading the peer's groups with getsockopt, and calling renameat2 and
+// capget by their system call numbers, which not every Linux libc wraps
+// (sys/linux.rs), and FreeBSD's
 // bindat and connectat, which the libc crate does not declare, and its
 // LOCAL_CREDS_PERSISTENT option, which nix does not offer (sys/freebsd.rs).
 #![deny(unsafe_code)]

@@ -33,6 +33,41 @@ pub(crate) use imp::{ancestor_holding_flock, command_line, fs_type, id_mapped};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use procfs::{ancestor_holding_flock, command_line, fs_type, id_mapped};
 
+/// A capability a decision of the bind rests on (its bit in the set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cap {
+    /// Giving a file to another user, or to a group we are not in.
+    Chown = 0,
+    /// Writing a directory whatever its mode says.
+    DacOverride = 1,
+    /// Removing another user's file from a sticky directory.
+    Fowner = 3,
+    /// Taking a filesystem gid other than ours.
+    Setgid = 6,
+}
+
+/// What this process may do now, as the kernel grants it: the effective
+/// capabilities (`capget`), read each time they are asked for, so that a
+/// dropped privilege is seen. Where there are none to read (macOS, the
+/// BSDs), root may do everything, and others nothing beyond their ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Caps(u64);
+
+impl Caps {
+    /// The effective set now.
+    pub(crate) fn now() -> Self {
+        match imp::effective_caps() {
+            Some(set) => Self(set),
+            None if nix::unistd::geteuid().is_root() => Self(u64::MAX),
+            None => Self(0),
+        }
+    }
+
+    pub(crate) fn has(self, cap: Cap) -> bool {
+        self.0 & (1 << cap as u32) != 0
+    }
+}
+
 /// A peer's or a datagram sender's credentials, as the kernel recorded
 /// them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -240,7 +240,10 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
             ("fchownat", "\"app.sock\"", 1, "EPERM"),
             Fails(
                 "PermissionDenied",
-                &["cannot change owner of", "a system-call filter refused it"],
+                &[
+                    "cannot change owner of",
+                    "a system-call filter refused fchownat",
+                ],
             ),
         ),
     ];
@@ -291,7 +294,10 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
             ("fchownat", "\"s\"", 1, "EPERM"),
             Fails(
                 "PermissionDenied",
-                &["cannot change owner of", "a system-call filter refused it"],
+                &[
+                    "cannot change owner of",
+                    "a system-call filter refused fchownat",
+                ],
             ),
         ),
         (

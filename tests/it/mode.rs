@@ -87,7 +87,7 @@ fn a_refused_chown_is_explained_and_leaves_nothing_behind() {
     );
     assert!(
         msg.contains(
-            "making uid 0 its owner needs CAP_CHOWN, and we run as uid 65534 without it (EPERM)"
+            "making uid 0 its owner: it needs CAP_CHOWN, and we run as uid 65534 without it (EPERM)"
         ),
         "{msg}"
     );
@@ -286,8 +286,8 @@ fn a_group_we_are_not_in_is_named_with_the_membership_that_grants_it() {
         .map_or("33".to_owned(), |g| g.name);
     assert!(
         msg.contains(&format!(
-            "giving it group 33{} needs membership of that group or CAP_CHOWN, and we run as \
-             uid 65534, which is not a member (EPERM)",
+            "giving it group 33{}: it needs membership of that group or CAP_CHOWN, and we run \
+             as uid 65534, which is not a member and holds no CAP_CHOWN (EPERM)",
             if group == "33" {
                 String::new()
             } else {
