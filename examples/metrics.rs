@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         tokio::select! {
             received = rx.recv_with_peer(&mut buf) => {
-                let (n, peer) = received?;
+                let (n, peer) = received?; // a datagram never ends this loop: only the socket failing does
                 for line in String::from_utf8_lossy(&buf[..n]).lines() {
                     // name:value|c
                     let Some((name, rest)) = line.split_once(':') else { continue };

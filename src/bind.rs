@@ -507,6 +507,7 @@ pub(crate) fn listen_on<K: Kind, T>(
     prepare: impl FnOnce() -> Result<T, BindError>,
 ) -> Result<(K, T), BindError> {
     let fd = sys::unix_socket(K::TYPE).map_err(|e| named.os(Op::CreateSocket, e))?;
+    K::before_bind(fd.as_fd()).map_err(|e| named.os(Op::PassCredentials, e))?;
     match creation {
         Creation::Plain
         | Creation::Set {

@@ -1,6 +1,38 @@
 //! [`SafeUnixDatagram`]: a datagram receiver (statsd, syslog, metrics
 //! sockets) bound by the same sequence as the listener, and the sender's
 //! credentials per datagram.
+//!
+//! # What any sender may send
+//!
+//! A receiver that any user may reach (`mode(0o622)`) gets whatever they
+//! send, and [`SafeUnixDatagram::recv_with_peer`] survives all of it: no
+//! datagram ends the receive loop.
+//!
+//! - **Credentials, always.** The socket asks for each sender's
+//!   credentials (`SO_PASSCRED`; `LOCAL_CREDS_PERSISTENT` on FreeBSD)
+//!   before it is bound, so every datagram it can receive has them. If the
+//!   kernel refuses, the bind fails. A passed socket (systemd) is asked
+//!   when it is adopted; datagrams queued before that carry none, and are
+//!   reported as having none (never as the overflow uid 65534 the kernel
+//!   shows): set `PassCredentials=yes` in the socket unit to avoid that.
+//!   A datagram without credentials is never admitted by
+//!   [`Builder::allow_uids`](crate::Builder::allow_uids) or
+//!   [`Builder::allow_gids`](crate::Builder::allow_gids).
+//! - **Descriptors are dropped with their datagram.** The control buffer
+//!   has room for the credentials alone, so the kernel discards the
+//!   descriptors a sender attaches (`SCM_RIGHTS`) without putting them in
+//!   our descriptor table, and flags the datagram `MSG_CTRUNC`. Any that
+//!   arrive all the same are closed at once. Either way the datagram is
+//!   dropped: its payload may speak of descriptors we no longer have
+//!   (journald drops them on its syslog socket too).
+//! - **A datagram longer than the buffer is dropped**, not cut short
+//!   (`MSG_TRUNC`): a truncated line could be counted as another. Give
+//!   `recv_with_peer` a buffer of the largest datagram you accept (64 KiB
+//!   holds any a default socket sends).
+//!
+//! Each dropped datagram is logged at `debug`, and at `warn` at most once
+//! a second per receiver, with a count of those not shown, as rejected
+//! senders are.
 
 use std::fmt;
 use std::io;
@@ -54,6 +86,9 @@ use crate::sys;
 /// ```
 pub struct SafeUnixDatagram {
     bound: Bound<UnixDatagram>,
+    /// Whether the socket asked for credentials before any datagram could
+    /// be queued (ours: before the bind), so that every one has them.
+    creds_from_start: bool,
 }
 
 impl SafeUnixDatagram {
@@ -145,11 +180,24 @@ impl SafeUnixDatagram {
         Ok(Bound::activated(Some(name))?.map(Self::from_bound))
     }
 
+    /// A bound receiver, or an adopted one: a socket of ours asked for
+    /// credentials before its bind ([`Kind::before_bind`](crate::kind::Kind)); a passed
+    /// one is asked now, and datagrams queued before are reported as
+    /// having none.
     pub(crate) fn from_bound(bound: Bound<UnixDatagram>) -> Self {
-        if let Err(errno) = sys::pass_credentials(bound.socket.as_fd()) {
-            tracing::warn!(addr = %bound.addr, %errno, "cannot ask for the senders' credentials (SO_PASSCRED)");
+        let creds_from_start = sys::passes_credentials(bound.socket.as_fd());
+        if !creds_from_start {
+            if let Err(errno) = sys::pass_credentials(bound.socket.as_fd()) {
+                tracing::warn!(
+                    addr = %bound.addr, %errno,
+                    "cannot ask for the senders' credentials (SO_PASSCRED): datagrams will name no sender"
+                );
+            }
         }
-        Self { bound }
+        Self {
+            bound,
+            creds_from_start,
+        }
     }
 
     /// The address this receiver was asked to bind.
@@ -183,21 +231,32 @@ impl SafeUnixDatagram {
     /// Receives one datagram into `buf`, with who sent it: the sender's
     /// uid, gid and pid as the kernel recorded them (`SCM_CREDENTIALS` on
     /// Linux, `SCM_CREDS2` on FreeBSD; they cannot be forged), and its
-    /// address. Datagrams from a sender
-    /// that [`Builder::allow_uids`](crate::Builder::allow_uids) and [`Builder::allow_gids`](crate::Builder::allow_gids) do not
-    /// admit are dropped here, never returned, and logged at a
-    /// rate-limited `warn`.
+    /// address.
+    ///
+    /// Some datagrams are dropped here, never returned, and logged at a
+    /// rate-limited `warn`, with a count of those not shown:
+    /// - from a sender that [`Builder::allow_uids`](crate::Builder::allow_uids)
+    ///   and [`Builder::allow_gids`](crate::Builder::allow_gids) do not
+    ///   admit, or with no credentials when a list is set;
+    /// - with descriptors attached (`SCM_RIGHTS`, and `MSG_CTRUNC` when
+    ///   more came than there was room for): any that arrived are closed
+    ///   at once;
+    /// - longer than `buf` (`MSG_TRUNC`).
+    ///
+    /// None of these is an error: a loop that ends on an error keeps
+    /// serving whatever a sender sends.
     ///
     /// # Errors
     ///
-    /// The OS error of `recvmsg`; `Unsupported` on macOS and NetBSD, where
-    /// datagrams carry no credentials. (On FreeBSD they come as
-    /// `SCM_CREDS2`, with `LOCAL_CREDS_PERSISTENT`: type-checked, not run
-    /// in CI.)
+    /// The OS error of `recvmsg` on the socket itself, not caused by any
+    /// one datagram; `Unsupported` on macOS and NetBSD, where datagrams
+    /// carry no credentials. (On FreeBSD they come as `SCM_CREDS2`, with
+    /// `LOCAL_CREDS_PERSISTENT`: type-checked, not run in CI.)
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a datagram is either returned or left in the queue.
+    /// Cancel safe: a datagram is either returned, dropped as above, or
+    /// left in the queue.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -214,21 +273,51 @@ impl SafeUnixDatagram {
     /// # Ok(()) }
     /// ```
     pub async fn recv_with_peer(&self, buf: &mut [u8]) -> io::Result<(usize, PeerInfo)> {
+        let addr = &self.bound.addr;
+        let access = &self.bound.access;
         loop {
-            let (n, cred, from) = self
+            let got = self
                 .bound
                 .socket
                 .async_io(Interest::READABLE, || {
                     sys::recv_with_cred(self.bound.socket.as_fd(), buf)
                 })
                 .await?;
-            if self
-                .bound
-                .access
-                .admits_cred(cred, || None, &self.bound.addr)
-            {
-                return Ok((n, PeerInfo::of_datagram(cred, from.into())));
+            // Queued before the socket asked for credentials: none.
+            let cred = got
+                .cred
+                .filter(|c| self.creds_from_start || !sys::unrecorded(c));
+            if !access.admits_cred(cred, || None, addr) {
+                continue;
             }
+            let sender = cred.map_or(0, |c| c.uid);
+            if got.descriptors > 0 || got.control_truncated {
+                access.dropped(
+                    addr,
+                    format_args!(
+                        "uid {sender} attached descriptors to it ({} arrived, closed{})",
+                        got.descriptors,
+                        if got.control_truncated {
+                            "; the kernel discarded the rest"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+                continue;
+            }
+            if got.truncated {
+                access.dropped(
+                    addr,
+                    format_args!(
+                        "uid {sender} sent {} bytes, more than the buffer of {} holds",
+                        got.sent,
+                        buf.len()
+                    ),
+                );
+                continue;
+            }
+            return Ok((got.len, PeerInfo::of_datagram(cred, got.from.into())));
         }
     }
 

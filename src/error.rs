@@ -30,6 +30,7 @@ pub(crate) enum Op {
     Lock,
     OpenLock,
     CreateSocket,
+    PassCredentials,
     SetMode,
     ChangeOwner,
     Listen,
@@ -57,6 +58,7 @@ impl Op {
             Op::Lock => "take bind lock",
             Op::OpenLock => "open bind lock",
             Op::CreateSocket => "create socket for",
+            Op::PassCredentials => "ask for the senders' credentials on",
             Op::SetMode => "set mode of",
             Op::ChangeOwner => "change owner of",
             Op::Listen => "listen on",
@@ -75,7 +77,9 @@ impl Op {
             Op::ProbeSocket => Operation::Probe,
             Op::RemoveStale | Op::Clean => Operation::RemoveStale,
             Op::Lock | Op::OpenLock => Operation::Lock,
-            Op::CreateSocket | Op::Bind | Op::Listen | Op::Register => Operation::Bind,
+            Op::CreateSocket | Op::PassCredentials | Op::Bind | Op::Listen | Op::Register => {
+                Operation::Bind
+            }
             Op::SetMode | Op::ChangeOwner => Operation::SetPermissions,
             Op::MoveIntoPlace | Op::TakeOver => Operation::MoveIntoPlace,
             Op::UseActivation => Operation::Activation,

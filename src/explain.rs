@@ -508,6 +508,13 @@ impl BindError {
 
     fn explained(operation: Op, path: &Path, errno: Errno, facts: &Facts) -> Self {
         let e = Self::at(BindErrorKind::of_errno(errno), operation, path).caused_by(errno);
+        if operation == Op::PassCredentials {
+            // A socket option, not the file: no facts about the directory.
+            return e.why(format_args!(
+                "the kernel refused to attach each sender's credentials to its datagrams \
+                 ({errno}), and without them no datagram's sender is known"
+            ));
+        }
         match errno {
             Errno::EACCES | Errno::EPERM => permission(e, errno, path, facts),
             Errno::EROFS => e

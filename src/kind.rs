@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net as std_net;
 
 use nix::errno::Errno;
@@ -29,6 +29,15 @@ pub(crate) trait Kind: Sized {
     /// created. (In a runtime without IO, the registration panics as
     /// tokio's own does.)
     fn can_make(_shown: &dyn fmt::Display) -> Result<(), BindError> {
+        Ok(())
+    }
+
+    /// Readies the new socket before it is bound, so that nothing it can
+    /// receive misses what the kind needs: a datagram receiver asks for
+    /// each sender's credentials here (`SO_PASSCRED`,
+    /// `LOCAL_CREDS_PERSISTENT`), so that no datagram is queued without
+    /// them. A failure fails the bind.
+    fn before_bind(_fd: BorrowedFd<'_>) -> nix::Result<()> {
         Ok(())
     }
 
@@ -82,6 +91,11 @@ impl Kind for tokio::net::UnixDatagram {
 
     fn can_make(shown: &dyn fmt::Display) -> Result<(), BindError> {
         in_runtime(shown)
+    }
+
+    /// The receiver of [`SafeUnixDatagram`](crate::SafeUnixDatagram).
+    fn before_bind(fd: BorrowedFd<'_>) -> nix::Result<()> {
+        crate::sys::pass_credentials(fd)
     }
 
     #[track_caller]

@@ -193,6 +193,12 @@ impl PeerFilter {
         }
     }
 
+    /// Logs a datagram dropped for what came with it, in the same
+    /// rate-limited log as the rejected senders.
+    pub(crate) fn dropped(&self, addr: &UnixAddr, why: fmt::Arguments<'_>) {
+        self.log.log(addr, "dropped a datagram", why);
+    }
+
     /// Whether no list was given.
     pub(crate) fn admits_everyone(&self) -> bool {
         self.uids.is_empty() && self.gids.is_empty()
@@ -263,7 +269,13 @@ impl Clone for RejectionLog {
 
 impl RejectionLog {
     fn rejected(&self, addr: &UnixAddr, why: fmt::Arguments<'_>) {
-        tracing::debug!(%addr, "rejected a connection: {why}");
+        self.log(addr, "rejected a connection", why);
+    }
+
+    /// Logs `what` happened (and why) at `debug`, and at most once a
+    /// second at `warn`.
+    fn log(&self, addr: &UnixAddr, what: &str, why: fmt::Arguments<'_>) {
+        tracing::debug!(%addr, "{what}: {why}");
         let now = Instant::now();
         let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let (last, quiet) = &mut *state;
@@ -277,7 +289,7 @@ impl RejectionLog {
         tracing::warn!(
             %addr,
             suppressed,
-            "rejected a connection: {why} (and {suppressed} more since the last warning, logged at debug)"
+            "{what}: {why} (and {suppressed} more since the last warning, logged at debug)"
         );
     }
 }

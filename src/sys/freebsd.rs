@@ -13,9 +13,9 @@ use std::os::unix::net::SocketAddr;
 
 use nix::errno::Errno;
 use nix::libc::{self, c_int, sockaddr, socklen_t};
-use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, SockaddrLike, UnixAddr};
+use nix::sys::socket::{SockaddrLike, UnixAddr};
 
-use super::Cred;
+use super::{Cred, Received};
 
 unsafe extern "C" {
     fn bindat(fd: c_int, s: c_int, addr: *const sockaddr, addrlen: socklen_t) -> c_int;
@@ -76,40 +76,41 @@ pub(crate) fn pass_credentials(fd: BorrowedFd<'_>) -> nix::Result<()> {
     Errno::result(r).map(drop)
 }
 
+/// Whether every datagram this socket receives now carries its sender's
+/// credentials. A datagram queued without them has no `SCM_CREDS2` record
+/// at all here, so it is told apart by that: nothing to check.
+pub(crate) fn passes_credentials(_fd: BorrowedFd<'_>) -> bool {
+    true
+}
+
+/// A datagram without credentials has no record here ([`passes_credentials`]).
+pub(crate) fn unrecorded(_cred: &Cred) -> bool {
+    false
+}
+
+/// `struct sockcred2` with `CMGROUP_MAX` (16) groups, the most the kernel
+/// attaches: version, pid, uid, euid, gid, egid, ngroups, then the groups.
+const SOCKCRED2_MAX: usize = 7 * 4 + 16 * 4;
+
 /// One datagram into `buf`, with its sender's credentials (`SCM_CREDS2`)
-/// and address; `WouldBlock` when none is waiting.
-pub(crate) fn recv_with_cred(
-    fd: BorrowedFd<'_>,
-    buf: &mut [u8],
-) -> std::io::Result<(usize, Option<Cred>, SocketAddr)> {
-    let mut iov = [std::io::IoSliceMut::new(buf)];
-    let mut space = vec![0u8; 512];
-    let msg = socket::recvmsg::<UnixAddr>(
-        fd.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )?;
-    // struct sockcred2: version, pid, uid, euid, gid, egid, ngroups, …
-    let cred = msg.cmsgs()?.find_map(|c| match c {
-        ControlMessageOwned::Unknown(u)
-            if u.cmsg_header.cmsg_level == libc::SOL_SOCKET
-                && u.cmsg_header.cmsg_type == libc::SCM_CREDS2
-                && u.data_bytes.len() >= 24 =>
-        {
-            let field = |i: usize| {
-                let b = &u.data_bytes[i * 4..i * 4 + 4];
-                u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
-            };
-            Some(Cred {
-                pid: Some(field(1) as i32).filter(|&p| p > 0),
-                uid: field(3),
-                gid: field(5),
-            })
+/// and address; `WouldBlock` when none is waiting. Descriptors attached to
+/// it are closed (`cmsg.rs`).
+pub(crate) fn recv_with_cred(fd: BorrowedFd<'_>, buf: &mut [u8]) -> std::io::Result<Received> {
+    let raw = super::cmsg::recv(fd, buf, SOCKCRED2_MAX, |level, kind, data| {
+        if level != libc::SOL_SOCKET || kind != libc::SCM_CREDS2 || data.len() < 24 {
+            return None;
         }
-        _ => None,
-    });
-    let from = match msg.address.and_then(|a| {
+        let field = |i: usize| {
+            let b = &data[i * 4..i * 4 + 4];
+            u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+        };
+        Some(Cred {
+            pid: Some(field(1) as i32).filter(|&p| p > 0),
+            uid: field(3),
+            gid: field(5),
+        })
+    })?;
+    let from = match raw.addr.and_then(|a| {
         (a.len() as usize > std::mem::size_of::<libc::sa_family_t>() + 1)
             .then(|| a.path().map(std::path::Path::to_path_buf))
             .flatten()
@@ -117,5 +118,13 @@ pub(crate) fn recv_with_cred(
         Some(path) => SocketAddr::from_pathname(path)?,
         None => std::os::unix::net::UnixDatagram::unbound()?.local_addr()?,
     };
-    Ok((msg.bytes, cred, from))
+    Ok(Received {
+        len: raw.len,
+        sent: raw.sent,
+        truncated: raw.truncated,
+        control_truncated: raw.control_truncated,
+        descriptors: raw.descriptors,
+        cred: raw.cred,
+        from,
+    })
 }

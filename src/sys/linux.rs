@@ -306,38 +306,51 @@ pub(crate) fn pass_credentials(fd: BorrowedFd<'_>) -> nix::Result<()> {
     socket::setsockopt(&fd, sockopt::PassCred, &true)
 }
 
+/// Whether the kernel attaches the sender's credentials to every datagram
+/// this socket receives now (`SO_PASSCRED`).
+pub(crate) fn passes_credentials(fd: BorrowedFd<'_>) -> bool {
+    socket::getsockopt(&fd, sockopt::PassCred).unwrap_or(false)
+}
+
 /// One datagram into `buf`, with its sender's credentials
 /// (`SCM_CREDENTIALS`) and address; `WouldBlock` when none is waiting.
+/// Descriptors attached to it are closed (`cmsg.rs`).
 pub(crate) fn recv_with_cred(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
-) -> std::io::Result<(usize, Option<super::Cred>, std::os::unix::net::SocketAddr)> {
-    use std::io::IoSliceMut;
+) -> std::io::Result<super::Received> {
     #[cfg(target_os = "android")]
     use std::os::android::net::SocketAddrExt;
     #[cfg(target_os = "linux")]
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::SocketAddr;
 
-    let mut iov = [IoSliceMut::new(buf)];
-    let mut space = nix::cmsg_space!(socket::UnixCredentials);
-    let msg = socket::recvmsg::<socket::UnixAddr>(
-        fd.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        socket::MsgFlags::empty(),
+    // struct ucred: pid, uid, gid.
+    let raw = super::cmsg::recv(
+        fd,
+        buf,
+        std::mem::size_of::<nix::libc::ucred>(),
+        |level, kind, data| {
+            if level != nix::libc::SOL_SOCKET
+                || kind != nix::libc::SCM_CREDENTIALS
+                || data.len() < 12
+            {
+                return None;
+            }
+            let field = |i: usize| {
+                let b = &data[i * 4..i * 4 + 4];
+                u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+            };
+            Some(super::Cred {
+                pid: Some(field(0) as i32).filter(|&p| p > 0),
+                uid: field(1),
+                gid: field(2),
+            })
+        },
     )?;
-    let cred = msg.cmsgs()?.find_map(|c| match c {
-        socket::ControlMessageOwned::ScmCredentials(c) => Some(super::Cred {
-            uid: c.uid(),
-            gid: c.gid(),
-            pid: Some(c.pid()).filter(|&p| p > 0),
-        }),
-        _ => None,
-    });
     // A sender that never bound has a zero-length address, which nix's
     // `path()` must not be asked about.
-    let named = msg.address.filter(|a| {
+    let named = raw.addr.filter(|a| {
         socket::SockaddrLike::len(a) as usize > std::mem::size_of::<nix::libc::sa_family_t>()
     });
     let from = match named {
@@ -349,7 +362,34 @@ pub(crate) fn recv_with_cred(
         }
         _ => unnamed()?,
     };
-    Ok((msg.bytes, cred, from))
+    Ok(super::Received {
+        len: raw.len,
+        sent: raw.sent,
+        truncated: raw.truncated,
+        control_truncated: raw.control_truncated,
+        descriptors: raw.descriptors,
+        cred: raw.cred,
+        from,
+    })
+}
+
+/// Whether `cred` is what the kernel gives for a datagram queued with no
+/// credentials recorded (before the receiver asked for them): pid 0, and
+/// the overflow uid and gid (`/proc/sys/kernel/overflowuid`, 65534 unless
+/// changed). A sender outside our pid namespace whose ids are not mapped
+/// in ours looks the same, and is no better known.
+pub(crate) fn unrecorded(cred: &super::Cred) -> bool {
+    static OVERFLOW: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    let (uid, gid) = *OVERFLOW.get_or_init(|| {
+        let read = |name: &str| {
+            std::fs::read_to_string(format!("/proc/sys/kernel/{name}"))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(65534)
+        };
+        (read("overflowuid"), read("overflowgid"))
+    });
+    cred.pid.is_none() && cred.uid == uid && cred.gid == gid
 }
 
 /// The address of an unnamed socket (a sender that never bound), which

@@ -21,11 +21,15 @@ mod freebsd;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod procfs;
 
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+mod cmsg;
+
 pub(crate) use imp::{
     LONG_PATHS, MAX_ABSTRACT_LEN, MAX_LONG_PATH_NAME, MAX_PATH_LEN, abstract_name_of,
     abstract_name_of_tokio, abstract_sockaddr, autobind_sockaddr, bind_creating, creation_settings,
-    descriptor_limit, fd_path, may_write_dir, open_dir_handle, pass_credentials, peer_cred,
-    peer_groups, recv_with_cred, rename_exchange, rename_noreplace, stream_socket, unix_socket,
+    descriptor_limit, fd_path, may_write_dir, open_dir_handle, pass_credentials,
+    passes_credentials, peer_cred, peer_groups, recv_with_cred, rename_exchange, rename_noreplace,
+    stream_socket, unix_socket, unrecorded,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -75,6 +79,28 @@ pub(crate) struct Cred {
     pub(crate) uid: u32,
     pub(crate) gid: u32,
     pub(crate) pid: Option<i32>,
+}
+
+/// One datagram received: how much of it is in the buffer, what came with
+/// it, and who sent it. Descriptors that came with it are closed already.
+#[derive(Debug)]
+pub(crate) struct Received {
+    /// Bytes in the buffer.
+    pub(crate) len: usize,
+    /// The datagram's own length where the OS says it (Linux, Android);
+    /// else `len`.
+    pub(crate) sent: usize,
+    /// It was longer than the buffer (`MSG_TRUNC`): the rest is lost.
+    pub(crate) truncated: bool,
+    /// More control data came with it than there was room for
+    /// (`MSG_CTRUNC`): descriptors, which the kernel discarded.
+    pub(crate) control_truncated: bool,
+    /// How many descriptors arrived with it (each closed at once).
+    pub(crate) descriptors: usize,
+    /// The sender's credentials, as the kernel recorded them.
+    pub(crate) cred: Option<Cred>,
+    /// The sender's address.
+    pub(crate) from: std::os::unix::net::SocketAddr,
 }
 
 /// The credentials of a connected socket's peer, as far as the OS says.

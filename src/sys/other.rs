@@ -139,7 +139,9 @@ pub(crate) fn open_dir_handle(path: &Path) -> nix::Result<OwnedFd> {
 /// `bindat(2)`, `connectat(2)` and the sender's credentials with each
 /// datagram: FreeBSD's (`freebsd.rs`).
 #[cfg(target_os = "freebsd")]
-pub(crate) use super::freebsd::{bind_in, connect_in, pass_credentials, recv_with_cred};
+pub(crate) use super::freebsd::{
+    bind_in, connect_in, pass_credentials, passes_credentials, recv_with_cred, unrecorded,
+};
 
 /// There is no `bindat(2)` here: ENOSYS. Never called where [`AT_CALLS`]
 /// is false.
@@ -176,12 +178,24 @@ pub(crate) fn pass_credentials(_fd: BorrowedFd<'_>) -> nix::Result<()> {
 pub(crate) fn recv_with_cred(
     _fd: BorrowedFd<'_>,
     _buf: &mut [u8],
-) -> std::io::Result<(usize, Option<super::Cred>, std::os::unix::net::SocketAddr)> {
+) -> std::io::Result<super::Received> {
     Err(std::io::Error::new(
         std::io::ErrorKind::Unsupported,
         "the sender's credentials come with a datagram only on Linux, Android \
          (SCM_CREDENTIALS) and FreeBSD (SCM_CREDS2)",
     ))
+}
+
+/// Nothing is received with credentials here ([`recv_with_cred`]).
+#[cfg(not(target_os = "freebsd"))]
+pub(crate) fn passes_credentials(_fd: BorrowedFd<'_>) -> bool {
+    true
+}
+
+/// Nothing is received with credentials here ([`recv_with_cred`]).
+#[cfg(not(target_os = "freebsd"))]
+pub(crate) fn unrecorded(_cred: &super::Cred) -> bool {
+    false
 }
 
 /// No per-thread umask here: a bind in a directory others may write goes

@@ -13,8 +13,8 @@ use std::time::Duration;
 use safe_unix_listener::{BindErrorKind, Builder, SafeUnixDatagram, SafeUnixListener};
 
 use crate::support::{
-    Holder, NOBODY, Outcome, exists, helper, in_runtime, ino, listing, make_stale_with_mode,
-    run_helper, runtime, tempdir, tempdir_with_mode,
+    Fixture, Holder, NOBODY, Outcome, exists, helper, in_runtime, ino, listing,
+    make_stale_with_mode, run_helper, runtime, tempdir, tempdir_with_mode,
 };
 
 /// A stale datagram socket: bound by a receiver that is gone.
@@ -293,8 +293,9 @@ fn helper_datagram_activation() {
     rt.block_on(async {
         match SafeUnixDatagram::from_activation() {
             Ok(Some(rx)) => {
-                let (data, _) = next(&rx).await;
+                let (data, peer) = next(&rx).await;
                 println!("\nGOT {}", String::from_utf8_lossy(&data));
+                println!("\nFROM uid={:?} pid={:?}", peer.uid(), peer.pid());
                 println!("\nUNLINK {}", rx.unlink_on_drop());
             }
             Ok(None) => println!("\nNONE"),
@@ -412,4 +413,284 @@ fn the_metrics_example_sums_what_socat_sends_and_cleans_up() {
     let status = server.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     assert!(!exists(&path), "its socket went with it");
+}
+
+/// A sender run by python3 as `uid` (with its gid), which sends to `path`
+/// what `script` says; `args` follow the path in `sys.argv`.
+fn python_as(uid: u32, script: &str, path: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c")
+        .arg(script)
+        .arg(path)
+        .args(args)
+        .uid(uid)
+        .gid(uid)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// A hostile sender: one datagram with a descriptor attached (a pipe's
+/// read end), one with 250 (more than any receiver's control buffer
+/// holds: MSG_CTRUNC), `argv[2]` more with three each, one longer than a
+/// 64 KiB buffer (MSG_TRUNC), then `requests:2|c`, plain. The queue holds
+/// only a few datagrams, so it sends as fast as the receiver reads.
+const HOSTILE_SENDER: &str = "import array, socket, sys, os\n\
+     path, many = sys.argv[1], int(sys.argv[2])\n\
+     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+     r, w = os.pipe()\n\
+     def send(data, fds):\n\
+     \x20   rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', fds))]\n\
+     \x20   s.sendmsg([data], rights, 0, path)\n\
+     send(b'withfd:1|c', [r])\n\
+     send(b'withfd:1|c', [r] * 250)\n\
+     for _ in range(many):\n\
+     \x20   send(b'withfd:1|c', [r, w, s.fileno()])\n\
+     s.sendto(b'big:1|c\\n' + b'x' * 70000, path)\n\
+     s.sendto(b'requests:2|c', path)\n\
+     print('sent')";
+
+/// Issue 30, item 2: uid 65534 sends a datagram with a descriptor
+/// attached, one with more descriptors than fit (MSG_CTRUNC) and one
+/// longer than the buffer (MSG_TRUNC). Each is dropped, its descriptors
+/// closed, and the receive loop goes on: the next datagram is the plain
+/// one, with its sender named.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: sends as uid 65534")]
+fn descriptors_and_truncated_datagrams_never_end_the_receive_loop() {
+    let f = Fixture::new();
+    f.run(|f| {
+        let rx = Builder::new(f.path.as_path().try_into().unwrap())
+            .mode(0o622)
+            .bind_datagram()
+            .unwrap();
+        let sender = python_as(NOBODY, HOSTILE_SENDER, &f.path, &["3"])
+            .spawn()
+            .unwrap();
+        let sender = crate::support::Running::from(sender);
+        f.rt.block_on(async {
+            let mut buf = vec![0; 65536];
+            let (n, peer) =
+                tokio::time::timeout(Duration::from_secs(20), rx.recv_with_peer(&mut buf))
+                    .await
+                    .expect("a datagram within 20 s")
+                    .expect("the receive loop survives every datagram");
+            assert_eq!(String::from_utf8_lossy(&buf[..n]), "requests:2|c");
+            assert_eq!(peer.uid(), Some(NOBODY));
+        });
+        let out = crate::support::finish(sender);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// The number of descriptors `pid` has open.
+fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// Issue 30, item 2, as it was found: root runs the metrics example with
+/// `--mode 622`, and uid 65534 sends 1,000 datagrams with three
+/// descriptors each, and the others above. The receiver keeps serving,
+/// counts only the plain datagram, and has as many descriptors open as
+/// before.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: sends as uid 65534")]
+fn the_metrics_example_survives_datagrams_with_descriptors_and_leaks_none() {
+    use std::io::BufRead;
+    let dir = tempdir();
+    let path = dir.path().join("metrics.sock");
+    let mut server: crate::support::Running = Command::new(crate::support::example_bin("metrics"))
+        .arg(&path)
+        .args(["--mode", "622"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+        .into();
+    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("metrics receiver on {}\n", path.display()));
+    let before = open_descriptors(server.id());
+    let sent = python_as(NOBODY, HOSTILE_SENDER, &path, &["1000"])
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "the sender could not finish: {}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    // A report a second: the plain datagram, counted, from uid 65534.
+    let wanted = format!("requests 2 (from uids [{NOBODY}])\n");
+    for report in 0.. {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "it exited early");
+        assert!(
+            !line.starts_with("withfd") && !line.starts_with("big"),
+            "a dropped datagram was counted: {line}"
+        );
+        if line == wanted {
+            break;
+        }
+        assert!(report < 20, "never counted the plain datagram: {line}");
+    }
+    assert_eq!(
+        open_descriptors(server.id()),
+        before,
+        "no descriptor was kept"
+    );
+    crate::support::signal(&server, nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(server.wait().unwrap().code(), Some(0));
+    assert!(!exists(&path), "its socket went with it");
+}
+
+/// Run under strace by the test below: binds a receiver at `SUL_ADDR`
+/// (`SUL_MODE`, and `allow_uids` from `SUL_ALLOW_UIDS`), then prints each
+/// datagram it is given, with its sender, until one says `end`.
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_datagram_receiver() {
+    if std::env::var_os("SUL_HELPER").is_none() {
+        return;
+    }
+    let rt = runtime();
+    rt.block_on(async {
+        let addr = std::env::var("SUL_ADDR").unwrap().parse().unwrap();
+        let mode = u32::from_str_radix(&std::env::var("SUL_MODE").unwrap(), 8).unwrap();
+        let uids = std::env::var("SUL_ALLOW_UIDS").unwrap();
+        let rx = Builder::new(addr)
+            .mode(mode)
+            .allow_uids(uids.split(',').map(|u| u.parse::<u32>().unwrap()))
+            .bind_datagram()
+            .unwrap();
+        println!("\nREADY");
+        loop {
+            let (data, peer) = next(&rx).await;
+            let data = String::from_utf8_lossy(&data);
+            println!("\nGOT {data} uid={:?} pid={:?}", peer.uid(), peer.pid());
+            if data == "end" {
+                break;
+            }
+        }
+    });
+}
+
+/// Issue 30, item 7: datagrams that uid 1000 sends while the bind is
+/// held open just after `bind(2)` (strace delays its return by 1.5 s) are
+/// queued before the receiver could ask for credentials. None of them
+/// reaches a receiver that allows uids 0 and 65534 only, as 65534 (the
+/// kernel's overflow uid for "no credentials") or as anything else.
+#[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+#[cfg_attr(sul_not_root, ignore = "needs root: sends as uid 1000")]
+fn datagrams_sent_during_the_bind_carry_credentials_and_are_judged_by_them() {
+    use std::io::BufRead;
+    let dir = tempdir_with_mode(0o777);
+    let path = dir.path().join("metrics.sock");
+    let mut receiver = crate::support::helper_under_strace(
+        "datagram::helper_datagram_receiver",
+        &["trace=bind", "inject=bind:delay_exit=1500000"],
+    );
+    let receiver = receiver
+        .env("SUL_ADDR", &path)
+        .env("SUL_MODE", "622")
+        .env("SUL_ALLOW_UIDS", format!("0,{NOBODY}"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut receiver = crate::support::Running::from(receiver);
+    // uid 1000 sends for 4 s, from before the bind to well after it.
+    let flood = "import socket, sys, time\n\
+         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+         s.settimeout(0.05)\n\
+         sent, end = 0, time.time() + 4\n\
+         while time.time() < end:\n\
+         \x20   try:\n\
+         \x20       s.sendto(b'spoof', sys.argv[1]); sent += 1\n\
+         \x20   except OSError:\n\
+         \x20       time.sleep(0.001)\n\
+         print(sent)";
+    let flood = python_as(1000, flood, &path, &[]).output().unwrap();
+    assert!(
+        flood.status.success(),
+        "{}",
+        String::from_utf8_lossy(&flood.stderr)
+    );
+    let sent: u32 = String::from_utf8_lossy(&flood.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(sent > 0, "uid 1000 reached the socket");
+    StdDatagram::unbound()
+        .unwrap()
+        .send_to(b"end", &path)
+        .unwrap();
+    let mut out = std::io::BufReader::new(receiver.stdout.take().unwrap());
+    let got: Vec<String> = (&mut out)
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| l.starts_with("GOT "))
+        .collect();
+    let status = receiver.wait().unwrap();
+    let root = format!("GOT end uid=Some(0) pid=Some({})", std::process::id());
+    assert_eq!(
+        got,
+        vec![root],
+        "only root's datagram arrives, of {sent} that uid 1000 sent"
+    );
+    assert!(status.success());
+}
+
+/// Issue 30, item 7, for a passed socket: systemd-socket-activate does
+/// not ask for credentials, so the datagram that starts the service was
+/// queued without them. It arrives with none (the kernel would say uid
+/// 65534 and pid 0, its "unknown"), never as uid 65534.
+#[test]
+#[cfg_attr(
+    sul_no_socket_activate,
+    ignore = "needs systemd-socket-activate (systemd)"
+)]
+fn a_datagram_queued_before_adoption_names_no_sender() {
+    let dir = tempdir();
+    let path = dir.path().join("log.sock");
+    let out = activated(true, &path);
+    assert!(out.contains("GOT hello"), "{out}");
+    assert!(out.contains("FROM uid=None pid=None"), "{out}");
+}
+
+/// Asking for the senders' credentials is a step of the bind, before
+/// `bind(2)`: when it fails (strace makes it), the bind fails with a
+/// typed error that names it, and leaves nothing behind.
+#[test]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+fn a_failure_to_ask_for_credentials_fails_the_bind_and_leaves_nothing() {
+    let dir = tempdir();
+    let path = dir.path().join("metrics.sock");
+    let env: [(&str, &Path); 2] = [("SUL_ADDR", &path), ("SUL_DATAGRAM", Path::new("1"))];
+    let when =
+        crate::support::invocation("helper_bind", &env, &[], ("setsockopt", "SO_PASSCRED", 1));
+    let stdout = crate::support::run_injected(
+        "helper_bind",
+        &env,
+        &[format!("setsockopt:error=ENOPROTOOPT:when={when}")],
+    );
+    let msg = match stdout.lines().find_map(Outcome::parse) {
+        Some(outcome @ Outcome::Failed { .. }) => outcome.expect_failed("Other"),
+        other => panic!("expected the bind to fail, got {other:?} in {stdout}"),
+    };
+    for words in [
+        format!(
+            "cannot ask for the senders' credentials on {}",
+            path.display()
+        ),
+        "ENOPROTOOPT".to_owned(),
+    ] {
+        assert!(msg.contains(&words), "{words:?} missing from: {msg}");
+    }
+    assert_eq!(listing(dir.path()), vec![], "nothing is left");
 }
