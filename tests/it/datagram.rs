@@ -460,10 +460,7 @@ const HOSTILE_SENDER: &str = "import array, socket, sys, os\n\
 fn descriptors_and_truncated_datagrams_never_end_the_receive_loop() {
     let f = Fixture::new();
     f.run(|f| {
-        let rx = Builder::new(f.path.as_path().try_into().unwrap())
-            .mode(0o622)
-            .bind_datagram()
-            .unwrap();
+        let rx = Builder::new(&f.path).mode(0o622).bind_datagram().unwrap();
         let sender = python_as(NOBODY, HOSTILE_SENDER, &f.path, &["3"])
             .spawn()
             .unwrap();
@@ -560,7 +557,10 @@ fn helper_datagram_receiver() {
     }
     let rt = runtime();
     rt.block_on(async {
-        let addr = std::env::var("SUL_ADDR").unwrap().parse().unwrap();
+        let addr = std::env::var("SUL_ADDR")
+            .unwrap()
+            .parse::<safe_unix_listener::UnixAddr>()
+            .unwrap();
         let mode = u32::from_str_radix(&std::env::var("SUL_MODE").unwrap(), 8).unwrap();
         let uids = std::env::var("SUL_ALLOW_UIDS").unwrap();
         let rx = Builder::new(addr)
