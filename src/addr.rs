@@ -223,14 +223,6 @@ impl UnixAddr {
     }
 
     /// The path, for a filesystem address.
-    ///
-    /// ```
-    /// use safe_unix_listener::UnixAddr;
-    ///
-    /// let p: UnixAddr = "/run/app.sock".parse()?;
-    /// assert!(p.as_path().is_some());
-    /// # Ok::<(), safe_unix_listener::BindError>(())
-    /// ```
     pub fn as_path(&self) -> Option<&Path> {
         match &self.0 {
             Inner::Path(p) => Some(p),
@@ -239,14 +231,6 @@ impl UnixAddr {
     }
 
     /// The name without the leading `@`, for an abstract address.
-    ///
-    /// ```
-    /// use safe_unix_listener::UnixAddr;
-    ///
-    /// let a: UnixAddr = "@app".parse()?;
-    /// assert_eq!(a.as_abstract_name(), Some(&b"app"[..]));
-    /// # Ok::<(), safe_unix_listener::BindError>(())
-    /// ```
     pub fn as_abstract_name(&self) -> Option<&[u8]> {
         match &self.0 {
             Inner::Path(_) => None,
@@ -330,13 +314,6 @@ impl UnixAddr {
     }
 
     /// Whether this is an abstract address (no file behind it).
-    ///
-    /// ```
-    /// use safe_unix_listener::UnixAddr;
-    ///
-    /// assert!("@app".parse::<UnixAddr>()?.is_abstract());
-    /// # Ok::<(), safe_unix_listener::BindError>(())
-    /// ```
     pub fn is_abstract(&self) -> bool {
         matches!(self.0, Inner::Abstract(_))
     }

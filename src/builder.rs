@@ -273,13 +273,8 @@ impl Builder<SafeUnixListener> {
     ///
     /// # Blocking
     ///
-    /// While another process holds the bind lock (a bind of the same path
-    /// in progress, or something holding it on purpose), a bind of a path
-    /// waits for it by sleeping the calling thread, for at most 5 s, then
-    /// fails with [`InUse`](crate::BindErrorKind::InUse). A bind in
-    /// progress holds it for well under a millisecond. A probe answered by
-    /// this very process for a socket none of its listeners holds is
-    /// repeated for up to 31 ms.
+    /// Waits at most 5 s for a bind lock another process holds; see
+    /// [Blocking](crate#blocking).
     ///
     /// ```no_run
     /// # use safe_unix_listener::Builder;
@@ -368,8 +363,8 @@ impl<S> Builder<S> {
     ///
     /// # Blocking
     ///
-    /// As [`Builder::bind`]: at most 5 s for a bind lock another process
-    /// holds.
+    /// Waits at most 5 s for a bind lock another process holds; see
+    /// [Blocking](crate#blocking).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -405,8 +400,8 @@ impl<S> Builder<S> {
     ///
     /// # Blocking
     ///
-    /// As [`Builder::bind`]: at most 5 s for a bind lock another process
-    /// holds.
+    /// Waits at most 5 s for a bind lock another process holds; see
+    /// [Blocking](crate#blocking).
     ///
     /// ```
     /// use std::io::Write;
@@ -444,7 +439,8 @@ impl<S> Builder<S> {
     ///
     /// # Blocking
     ///
-    /// As [`Builder::bind`].
+    /// Waits at most 5 s for a bind lock another process holds; see
+    /// [Blocking](crate#blocking).
     ///
     /// ```
     /// use safe_unix_listener::SafeUnixDatagram;

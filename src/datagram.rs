@@ -84,6 +84,32 @@ use crate::sys;
 /// assert!(!path.exists());
 /// # Ok(()) }
 /// ```
+///
+/// Metrics and log receivers (statsd, syslog inputs, `/dev/log`-style
+/// sockets) have the same stale-socket bug as servers, usually "fixed" by
+/// the same blind `remove` before `bind`. The sender's uid, gid and pid come
+/// per datagram (`SCM_CREDENTIALS` on Linux and Android, `SCM_CREDS2` on
+/// FreeBSD; `Unsupported` on macOS and NetBSD), and datagrams from senders
+/// that `allow_uids` / `allow_gids` do not admit are dropped:
+///
+/// ```rust,no_run
+/// use safe_unix_listener::Builder;
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let rx = Builder::new("/run/app/metrics.sock".parse()?)
+///         .mode(0o622) // any local user may send
+///         .allow_uids([0, 1000])
+///         .bind_datagram()?;
+///     let mut buf = [0; 65536];
+///     loop {
+///         let (n, peer) = rx.recv_with_peer(&mut buf).await?;
+///         println!("{:?} from uid {:?}", String::from_utf8_lossy(&buf[..n]), peer.uid());
+///     }
+/// }
+/// ```
+///
+/// `logger -u /run/app/metrics.sock` and `socat - UNIX-SENDTO:/run/app/metrics.sock` reach it (`tests/it/datagram.rs`). The probe tells socket types apart: a live datagram or seqpacket socket is reported as live and named by its type, by both kinds of bind and by `sul inspect` (`"server": {"type": "datagram"}` in `--json`), and a stale socket of any type is replaced.
 pub struct SafeUnixDatagram {
     bound: Bound<UnixDatagram>,
     /// Whether the socket asked for credentials before any datagram could
@@ -106,8 +132,8 @@ impl SafeUnixDatagram {
     ///
     /// # Blocking
     ///
-    /// It waits for a bind lock another process holds, sleeping the calling
-    /// thread for at most 5 s.
+    /// Waits at most 5 s for a bind lock another process holds; see
+    /// [Blocking](crate#blocking).
     #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> Result<Self, BindError> {
         Bound::bind(UnixAddr::from_path(path)?, Settings::default()).map(Self::from_bound)

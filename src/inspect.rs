@@ -77,8 +77,8 @@ pub fn inspect(addr: &UnixAddr) -> Inspection {
 ///
 /// # Blocking
 ///
-/// Like a bind, it waits for a bind lock another process holds, sleeping
-/// the calling thread for at most 5 s.
+/// Waits at most 5 s for a bind lock another process holds; see
+/// [Blocking](crate#blocking).
 ///
 /// ```
 /// use safe_unix_listener::BindErrorKind;

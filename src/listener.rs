@@ -193,15 +193,6 @@ impl SafeUnixListener {
 
     /// The address this listener was asked to bind, as it was given (or,
     /// for a socket it adopted, the name the socket was bound to).
-    ///
-    /// ```no_run
-    /// # use safe_unix_listener::SafeUnixListener;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// let listener = SafeUnixListener::bind("/run/app/app.sock")?;
-    /// assert_eq!(listener.addr().to_string(), "/run/app/app.sock");
-    /// # Ok(()) }
-    /// ```
     pub fn addr(&self) -> &UnixAddr {
         &self.bound.addr
     }
@@ -278,15 +269,6 @@ impl SafeUnixListener {
 
     /// Whether dropping this listener will remove its socket file (if it is
     /// still the same inode then).
-    ///
-    /// ```no_run
-    /// # use safe_unix_listener::SafeUnixListener;
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), safe_unix_listener::BindError> {
-    /// assert!(SafeUnixListener::bind("/run/app/app.sock")?.unlink_on_drop());
-    /// assert!(!SafeUnixListener::bind_abstract("app")?.unlink_on_drop());
-    /// # Ok(()) }
-    /// ```
     pub fn unlink_on_drop(&self) -> bool {
         self.bound.is_armed()
     }
@@ -485,12 +467,8 @@ impl SafeUnixListener {
     ///
     /// # Blocking
     ///
-    /// While another process holds the bind lock (a bind of the same path
-    /// in progress, or something holding it on purpose), this waits for it
-    /// by sleeping the calling thread, for at most 5 s, then fails with
-    /// [`InUse`](crate::BindErrorKind::InUse). A bind in progress holds it
-    /// for well under a millisecond. A probe answered by this very process
-    /// for a socket none of its listeners holds is repeated for up to 31 ms.
+    /// Waits at most 5 s for a bind lock another process holds; see
+    /// [Blocking](crate#blocking).
     ///
     /// # Errors
     ///

@@ -77,31 +77,11 @@ impl PeerInfo {
     }
 
     /// The peer's user id; `None` if the OS did not say.
-    ///
-    /// ```no_run
-    /// # use safe_unix_listener::{PeerInfo, SafeUnixListener};
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> std::io::Result<()> {
-    /// # let listener = SafeUnixListener::bind("/run/app/app.sock")?;
-    /// # let (stream, addr) = listener.accept().await?;
-    /// let _is_root = PeerInfo::new(&stream, addr).uid() == Some(0);
-    /// # Ok(()) }
-    /// ```
     pub fn uid(&self) -> Option<u32> {
         self.cred.map(|c| c.uid)
     }
 
     /// The peer's group id; `None` if the OS did not say.
-    ///
-    /// ```no_run
-    /// # use safe_unix_listener::{PeerInfo, SafeUnixListener};
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> std::io::Result<()> {
-    /// # let listener = SafeUnixListener::bind("/run/app/app.sock")?;
-    /// # let (stream, addr) = listener.accept().await?;
-    /// let _gid = PeerInfo::new(&stream, addr).gid();
-    /// # Ok(()) }
-    /// ```
     pub fn gid(&self) -> Option<u32> {
         self.cred.map(|c| c.gid)
     }
@@ -109,46 +89,16 @@ impl PeerInfo {
     /// The peer's supplementary groups, as the kernel recorded them when it
     /// connected (`SO_PEERGROUPS`, Linux 4.13 and later); `None` where the
     /// platform does not report them.
-    ///
-    /// ```no_run
-    /// # use safe_unix_listener::{PeerInfo, SafeUnixListener};
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> std::io::Result<()> {
-    /// # let listener = SafeUnixListener::bind("/run/app/app.sock")?;
-    /// # let (stream, addr) = listener.accept().await?;
-    /// let _in_www_data = PeerInfo::new(&stream, addr).groups().is_some_and(|g| g.contains(&33));
-    /// # Ok(()) }
-    /// ```
     pub fn groups(&self) -> Option<&[u32]> {
         self.groups.as_deref()
     }
 
     /// The peer's process id, where the platform reports it.
-    ///
-    /// ```no_run
-    /// # use safe_unix_listener::{PeerInfo, SafeUnixListener};
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> std::io::Result<()> {
-    /// # let listener = SafeUnixListener::bind("/run/app/app.sock")?;
-    /// # let (stream, addr) = listener.accept().await?;
-    /// let _pid = PeerInfo::new(&stream, addr).pid();
-    /// # Ok(()) }
-    /// ```
     pub fn pid(&self) -> Option<i32> {
         self.cred.and_then(|c| c.pid)
     }
 
     /// The peer's socket address (usually unnamed: clients rarely bind).
-    ///
-    /// ```no_run
-    /// # use safe_unix_listener::{PeerInfo, SafeUnixListener};
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> std::io::Result<()> {
-    /// # let listener = SafeUnixListener::bind("/run/app/app.sock")?;
-    /// # let (stream, addr) = listener.accept().await?;
-    /// let _unnamed = PeerInfo::new(&stream, addr).addr().is_unnamed();
-    /// # Ok(()) }
-    /// ```
     pub fn addr(&self) -> &SocketAddr {
         &self.addr
     }
