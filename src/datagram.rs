@@ -97,7 +97,7 @@ use crate::sys;
 ///
 /// #[tokio::main]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
-///     let rx = Builder::new("/run/app/metrics.sock".parse()?)
+///     let rx = Builder::new("/run/app/metrics.sock")
 ///         .mode(0o622) // any local user may send
 ///         .allow_uids([0, 1000])
 ///         .bind_datagram()?;

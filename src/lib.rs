@@ -174,7 +174,7 @@ Accept errors follow axum's rule: connection errors are retried at once, others 
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let listener = SafeUnixListener::builder("@app".parse()?)
+//!     let listener = SafeUnixListener::builder("@app".parse::<safe_unix_listener::UnixAddr>()?)
 //!         .allow_uids([0, 1000])       // root and the service user
 //!         .allow_gids([33])            // or anyone in group 33
 //!         .bind()?;
