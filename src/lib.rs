@@ -160,6 +160,7 @@ struct ReadmeDoctests;
 #[cfg(not(unix))]
 compile_error!("safe-unix-listener supports Unix platforms only");
 
+mod access;
 mod activation;
 mod addr;
 #[cfg(feature = "serde")]
