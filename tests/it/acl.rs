@@ -11,7 +11,9 @@ use std::process::Command;
 
 use safe_unix_listener::{OnExisting, SafeUnixListener, diagnosis};
 
-use crate::support::{NOBODY, helper, in_runtime, make_stale, tempdir};
+use crate::support::{
+    NOBODY, helper, helper_under_strace, in_runtime, listing, make_stale, run_helper, tempdir,
+};
 
 /// A group that is neither root's nor uid 65534's.
 const GROUP: u32 = 4242;
@@ -213,4 +215,68 @@ fn inspect_shows_an_acl_on_the_socket_and_on_its_directory() {
         report.contains("acl: its directory carries a default ACL"),
         "{report}"
     );
+}
+
+/// Binds `path` with mode 0660 in a helper under strace, with `inject`;
+/// the bind must fail with `kind` and leave only the directory's own
+/// entries; returns the message.
+fn bind_fails_under(path: &Path, inject: &str, kind: &str) -> String {
+    let dir = path.parent().unwrap();
+    let before = listing(dir);
+    let (outcome, _, _) = run_helper(
+        helper_under_strace("helper_bind", &[inject])
+            .env("SUL_ADDR", path)
+            .env("SUL_MODE", "660"),
+    );
+    let message = outcome.expect_failed(kind);
+    assert_eq!(listing(dir), before, "the failed bind left something");
+    message
+}
+
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: a directory of another user")]
+#[cfg_attr(sul_no_setfacl, ignore = "needs setfacl (package acl)")]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+fn an_acl_that_cannot_be_removed_refuses_the_bind_and_says_why() {
+    let top = tempdir();
+    let dir = dir(top.path(), "ours", 0, 0, 0o755);
+    setfacl(&[
+        "-d",
+        "-m",
+        &format!("u:{NOBODY}:rwx"),
+        dir.to_str().unwrap(),
+    ]);
+    let message = bind_fails_under(
+        &dir.join("app.sock"),
+        "inject=lremovexattr:error=EPERM",
+        "PermissionDenied",
+    );
+    for words in [
+        "could not remove the access ACL the default ACL on directory",
+        "(EPERM",
+        &format!("setfacl -k {}", dir.display()),
+    ] {
+        assert!(message.contains(words), "{words:?} missing from: {message}");
+    }
+}
+
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: a directory of another group")]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+fn a_group_that_cannot_be_changed_back_refuses_the_bind_and_says_why() {
+    let top = tempdir();
+    let dir = dir(top.path(), "setgid", 0, NOBODY, 0o2755);
+    let message = bind_fails_under(
+        &dir.join("app.sock"),
+        "inject=fchownat:error=EPERM",
+        "PermissionDenied",
+    );
+    for words in [
+        "the socket inherited the group of directory",
+        "which is setgid",
+        "(EPERM",
+        &format!("chmod g-s {}", dir.display()),
+    ] {
+        assert!(message.contains(words), "{words:?} missing from: {message}");
+    }
 }

@@ -240,6 +240,16 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
             ("fchownat", "\"app.sock\"", 1, "EPERM"),
             Fails("PermissionDenied", &["cannot change owner of", "CAP_CHOWN"]),
         ),
+        // The access ACL the directory may have given it, read once.
+        (
+            (
+                "lgetxattr",
+                "app.sock\", \"system.posix_acl_access",
+                1,
+                "EIO",
+            ),
+            Fails("Other", &["cannot set mode of", "EIO"]),
+        ),
     ];
     for (fault, expect) in own {
         case(Route::Own, Free, false, &[*fault], *expect);
@@ -258,6 +268,16 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
         (
             ("bind", "app.sock", 1, "EADDRINUSE"),
             Fails("InUse", &["another process put a file there"]),
+        ),
+        // The access ACL the directory may have given it, read once.
+        (
+            (
+                "lgetxattr",
+                "app.sock\", \"system.posix_acl_access",
+                1,
+                "EIO",
+            ),
+            Fails("Other", &["cannot set mode of", "EIO"]),
         ),
         // No thread may take its own umask (a seccomp filter, say): the
         // private directory's route, which binds all the same.
@@ -279,6 +299,10 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
         (
             ("bind", "/proc/self/fd/", 1, "EIO"),
             Fails("Other", &["cannot bind", "EIO"]),
+        ),
+        (
+            ("lgetxattr", "/s\", \"system.posix_acl_access", 1, "EIO"),
+            Fails("Other", &["cannot set mode of", "EIO"]),
         ),
         (
             ("fchmodat", "\"s\"", 1, "EPERM"),
