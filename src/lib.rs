@@ -130,7 +130,11 @@
 //! mode and owner there, set listening, and only then moved to the path
 //! without replacing anything. Either way that user cannot redirect the
 //! mode or owner to another file, and never finds a half-made socket at
-//! the path. Nothing the crate did not create is removed. [`Builder::check_parent`] applies OpenSSH's StrictModes rule
+//! the path. The access the kernel then enforces is the access asked for:
+//! an access ACL the directory's default ACL gave the new file is removed,
+//! and a group a setgid directory gave it, where none was asked for, is
+//! replaced by ours, before the socket listens (see [`Builder::mode`]).
+//! Nothing the crate did not create is removed. [`Builder::check_parent`] applies OpenSSH's StrictModes rule
 //! to every step of the resolution, links included, and [`clean_stale`](diagnosis::clean_stale)
 //! always does. What is not guaranteed (denial of service in a directory
 //! others can write, for one) is in the README.
@@ -143,8 +147,10 @@
 )]
 // `unsafe` is allowed in four places only, each block with a SAFETY note:
 // adopting the descriptors passed by the service manager (activation.rs),
-// reading the peer's groups with getsockopt and calling renameat2 by its
-// system call number, which not every Linux libc wraps (sys/linux.rs), and FreeBSD's
+// reading the peer's groups with getsockopt, calling renameat2 by its
+// system call number, which not every Linux libc wraps, and reading and
+// removing a file's ACL with lgetxattr and lremovexattr, which nix does not
+// offer (sys/linux.rs), and FreeBSD's
 // bindat and connectat, which the libc crate does not declare, and its
 // LOCAL_CREDS_PERSISTENT option, which nix does not offer (sys/freebsd.rs).
 #![deny(unsafe_code)]
