@@ -8,9 +8,10 @@
 //!   ACL, and its mode's group bits become the ACL's mask: a file that
 //!   shows `0660` may still grant `user:65534:rw-`. The rule: the access
 //!   ACL (`system.posix_acl_access`) of the new file is read, once, with
-//!   `lgetxattr` through the directory's descriptor
-//!   (`/proc/self/fd/N/name`, the route the bind itself took; by the path
-//!   where `/proc` is missing, which is then the route of the bind too).
+//!   `lgetxattr`, by the route the bind itself took: through the
+//!   directory's descriptor (`/proc/self/fd/N/name`), or by the path's own
+//!   string where the bind went by it (nobody else can redirect it then)
+//!   or where `/proc` is missing (then every bind goes by the path).
 //!   Where only we can reach the name (a directory only we may write, or
 //!   our private 0700 directory), an ACL found is removed
 //!   (`lremovexattr`), checked to be gone, and the mode set again after it,
@@ -75,17 +76,24 @@ impl Asked {
     }
 }
 
-/// The route to the file at `at` for the xattr calls: through the
-/// directory's descriptor where there is `/proc`, else by the path.
-fn route(at: EntryRef<'_>) -> PathBuf {
-    sys::fd_path(at.dir()).map_or_else(|| at.path().to_owned(), |dir| dir.join(at.name()))
+/// The route to the file at `at` for the xattr calls, the one the bind
+/// took: by the path's own string where the bind went by it (`by_path`:
+/// nobody else can redirect it, and it is the cheaper walk), else through
+/// the directory's descriptor where there is `/proc`, else by the path.
+fn route(at: EntryRef<'_>, by_path: bool) -> PathBuf {
+    match sys::fd_path(at.dir()) {
+        Some(dir) if !by_path => dir.join(at.name()),
+        _ => at.path().to_owned(),
+    }
 }
 
 /// For a socket bound at the path where others may write the directory:
-/// whether the file `made` at `at` carries a group or an ACL beyond what
-/// `o` asked for. Changes nothing. `path` names the socket in messages.
+/// whether the file `made` at `at` (bound by the path's string if
+/// `by_path`) carries a group or an ACL beyond what `o` asked for. Changes
+/// nothing. `path` names the socket in messages.
 pub(crate) fn check(
     at: EntryRef<'_>,
+    by_path: bool,
     made: &Made,
     o: Asked,
     path: &Path,
@@ -96,7 +104,7 @@ pub(crate) fn check(
     if !made.is_as_made(o.mode, Some(o.gid())) {
         return Ok(Some(Unsettled::Group));
     }
-    match sys::has_acl(&route(at), Acl::Access) {
+    match sys::has_acl(&route(at, by_path), Acl::Access) {
         Ok(true) => Ok(Some(Unsettled::Acl)),
         Ok(false) => Ok(None),
         Err(errno) => Err(BindError::os(Op::SetMode, path, errno)),
@@ -104,13 +112,15 @@ pub(crate) fn check(
 }
 
 /// For a socket only we can reach at `at` (a directory only we may write,
-/// or our private directory): removes an access ACL the directory gave the
+/// or our private directory; bound by the path's string if `by_path`):
+/// removes an access ACL the directory gave the
 /// file `made`, and a group a setgid directory gave it where none was
 /// asked for. Call it before the mode and owner are set, which set the
 /// mode again after the ACL's mask changed it. `path` names the socket in
 /// messages.
 pub(crate) fn settle(
     at: EntryRef<'_>,
+    by_path: bool,
     made: &Made,
     o: Asked,
     path: &Path,
@@ -130,7 +140,7 @@ pub(crate) fn settle(
         .map_err(|errno| BindError::setgid_group(path, ours.as_raw(), errno))?;
         tracing::debug!(path = %path.display(), gid = %Gid::as_raw(ours), "gave the socket our group, not the setgid directory's");
     }
-    let file = route(at);
+    let file = route(at, by_path);
     match sys::has_acl(&file, Acl::Access) {
         Ok(false) => return Ok(()),
         Ok(true) => {}
@@ -156,7 +166,7 @@ pub(crate) fn describe(at: EntryRef<'_>) -> Vec<String> {
     let mut lines = Vec::new();
     let dir = sys::fd_path(at.dir()).map_or_else(|| at.dir_path().to_owned(), |d| d.join("."));
     let shown = |p: &Path| crate::escape::shown(p).to_string();
-    if sys::has_acl(&route(at), Acl::Access) == Ok(true) {
+    if sys::has_acl(&route(at, false), Acl::Access) == Ok(true) {
         lines.push(format!(
             "the socket file carries an access ACL, which may grant more than its mode shows (getfacl {})",
             shown(at.path())

@@ -209,7 +209,7 @@ fn bind_in_private_dir<K: Kind>(
             // The bind went elsewhere if the directory's path was
             // redirected: nobody else can put a socket in it.
             let made = made_socket(socket, path)?;
-            access::settle(socket, &made, o.asked(), path)?;
+            access::settle(socket, false, &made, o.asked(), path)?;
             set_mode_and_owner(socket, path, o)?;
             Ok(made)
         },
@@ -389,6 +389,9 @@ fn bind_at_path<K: Kind>(
     o: &Options,
 ) -> Result<Result<(K, Made), access::Unsettled>, BindError> {
     let path = at.path();
+    // Whether the bind went by the path's own string, for the route to
+    // the file it made.
+    let by_path = matches!(addr, Where::Addr(a) if a.path() == Some(path));
     let mut unfinished = Unfinished::new(at);
     let mut unsettled = None;
     let bound = listen_on(
@@ -404,7 +407,7 @@ fn bind_at_path<K: Kind>(
                 // more: nothing is changed by name there.
                 is_what_we_made(&made, path, o)?;
                 unfinished.made(made);
-                unsettled = access::check(at, &made, o.asked(), path)?;
+                unsettled = access::check(at, by_path, &made, o.asked(), path)?;
                 if let Some(found) = unsettled {
                     return Err(match found {
                         access::Unsettled::Acl => BindError::default_acl_grants(path),
@@ -415,7 +418,7 @@ fn bind_at_path<K: Kind>(
                 }
             } else {
                 unfinished.made(made);
-                access::settle(at, &made, o.asked(), path)?;
+                access::settle(at, by_path, &made, o.asked(), path)?;
                 set_mode_and_owner(at, path, o)?;
             }
             Ok(made)
