@@ -40,7 +40,6 @@
 
 use std::path::{Path, PathBuf};
 
-use nix::errno::Errno;
 use nix::fcntl::AtFlags;
 use nix::unistd::{Gid, fchownat, getegid};
 
@@ -147,7 +146,7 @@ pub(crate) fn settle(
         Err(errno) => return Err(BindError::os(Op::SetMode, path, errno)),
     }
     match sys::remove_access_acl(&file) {
-        Ok(()) | Err(Errno::ENODATA) => {}
+        Ok(()) => {}
         Err(errno) => return Err(BindError::acl_not_removed(path, errno)),
     }
     match sys::has_acl(&file, Acl::Access) {

@@ -23,8 +23,12 @@
 //!    can be redirected and the bind itself can give the file its mode and
 //!    group ([`Creation::Set`]: on Linux, a helper thread with its own
 //!    umask and filesystem gid); the file is then checked to be the one it
-//!    made. Either way the kernel names the socket by the path that was
-//!    asked for, and a file bound there that the bind cannot finish (an
+//!    made. Before it listens, on every route, the file's access is what
+//!    was asked for and no more ([`crate::access`]): an ACL inherited from
+//!    a default ACL, or a group from a setgid directory, is undone where
+//!    only we can reach the name; where others may write the directory it
+//!    sends the bind to the private directory below instead. Either way
+//!    the kernel names the socket by the path that was asked for, and a file bound there that the bind cannot finish (an
 //!    error, or a panic of Tokio's registration) is removed again
 //!    ([`Unfinished`]). Anywhere else (a takeover, another owner, a path that can
 //!    be redirected, other platforms) it is bound in a private 0700

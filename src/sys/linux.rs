@@ -400,7 +400,7 @@ pub(crate) fn has_acl(file: &Path, which: Acl) -> nix::Result<bool> {
 
 /// Removes the access ACL of the file at `file` (not followed, if it is a
 /// symbolic link) (`lremovexattr`); its mode keeps the group bits the
-/// ACL's mask gave it. ENODATA when there was none.
+/// ACL's mask gave it. `Ok` too when there was none.
 #[allow(unsafe_code)]
 pub(crate) fn remove_access_acl(file: &Path) -> nix::Result<()> {
     use std::os::unix::ffi::OsStrExt;
@@ -411,5 +411,8 @@ pub(crate) fn remove_access_acl(file: &Path) -> nix::Result<()> {
     // returns; the kernel reads nothing else and writes nothing.
     let rc =
         unsafe { nix::libc::lremovexattr(c_file.as_ptr(), Acl::Access.xattr().as_ptr().cast()) };
-    Errno::result(rc).map(drop)
+    match Errno::result(rc) {
+        Ok(_) | Err(Errno::ENODATA) => Ok(()),
+        Err(errno) => Err(errno),
+    }
 }
