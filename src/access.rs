@@ -41,7 +41,7 @@
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::AtFlags;
-use nix::unistd::{Gid, fchownat, getegid};
+use nix::unistd::{fchownat, getegid};
 
 use crate::entry::{EntryRef, Made};
 use crate::error::{BindError, Op};
@@ -112,9 +112,8 @@ pub(crate) fn check(
 
 /// For a socket only we can reach at `at` (a directory only we may write,
 /// or our private directory; bound by the path's string if `by_path`):
-/// removes an access ACL the directory gave the
-/// file `made`, and a group a setgid directory gave it where none was
-/// asked for. Call it before the mode and owner are set, which set the
+/// removes an access ACL the directory gave the file `made`, and a group a
+/// setgid directory gave it where none was asked for. Call it before the mode and owner are set, which set the
 /// mode again after the ACL's mask changed it. `path` names the socket in
 /// messages.
 pub(crate) fn settle(
@@ -137,7 +136,7 @@ pub(crate) fn settle(
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )
         .map_err(|errno| BindError::setgid_group(path, ours.as_raw(), errno))?;
-        tracing::debug!(path = %path.display(), gid = %Gid::as_raw(ours), "gave the socket our group, not the setgid directory's");
+        tracing::debug!(path = %path.display(), gid = ours.as_raw(), "gave the socket our group, not the setgid directory's");
     }
     let file = route(at, by_path);
     match sys::has_acl(&file, Acl::Access) {
