@@ -5,7 +5,7 @@
 //! (`sul_no_strace`, `sul_no_nginx`, `sul_no_systemfd`,
 //! `sul_no_socket_activate`, and for the filesystem matrix `sul_no_socat`,
 //! `sul_no_mkfs_ext4`, `sul_no_mkfs_xfs`, `sul_no_mkfs_btrfs`,
-//! `sul_no_bindfs`). The library uses
+//! `sul_no_bindfs`; for ACLs, `sul_no_setfacl`). The library uses
 //! none of them. Install a program, then `touch build.rs` to look again.
 
 use std::path::Path;
@@ -22,6 +22,7 @@ fn main() {
         "sul_no_mkfs_xfs",
         "sul_no_mkfs_btrfs",
         "sul_no_bindfs",
+        "sul_no_setfacl",
     ] {
         println!("cargo:rustc-check-cfg=cfg({cfg})");
     }
@@ -44,6 +45,7 @@ fn main() {
         ("mkfs.xfs", "sul_no_mkfs_xfs"),
         ("mkfs.btrfs", "sul_no_mkfs_btrfs"),
         ("bindfs", "sul_no_bindfs"),
+        ("setfacl", "sul_no_setfacl"),
     ] {
         if !dirs.iter().any(|d| d.join(program).is_file()) {
             println!("cargo:rustc-cfg={cfg}");

@@ -23,8 +23,12 @@
 //!    can be redirected and the bind itself can give the file its mode and
 //!    group ([`Creation::Set`]: on Linux, a helper thread with its own
 //!    umask and filesystem gid); the file is then checked to be the one it
-//!    made. Either way the kernel names the socket by the path that was
-//!    asked for, and a file bound there that the bind cannot finish (an
+//!    made. Before it listens, on every route, the file's access is what
+//!    was asked for and no more ([`crate::access`]): an ACL inherited from
+//!    a default ACL, or a group from a setgid directory, is undone where
+//!    only we can reach the name; where others may write the directory it
+//!    sends the bind to the private directory below instead. Either way
+//!    the kernel names the socket by the path that was asked for, and a file bound there that the bind cannot finish (an
 //!    error, or a panic of Tokio's registration) is removed again
 //!    ([`Unfinished`]). Anywhere else (a takeover, another owner, a path that can
 //!    be redirected, other platforms) it is bound in a private 0700
@@ -50,9 +54,10 @@ use nix::errno::Errno;
 use nix::fcntl::AtFlags;
 use nix::sys::socket::{self, Backlog};
 use nix::sys::stat::{FchmodatFlags, FileStat, fchmodat};
-use nix::unistd::{Gid, Uid, fchownat};
+use nix::unistd::{Gid, Uid, fchownat, getegid};
 use tokio::net::UnixListener;
 
+use crate::access;
 use crate::addr::UnixAddr;
 use crate::classify::{Classified, Next, classify};
 use crate::entry::{Entry, EntryRef, Made, Reach};
@@ -121,6 +126,15 @@ pub(crate) struct Options {
 }
 
 impl Options {
+    /// The access asked for, as [`access`] checks it.
+    fn asked(&self) -> access::Asked {
+        access::Asked {
+            mode: self.mode,
+            group: self.group,
+            any: self.mode.is_some() || self.owner.is_some() || self.group.is_some(),
+        }
+    }
+
     /// The listen queue asked for, at most `SOMAXCONN` (the kernel caps it
     /// again, at `net.core.somaxconn` on Linux).
     pub(crate) fn backlog(&self) -> Backlog {
@@ -157,39 +171,59 @@ pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkG
     }
     // 4. and 5. The socket, listening, in place.
     let (listener, made) = match bind_route(&opened.dir, at, o, takeover)? {
-        BindAt::Path(addr, creation) => bind_at_path(at, &addr, creation, o)?,
-        BindAt::PrivateDir => {
-            let private = PrivateDir::create(at)?;
-            let socket = private.socket();
-            let addr = socket
-                .reach(false)
-                .address()
-                .map_err(|e| BindError::os(Op::Bind, path, e))?;
-            let (listener, made) = listen_on(
-                &addr,
-                Named::Path(path),
-                Creation::Plain,
-                o.backlog(),
-                || {
-                    // The bind went elsewhere if the directory's path was
-                    // redirected: nobody else can put a socket in it.
-                    let made = made_socket(socket, path)?;
-                    set_mode_and_owner(socket, path, o)?;
-                    Ok(made)
-                },
-            )?;
-            if takeover {
-                place::swap_in(&private, at)?;
-            } else {
-                place::move_in(&private, at)?;
+        BindAt::Path(addr, creation) => match bind_at_path(at, &addr, creation, o)? {
+            Ok(bound) => bound,
+            Err(unsettled) => {
+                // The directory gave the file an ACL or a group beyond
+                // what was asked for; the private directory lets us set it.
+                tracing::debug!(path = %shown(path), ?unsettled, "binding in a private directory instead");
+                bind_in_private_dir(at, o, false)?
             }
-            (listener, made)
-        }
+        },
+        BindAt::PrivateDir => bind_in_private_dir(at, o, takeover)?,
     };
     // 6. The private directory went with its scope; the lock goes now.
     drop(lock);
     let at = Entry::new(opened.dir.fd, opened.name.to_owned(), path.to_owned());
     Ok((listener, UnlinkGuard::new(at, made)))
+}
+
+/// Steps 4 and 5 through a private directory beside `at`: bound there,
+/// given its access ([`access::settle`]), its mode and owner, listening,
+/// then moved into place (swapped with the socket there for a `takeover`).
+#[track_caller]
+fn bind_in_private_dir<K: Kind>(
+    at: EntryRef<'_>,
+    o: &Options,
+    takeover: bool,
+) -> Result<(K, Made), BindError> {
+    let path = at.path();
+    let private = PrivateDir::create(at)?;
+    let socket = private.socket();
+    let addr = socket
+        .reach(false)
+        .address()
+        .map_err(|e| BindError::os(Op::Bind, path, e))?;
+    let (listener, made) = listen_on(
+        &addr,
+        Named::Path(path),
+        Creation::Plain,
+        o.backlog(),
+        || {
+            // The bind went elsewhere if the directory's path was
+            // redirected: nobody else can put a socket in it.
+            let made = made_socket(socket, path)?;
+            access::settle(socket, false, &made, o.asked(), path)?;
+            set_mode_and_owner(socket, path, o)?;
+            Ok(made)
+        },
+    )?;
+    if takeover {
+        place::swap_in(&private, at)?;
+    } else {
+        place::move_in(&private, at)?;
+    }
+    Ok((listener, made))
 }
 
 /// Steps 1 to 3 alone, for `clean_stale`: removes a provably stale socket
@@ -347,17 +381,25 @@ fn group_at_creation(dir: &Dir, group: Option<u32>) -> Option<Option<u32>> {
 }
 
 /// Steps 4 and 5 in one: bound at the path, given its mode and owner
-/// (`creation`), checked to be ours, listening. What it bound and could
-/// not finish is removed, on an error and on a panic alike ([`Unfinished`]).
+/// (`creation`), checked to be ours and to carry nothing beyond what was
+/// asked for ([`crate::access`]), listening. What it bound and could not
+/// finish is removed, on an error and on a panic alike ([`Unfinished`]).
+/// `Ok(Err(_))` when others may write the directory and it gave the file an
+/// ACL or a group beyond what was asked for: the socket is removed before
+/// it listened, for a bind in a private directory instead.
 #[track_caller]
 fn bind_at_path<K: Kind>(
     at: EntryRef<'_>,
     addr: &Where<'_>,
     creation: Creation,
     o: &Options,
-) -> Result<(K, Made), BindError> {
+) -> Result<Result<(K, Made), access::Unsettled>, BindError> {
     let path = at.path();
+    // Whether the bind went by the path's own string, for the route to
+    // the file it made.
+    let by_path = matches!(addr, Where::Addr(a) if a.path() == Some(path));
     let mut unfinished = Unfinished::new(at);
+    let mut unsettled = None;
     let bound = listen_on(
         addr,
         Named::In(path, at.dir()),
@@ -367,11 +409,22 @@ fn bind_at_path<K: Kind>(
             let made = made_socket(at, path)?;
             if let Creation::Set { .. } = creation {
                 // Others may write the directory: the file there must be the
-                // one this bind made, with what it was given.
+                // one this bind made, with what it was given, and nothing
+                // more: nothing is changed by name there.
                 is_what_we_made(&made, path, o)?;
-            }
-            unfinished.made(made);
-            if creation == Creation::Plain {
+                unfinished.made(made);
+                unsettled = access::check(at, by_path, &made, o.asked(), path)?;
+                if let Some(found) = unsettled {
+                    return Err(match found {
+                        access::Unsettled::Acl => BindError::default_acl_grants(path),
+                        access::Unsettled::Group => {
+                            BindError::setgid_group(path, getegid().as_raw(), Errno::EPERM)
+                        }
+                    });
+                }
+            } else {
+                unfinished.made(made);
+                access::settle(at, by_path, &made, o.asked(), path)?;
                 set_mode_and_owner(at, path, o)?;
             }
             Ok(made)
@@ -380,11 +433,14 @@ fn bind_at_path<K: Kind>(
     match bound {
         Ok(bound) => {
             unfinished.finished();
-            Ok(bound)
+            Ok(Ok(bound))
         }
         Err(e) => {
             // What we bound and could not finish goes again.
             drop(unfinished);
+            if let Some(unsettled) = unsettled {
+                return Ok(Err(unsettled));
+            }
             if e.raw_os_error() == Some(Errno::EADDRINUSE as i32) {
                 Err(BindError::raced(
                     Op::Bind,
@@ -399,10 +455,11 @@ fn bind_at_path<K: Kind>(
 }
 
 /// Whether the socket found at the path just after our bind, in a
-/// directory others may write, is ours: owned by us, with the mode and
-/// group it was created with. Another user cannot make such a file.
+/// directory others may write, is ours: owned by us, with the mode it was
+/// created with. Another user cannot make such a file. Its group and ACL
+/// are [`access::check`]ed after.
 fn is_what_we_made(made: &Made, path: &Path, o: &Options) -> Result<(), BindError> {
-    if made.is_as_made(o.mode, o.group) {
+    if made.is_as_made(o.mode, None) {
         Ok(())
     } else {
         Err(BindError::raced(

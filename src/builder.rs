@@ -96,6 +96,19 @@ impl<S> Builder<S> {
     /// connect while the file has looser permissions. Ignored for abstract
     /// names, which have no file.
     ///
+    /// The mode is the access the kernel enforces, nothing more: a default
+    /// ACL on the directory, which the new file inherits as an access ACL
+    /// (with the mode's group bits as its mask), is removed before
+    /// `listen`, and the mode set again; where no [`group`](Self::group)
+    /// is asked for, a group a setgid directory gave the file is replaced
+    /// by our effective gid. Where another user may write the directory,
+    /// neither is changed by name: the socket is made in a private
+    /// directory, set there, and moved into place. If the ACL or the group
+    /// cannot be set, the bind fails and says why. ACLs are read on Linux
+    /// and Android only. Without a mode, owner or group, nothing is
+    /// checked: the file gets what any file made there gets (the umask, or
+    /// the directory's default ACL and group).
+    ///
     /// `None` (the default) leaves the mode to the umask, so a configured
     /// `Option<u32>` applies as it is, without an `if`:
     ///
@@ -126,7 +139,9 @@ impl<S> Builder<S> {
     }
 
     /// Makes `gid` the group of the socket file, before `listen`; `None`
-    /// (the default) leaves the group the bind gives it. Ignored for
+    /// (the default) leaves the socket in our effective gid, even in a
+    /// setgid directory, which would give it the directory's group (where
+    /// a mode or owner is asked for; see [`mode`](Self::mode)). Ignored for
     /// abstract names.
     ///
     /// ```

@@ -578,6 +578,61 @@ impl BindError {
             _ => e.why(errno),
         }
     }
+
+    // ---- access beyond the mode (crate::access) -------------------------
+
+    /// A default ACL on the directory of `path` gave the new socket an
+    /// access ACL, which is still there after it was removed.
+    pub(crate) fn default_acl_grants(path: &Path) -> Self {
+        let dir = parent_dir(path);
+        Self::at(BindErrorKind::PermissionDenied, Op::SetMode, path)
+            .why(format_args!(
+                "a default ACL on directory {} would grant other users access to the socket \
+                 beyond its mode, and the access ACL it gave the socket was still there after \
+                 it was removed",
+                shown(dir)
+            ))
+            .fix_with(format_args!(
+                "remove the default ACL (setfacl -k {}), or {OWN_DIR_FIX}",
+                shown(dir)
+            ))
+            .caused_by(Errno::EPERM)
+    }
+
+    /// The access ACL a default ACL on the directory of `path` gave the new
+    /// socket could not be removed (`errno`).
+    pub(crate) fn acl_not_removed(path: &Path, errno: Errno) -> Self {
+        let dir = parent_dir(path);
+        Self::at(BindErrorKind::of_errno(errno), Op::SetMode, path)
+            .why(format_args!(
+                "could not remove the access ACL the default ACL on directory {} gave the \
+                 socket, which would grant other users access beyond its mode ({errno})",
+                shown(dir)
+            ))
+            .fix_with(format_args!(
+                "remove the default ACL (setfacl -k {}), or {OWN_DIR_FIX}",
+                shown(dir)
+            ))
+            .caused_by(errno)
+    }
+
+    /// The new socket at `path` inherited the group of its setgid
+    /// directory, and could not be given ours, `gid` (`errno`).
+    pub(crate) fn setgid_group(path: &Path, gid: u32, errno: Errno) -> Self {
+        let dir = parent_dir(path);
+        Self::at(BindErrorKind::of_errno(errno), Op::ChangeOwner, path)
+            .why(format_args!(
+                "the socket inherited the group of directory {}, which is setgid, instead of \
+                 ours (gid {gid}), and could not be given ours ({errno})",
+                shown(dir)
+            ))
+            .fix_with(format_args!(
+                "ask for the group with Builder::group (--group), remove the setgid bit \
+                 (chmod g-s {}), or {OWN_DIR_FIX}",
+                shown(dir)
+            ))
+            .caused_by(errno)
+    }
 }
 
 /// Who owns what, for explaining EACCES and EPERM, as seen through the

@@ -14,6 +14,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::unistd::geteuid;
 
+use crate::access;
 use crate::addr::{AddrView, UnixAddr};
 use crate::bind;
 use crate::classify::{FileInfo, Found, Next, found_by_probe};
@@ -132,6 +133,8 @@ pub struct Inspection {
     bind_error: Option<BindError>,
     parent_error: Option<BindError>,
     lock: LockState,
+    /// A line for each ACL on the socket file and its directory.
+    acls: Vec<String>,
 }
 
 impl Inspection {
@@ -222,6 +225,9 @@ impl fmt::Display for Inspection {
             Found::ParentMissing => writeln!(f, "its directory does not exist")?,
             Found::Unknown => writeln!(f, "cannot tell what is there")?,
         }
+        for acl in &self.acls {
+            writeln!(f, "  acl: {acl}")?;
+        }
         match self.lock {
             LockState::NoLockFile => {}
             LockState::Free => writeln!(f, "  bind lock: free")?,
@@ -251,6 +257,7 @@ fn inspect_abstract(addr: &UnixAddr, name: &[u8]) -> Inspection {
         bind_error: None,
         parent_error: None,
         lock: LockState::NoLockFile,
+        acls: Vec::new(),
     };
     let Some(sockaddr) = sys::abstract_sockaddr(name) else {
         report.found = Found::Unknown;
@@ -281,6 +288,7 @@ fn inspect_path(addr: &UnixAddr, path: &Path) -> Inspection {
         bind_error: None,
         parent_error: None,
         lock: LockState::NoLockFile,
+        acls: Vec::new(),
     };
     let mut opened = match bind::open(path) {
         Ok(opened) => opened,
@@ -299,6 +307,7 @@ fn inspect_path(addr: &UnixAddr, path: &Path) -> Inspection {
     report.lock = lock;
     report.found = classified.found;
     let at = opened.at();
+    report.acls = access::describe(at);
     let error = match classified.next {
         Err(e) => Some(e),
         Ok(Next::RemoveStale(_, Err(errno))) => Some(at.os_error(Op::RemoveStale, errno)),

@@ -245,6 +245,7 @@ Accept errors follow axum's rule: connection errors are retried at once, others 
 //! Another uid that can write the socket's directory, squat on names and race the bind. Each line is run for real in `tests/it/hostile.rs` (uid 65534 racing, `strace -e inject` holding windows open) and `tests/it/faults.rs` (every system call of the bind failed once):
 //!
 //! - **Guaranteed**: mode, owner and group apply only to our own socket, and a bind cannot be redirected into another directory; `create_parents` never changes a directory or file swapped in by someone else (each directory is opened without following links and checked to be ours); nothing the crate did not create is removed (a foreign lock file, a file that appears during a takeover, which is swapped back); a failing system call leaves nothing of ours behind, except a private directory that the next bind removes.
+//! - **Access is what the kernel enforces** (`tests/it/acl.rs`, with `setfacl` and a real uid 65534 client): where a mode, owner or group is asked for, the socket listens with exactly that access. A default ACL on the directory (which its owner may set) gives a new file an access ACL whose entries the mode does not show; it is removed before `listen`, and the mode set again. A setgid directory gives a new file its own group; where no group was asked for, the socket is given ours. Where only we can reach the name (a directory only we write, our private directory) this is done through the directory's descriptor; where others may write the directory, nothing is changed by name, and the bind goes through the private directory instead. An ACL or group that cannot be set refuses the bind, naming the directory and the fix (`setfacl -k DIR`, `chmod g-s DIR`). Not covered: ACLs outside Linux and Android (not read there); a bind with no mode, owner or group, which gets what any new file there gets; and a default ACL on a directory that lets another user write it, which `check_parent` does not yet weigh. `sul inspect` shows an ACL on the socket and on its directory.
 //! - **With `check_parent(true)`**: OpenSSH's StrictModes rule, over every step of the one resolution that is then used: every directory passed through (from `/`, or from the working directory and everything above it), every symbolic link on the way (its owner must be root or us, since its owner can re-point it), and the directory holding each link, for every link of a chain. Each must be owned by root or us, and no directory may be writable by group or others unless sticky. Otherwise the bind fails with `InsecureParent`, naming the step nearest the socket that fails, its owner and mode, and why.
 //! - **`clean_stale`, `inspect` and `sul`** resolve the directory once too, and decide on what they opened: the probe connects through the opened directory (`/proc/self/fd/N/name`; without `/proc`, by path, and a directory replaced meanwhile makes it `InUse`), and the lock, the `lstat` and the unlink go through it. `clean_stale` and `sul clean` also refuse, with the reason, a path that fails the rule above: removing a file on behalf of a path someone else can re-point is how a live socket elsewhere gets deleted. `clean_stale(addr, Parents::Trust)` and `sul clean --trust-parents` skip that refusal: a live socket is still never removed, but whoever can re-point a link on the way chooses whose stale socket goes. `inspect` reports such a path as `directories above: unsafe`, and says that `clean` would refuse it.
 //! - **Takeovers lose nothing**: a file that appears at the path during a takeover is swapped back, and if our new socket was removed meanwhile it is moved back with a rename that replaces nothing. Only if two files race for the path does one stay in the private directory, and the error says where.
@@ -304,9 +305,10 @@ Accept errors follow axum's rule: connection errors are retried at once, others 
 )]
 // `unsafe` is allowed in four places only, each block with a SAFETY note:
 // adopting the descriptors passed by the service manager (activation.rs),
-// reading the peer's groups with getsockopt, and calling renameat2 and
-// capget by their system call numbers, which not every Linux libc wraps
-// (sys/linux.rs), and FreeBSD's
+// reading the peer's groups with getsockopt, calling renameat2 and capget
+// by their system call numbers, which not every Linux libc wraps, and
+// reading and removing a file's ACL with lgetxattr and lremovexattr, which
+// nix does not offer (sys/linux.rs), and FreeBSD's
 // bindat and connectat, which the libc crate does not declare, and its
 // LOCAL_CREDS_PERSISTENT option, which nix does not offer (sys/freebsd.rs).
 #![deny(unsafe_code)]
@@ -322,6 +324,7 @@ struct ReadmeDoctests;
 #[cfg(not(unix))]
 compile_error!("safe-unix-listener supports Unix platforms only");
 
+mod access;
 mod activation;
 mod addr;
 #[cfg(feature = "serde")]

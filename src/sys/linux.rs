@@ -467,3 +467,69 @@ pub(crate) fn bind_creating(
 pub(crate) fn abstract_name_of_tokio(addr: &tokio::net::unix::SocketAddr) -> Option<&[u8]> {
     addr.as_abstract_name()
 }
+
+/// Which POSIX ACL an extended attribute holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Acl {
+    /// `system.posix_acl_access`: the access the kernel enforces on the
+    /// file, beyond its mode.
+    Access,
+    /// `system.posix_acl_default`: what a directory gives each new file
+    /// made in it.
+    Default,
+}
+
+impl Acl {
+    fn xattr(self) -> &'static [u8] {
+        match self {
+            Acl::Access => b"system.posix_acl_access\0",
+            Acl::Default => b"system.posix_acl_default\0",
+        }
+    }
+}
+
+/// Whether the file at `file` (not followed, if it is a symbolic link)
+/// carries the ACL `which` (`lgetxattr`). A filesystem without extended
+/// attributes or ACLs (ENOTSUP) has none.
+#[allow(unsafe_code)]
+pub(crate) fn has_acl(file: &Path, which: Acl) -> nix::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_file) = std::ffi::CString::new(file.as_os_str().as_bytes()) else {
+        return Err(Errno::EINVAL);
+    };
+    // SAFETY: both strings are NUL-terminated and live until the call
+    // returns; with a size of 0 the kernel writes nothing and answers with
+    // the value's size.
+    let rc = unsafe {
+        nix::libc::lgetxattr(
+            c_file.as_ptr(),
+            which.xattr().as_ptr().cast(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    match Errno::result(rc) {
+        Ok(_) => Ok(true),
+        Err(Errno::ENODATA | Errno::EOPNOTSUPP) => Ok(false),
+        Err(errno) => Err(errno),
+    }
+}
+
+/// Removes the access ACL of the file at `file` (not followed, if it is a
+/// symbolic link) (`lremovexattr`); its mode keeps the group bits the
+/// ACL's mask gave it. `Ok` too when there was none.
+#[allow(unsafe_code)]
+pub(crate) fn remove_access_acl(file: &Path) -> nix::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_file) = std::ffi::CString::new(file.as_os_str().as_bytes()) else {
+        return Err(Errno::EINVAL);
+    };
+    // SAFETY: both strings are NUL-terminated and live until the call
+    // returns; the kernel reads nothing else and writes nothing.
+    let rc =
+        unsafe { nix::libc::lremovexattr(c_file.as_ptr(), Acl::Access.xattr().as_ptr().cast()) };
+    match Errno::result(rc) {
+        Ok(_) | Err(Errno::ENODATA) => Ok(()),
+        Err(errno) => Err(errno),
+    }
+}

@@ -243,7 +243,28 @@ pub(crate) fn id_mapped(_which: &str, _id: u32) -> Option<(bool, String)> {
 }
 
 /// No capability sets here: root may do everything, others nothing more
-/// than their ids allow ([`super::capabilities`] decides from the uid).
+/// than their ids allow ([`super::Caps::now`] decides from the uid).
 pub(crate) fn effective_caps() -> Option<u64> {
     None
+}
+
+/// Which POSIX ACL an extended attribute holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Acl {
+    /// The access the kernel enforces on the file, beyond its mode.
+    Access,
+    /// What a directory gives each new file made in it.
+    Default,
+}
+
+/// Not read here: the BSDs' and macOS's ACLs have calls of their own
+/// (`acl_get_link_np`), which this crate does not use yet; a file is taken
+/// to carry none.
+pub(crate) fn has_acl(_file: &Path, _which: Acl) -> nix::Result<bool> {
+    Ok(false)
+}
+
+/// Never called where [`has_acl`] finds none.
+pub(crate) fn remove_access_acl(_file: &Path) -> nix::Result<()> {
+    Err(Errno::ENOSYS)
 }

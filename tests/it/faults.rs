@@ -246,6 +246,16 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
                 ],
             ),
         ),
+        // The access ACL the directory may have given it, read once.
+        (
+            (
+                "lgetxattr",
+                "app.sock\", \"system.posix_acl_access",
+                1,
+                "EIO",
+            ),
+            Fails("Other", &["cannot set mode of", "EIO"]),
+        ),
     ];
     for (fault, expect) in own {
         case(Route::Own, Free, false, &[*fault], *expect);
@@ -264,6 +274,16 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
         (
             ("bind", "app.sock", 1, "EADDRINUSE"),
             Fails("InUse", &["another process put a file there"]),
+        ),
+        // The access ACL the directory may have given it, read once.
+        (
+            (
+                "lgetxattr",
+                "app.sock\", \"system.posix_acl_access",
+                1,
+                "EIO",
+            ),
+            Fails("Other", &["cannot set mode of", "EIO"]),
         ),
         // No thread may take its own umask (a seccomp filter, say): the
         // private directory's route, which binds all the same.
@@ -285,6 +305,10 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
         (
             ("bind", "/proc/self/fd/", 1, "EIO"),
             Fails("Other", &["cannot bind", "EIO"]),
+        ),
+        (
+            ("lgetxattr", "/s\", \"system.posix_acl_access", 1, "EIO"),
+            Fails("Other", &["cannot set mode of", "EIO"]),
         ),
         (
             ("fchmodat", "\"s\"", 1, "EPERM"),

@@ -6,6 +6,7 @@ mod support;
 mod abstract_ns;
 mod accept;
 mod access;
+mod acl;
 mod activation;
 mod api;
 mod axum;
