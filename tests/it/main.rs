@@ -20,6 +20,7 @@ mod filesystems;
 mod grpc;
 mod hostile;
 mod hyper;
+mod identity;
 mod inspect;
 mod live;
 mod long_paths;
