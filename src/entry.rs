@@ -36,10 +36,16 @@
 //!   could have been swapped before we looked (a directory others may
 //!   write). On Linux, `sock_diag` (`NETLINK_SOCK_DIAG`, `UDIAG_SHOW_VFS`
 //!   for the inode of our socket, which `fstat` of it gives) names the
-//!   device and inode of the file the socket is bound to, and the file at
-//!   the name must be that one. The device comes in the kernel's own
-//!   encoding (`major << 20 | minor`) and is converted to `stat`'s. Where
-//!   netlink is refused (a seccomp filter, systemd's
+//!   inode of the file the socket is bound to, and the file at the name
+//!   must be that one. Only the inode number is compared, and only its
+//!   low 32 bits, all that `struct unix_diag_vfs` holds (on XFS or btrfs,
+//!   a socket put there whose number differs from ours only above them
+//!   would pass, a collision nobody can choose). The device
+//!   `sock_diag` gives is the superblock's (`s_dev`, in the kernel's own
+//!   encoding), which is not what `stat` reports on a btrfs subvolume, and
+//!   the file at the name is on the directory's filesystem anyway, since
+//!   it is opened through the directory's descriptor and no rename crosses
+//!   filesystems. Where netlink is refused (a seccomp filter, systemd's
 //!   `RestrictAddressFamilies=AF_UNIX`) or `unix_diag` is missing, and on
 //!   the other platforms, which have no such call, the check falls back to
 //!   the owner, mode and group that only this bind could have given the
@@ -264,7 +270,9 @@ impl<'a> EntryRef<'a> {
             return Err(NotMade::NoSocket);
         }
         if let Some(bound) = bound {
-            if sys::bound_file(bound).is_some_and(|file| file != key(&st)) {
+            // `sock_diag` has room for the low 32 bits of the number.
+            let low = key(&st).1 as u32;
+            if sys::bound_inode(bound).is_some_and(|ino| ino != low) {
                 return Err(NotMade::NotOurs);
             }
         }
@@ -368,12 +376,11 @@ mod tests {
         let at_a = EntryRef::new(fd.as_fd(), OsStr::new("a"), &a);
         let at_b = EntryRef::new(fd.as_fd(), OsStr::new("b"), &b);
         if cfg!(any(target_os = "linux", target_os = "android")) {
-            // The device in `stat`'s encoding, as `lstat` gives it.
             let st = at_a.lstat().unwrap().unwrap();
-            assert_eq!(sys::bound_file(ours.as_fd()), Some(key(&st)));
+            assert_eq!(sys::bound_inode(ours.as_fd()), Some(key(&st).1 as u32));
         }
         assert!(at_a.made_socket(Some(ours.as_fd())).is_ok());
-        if sys::bound_file(ours.as_fd()).is_some() {
+        if sys::bound_inode(ours.as_fd()).is_some() {
             assert_eq!(
                 at_b.made_socket(Some(ours.as_fd())).unwrap_err(),
                 NotMade::NotOurs

@@ -360,11 +360,14 @@ pub(crate) fn pin_file(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> nix::Resu
     openat(dir, name, flags, nix::sys::stat::Mode::empty())
 }
 
-/// The device and inode number (as `stat` gives them) of the file the
-/// socket `sock` is bound to, as the kernel says through `sock_diag`
-/// (`UDIAG_SHOW_VFS`); `None` where it does not say (netlink refused by a
-/// seccomp filter or `RestrictAddressFamilies=`, no `unix_diag`).
-pub(crate) fn bound_file(sock: BorrowedFd<'_>) -> Option<(u64, u64)> {
+/// The inode number of the file the socket `sock` is bound to, as the
+/// kernel says through `sock_diag` (`UDIAG_SHOW_VFS`); `None` where it
+/// does not say (netlink refused by a seccomp filter or
+/// `RestrictAddressFamilies=`, no `unix_diag`). The device it gives too is
+/// the superblock's, which is not what `stat` says on a btrfs subvolume,
+/// so it is not returned. The number is the low 32 bits of it, all that
+/// `struct unix_diag_vfs` has room for.
+pub(crate) fn bound_inode(sock: BorrowedFd<'_>) -> Option<u32> {
     const SOCK_DIAG_BY_FAMILY: u16 = 20;
     const NLM_F_REQUEST: u16 = 1;
     const NLMSG_ERROR: u16 = 2;
@@ -413,12 +416,8 @@ pub(crate) fn bound_file(sock: BorrowedFd<'_>) -> Option<(u64, u64)> {
             return None;
         }
         if attr_type == UNIX_DIAG_VFS {
-            let (vfs_ino, vfs_dev) = (u32_at(at + 4)?, u32_at(at + 8)?);
-            // The kernel's own encoding (major << 20 | minor), not `stat`'s.
-            let dev =
-                nix::sys::stat::makedev(u64::from(vfs_dev >> 20), u64::from(vfs_dev & 0xf_ffff));
-            #[allow(clippy::useless_conversion)] // `dev_t` is narrower on some targets
-            return Some((u64::from(dev), u64::from(vfs_ino)));
+            // struct unix_diag_vfs: ino, then dev.
+            return u32_at(at + 4);
         }
         at += (attr_len + 3) & !3;
     }

@@ -23,7 +23,7 @@ mod procfs;
 
 pub(crate) use imp::{
     LONG_PATHS, MAX_ABSTRACT_LEN, MAX_LONG_PATH_NAME, MAX_PATH_LEN, abstract_name_of,
-    abstract_name_of_tokio, abstract_sockaddr, autobind_sockaddr, bind_creating, bound_file,
+    abstract_name_of_tokio, abstract_sockaddr, autobind_sockaddr, bind_creating, bound_inode,
     creation_settings, descriptor_limit, fd_path, may_write_dir, open_dir_handle, pass_credentials,
     peer_cred, peer_groups, pin_file, recv_with_cred, rename_exchange, rename_noreplace,
     stream_socket, unix_socket,

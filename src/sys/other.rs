@@ -248,6 +248,6 @@ pub(crate) fn pin_file(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> nix::Resu
 
 /// The file a socket is bound to, as the kernel says: no call for it here
 /// (Linux has `sock_diag`).
-pub(crate) fn bound_file(_sock: BorrowedFd<'_>) -> Option<(u64, u64)> {
+pub(crate) fn bound_inode(_sock: BorrowedFd<'_>) -> Option<u32> {
     None
 }
