@@ -363,12 +363,11 @@ fn bind_at_path<K: Kind>(
         o.backlog(),
         |sock| {
             // Others may write the directory: the file there must be the
-            // one our socket is bound to, where the kernel says.
+            // one our socket is bound to, where the kernel says, and have
+            // what this bind gave it.
             let shared = matches!(creation, Creation::Set { .. });
             let made = made_socket(at, path, shared.then_some(sock))?;
             if shared {
-                // Others may write the directory: the file there must be the
-                // one this bind made, with what it was given.
                 is_what_we_made(&made, path, o)?;
             }
             unfinished.made(made.clone());
