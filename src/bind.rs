@@ -60,7 +60,7 @@ use tokio::net::UnixListener;
 use crate::access;
 use crate::addr::UnixAddr;
 use crate::classify::{Classified, Next, classify};
-use crate::entry::{Entry, EntryRef, Made, Reach};
+use crate::entry::{Entry, EntryRef, Made, NotMade, Reach};
 use crate::error::{BindError, Op};
 use crate::escape::shown;
 use crate::guard::{Unfinished, UnlinkGuard};
@@ -209,10 +209,10 @@ fn bind_in_private_dir<K: Kind>(
         Named::Path(path),
         Creation::Plain,
         o.backlog(),
-        || {
+        |_| {
             // The bind went elsewhere if the directory's path was
             // redirected: nobody else can put a socket in it.
-            let made = made_socket(socket, path)?;
+            let made = made_socket(socket, path, None)?;
             access::settle(socket, false, &made, o.asked(), path)?;
             set_mode_and_owner(socket, path, o)?;
             Ok(made)
@@ -405,14 +405,16 @@ fn bind_at_path<K: Kind>(
         Named::In(path, at.dir()),
         creation,
         o.backlog(),
-        || {
-            let made = made_socket(at, path)?;
-            if let Creation::Set { .. } = creation {
-                // Others may write the directory: the file there must be the
-                // one this bind made, with what it was given, and nothing
-                // more: nothing is changed by name there.
+        |sock| {
+            // Others may write the directory: the file there must be the
+            // one our socket is bound to (where the kernel says), with what
+            // this bind gave it, and nothing more: nothing is changed by
+            // name there.
+            let shared = matches!(creation, Creation::Set { .. });
+            let made = made_socket(at, path, shared.then_some(sock))?;
+            if shared {
                 is_what_we_made(&made, path, o)?;
-                unfinished.made(made);
+                unfinished.made(made.clone());
                 unsettled = access::check(at, by_path, &made, o.asked(), path)?;
                 if let Some(found) = unsettled {
                     return Err(match found {
@@ -423,7 +425,7 @@ fn bind_at_path<K: Kind>(
                     });
                 }
             } else {
-                unfinished.made(made);
+                unfinished.made(made.clone());
                 access::settle(at, by_path, &made, o.asked(), path)?;
                 set_mode_and_owner(at, path, o)?;
             }
@@ -495,15 +497,19 @@ fn bind_address(at: EntryRef<'_>, chain_safe: bool) -> Result<Where<'_>, BindErr
     Ok(addr)
 }
 
-/// The socket just bound at `at`, in a directory only we can write
-/// (`path` in messages).
-fn made_socket(at: EntryRef<'_>, path: &Path) -> Result<Made, BindError> {
-    at.made_socket().ok_or_else(|| {
-        BindError::raced(
-            Op::Bind,
-            path,
-            crate::explain::Race::DirReplacedWhileBinding,
-        )
+/// The socket just bound at `at` (`path` in messages); with `bound`, the
+/// file must be the one the kernel says that socket is bound to.
+fn made_socket(
+    at: EntryRef<'_>,
+    path: &Path,
+    bound: Option<BorrowedFd<'_>>,
+) -> Result<Made, BindError> {
+    at.made_socket(bound).map_err(|not| {
+        let race = match not {
+            NotMade::NoSocket => crate::explain::Race::DirReplacedWhileBinding,
+            NotMade::NotOurs => crate::explain::Race::SocketReplaced,
+        };
+        BindError::raced(Op::Bind, path, race)
     })
 }
 
@@ -561,7 +567,7 @@ pub(crate) fn listen_on<K: Kind, T>(
     named: Named<'_>,
     creation: Creation,
     backlog: Backlog,
-    prepare: impl FnOnce() -> Result<T, BindError>,
+    prepare: impl FnOnce(BorrowedFd<'_>) -> Result<T, BindError>,
 ) -> Result<(K, T), BindError> {
     let fd = sys::unix_socket(K::TYPE).map_err(|e| named.os(Op::CreateSocket, e))?;
     K::before_bind(fd.as_fd()).map_err(|e| named.os(Op::PassCredentials, e))?;
@@ -574,7 +580,7 @@ pub(crate) fn listen_on<K: Kind, T>(
         Creation::Set { mode, gid } => sys::bind_creating(fd.as_fd(), at, mode, gid),
     }
     .map_err(|e| named.os(Op::Bind, e))?;
-    let prepared = prepare()?;
+    let prepared = prepare(fd.as_fd())?;
     let socket = K::finish(fd, backlog).map_err(|e| match e {
         Finish::Listen(errno) => named.os(Op::Listen, errno),
         Finish::Register(e) => BindError::from_io(e, |errno| named.os(Op::Register, errno)),
@@ -621,7 +627,7 @@ pub(crate) fn bind_abstract<K: Kind>(
         Named::Abstract(shown),
         Creation::Plain,
         backlog,
-        || Ok(()),
+        |_| Ok(()),
     )?
     .0)
 }
@@ -639,7 +645,7 @@ pub(crate) fn bind_abstract_auto() -> Result<(UnixListener, UnixAddr), BindError
         Named::Abstract(shown),
         Creation::Plain,
         Backlog::MAXCONN,
-        || Ok(()),
+        |_| Ok(()),
     )?;
     let fail = |e| BindError::abstract_failed(shown, e);
     let bound: socket::UnixAddr = socket::getsockname(listener.as_raw_fd()).map_err(fail)?;

@@ -18,20 +18,63 @@
 //! - **"Is this still the socket we made" is asked here only.** What a bind
 //!   records of the file it made is a [`Made`]; [`EntryRef::made_socket`]
 //!   takes it, and [`EntryRef::remove_if_still`] compares and removes.
-//!   Today a `Made` is the file's device and inode number, as `lstat` saw
-//!   them just after the bind; a stronger identity (the socket a file is
-//!   bound to, from `sock_diag`, or an inode pinned by an `O_PATH`
-//!   descriptor, or the ACL it was given) changes `Made` and these methods,
-//!   and nothing else.
+//!   See "Identity" below.
 //! - **Nothing is removed that is not still what we think it is**: a file
 //!   by its [`Made`], a directory or a lock file by the open descriptor of
 //!   it ([`EntryRef::leads_to`]).
 //! - **Errors name the path, and explain EACCES and EPERM from what is seen
 //!   through the descriptor** ([`EntryRef::os_error`]).
+//!
+//! # Identity
+//!
+//! An inode number alone names nothing for long: once a file is removed,
+//! ext4 and tmpfs give its number to the next file made, and a successor
+//! that removed our stale socket often gets it. So a [`Made`] is tied to the
+//! socket we bound, in two ways, each for what it does best:
+//!
+//! - **Which file is our socket: asked of the kernel**, where the file
+//!   could have been swapped before we looked (a directory others may
+//!   write). On Linux, `sock_diag` (`NETLINK_SOCK_DIAG`, `UDIAG_SHOW_VFS`
+//!   for the inode of our socket, which `fstat` of it gives) names the
+//!   inode of the file the socket is bound to, and the file at the name
+//!   must be that one. Only the inode number is compared, and only its
+//!   low 32 bits, all that `struct unix_diag_vfs` holds (on XFS or btrfs,
+//!   a socket put there whose number differs from ours only above them
+//!   would pass, a collision nobody can choose). The device
+//!   `sock_diag` gives is the superblock's (`s_dev`, in the kernel's own
+//!   encoding), which is not what `stat` reports on a btrfs subvolume, and
+//!   the file at the name is on the directory's filesystem anyway, since
+//!   it is opened through the directory's descriptor and no rename crosses
+//!   filesystems. Where netlink is refused (a seccomp filter, systemd's
+//!   `RestrictAddressFamilies=AF_UNIX`) or `unix_diag` is missing, and on
+//!   the other platforms, which have no such call, the check falls back to
+//!   the owner, mode and group that only this bind could have given the
+//!   file. Two sockets of the same user with the same mode and group are
+//!   then told apart by nothing, which is what remains there.
+//! - **That the file stays the one we verified: a pinned inode.** Right
+//!   after the bind, the name is opened `O_PATH | O_NOFOLLOW` through the
+//!   directory's descriptor (Linux, Android, FreeBSD), and the file is
+//!   recorded by `fstat` of that descriptor, which the `Made` holds for as
+//!   long as anything may remove the file (the listener's guard,
+//!   `into_parts`' `UnlinkOnDrop`). An open inode is never freed, so no
+//!   other file can take its number while we hold it, and device and
+//!   inode number at the name then mean our file and nothing else. It
+//!   costs one `openat` per bind and one descriptor per listener; the
+//!   `sock_diag` round trip (four calls) is paid only where it is needed,
+//!   in a directory others may write. `sock_diag` alone would not do for
+//!   the guard: after the listener is closed there is no socket to ask
+//!   about. macOS and NetBSD cannot open a socket file, and where the open
+//!   fails (no descriptor left, `EMFILE`), the `Made` holds none: identity
+//!   there is the device and inode number, and a file that takes a freed
+//!   number while we still hold the guard can be removed as ours.
+//!
+//! A lock file is held open for as long as we may remove it, so its inode
+//! is pinned the same way, and [`EntryRef::leads_to`] compares with it.
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::sys::stat::FileStat;
@@ -84,25 +127,40 @@ impl<'a> Reach<'a> {
 }
 
 /// What a bind records of the socket file it made, to recognise it later:
-/// the file's device and inode number, as `lstat` saw them just after the
-/// bind, and its owner, group and mode then.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Made(FileStat);
+/// the file's `stat` just after the bind, through the `O_PATH` descriptor
+/// that keeps its inode number from being reused while it is held (see
+/// "Identity" in the module docs), and its owner, group and mode then.
+#[derive(Debug, Clone)]
+pub(crate) struct Made {
+    st: FileStat,
+    /// The file, pinned: held, never read, it keeps the inode and its
+    /// number ours; `None` where it cannot be opened.
+    _pin: Option<Arc<OwnedFd>>,
+}
+
+/// Why [`EntryRef::made_socket`] found no socket of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotMade {
+    /// No socket at the name: the bind went elsewhere.
+    NoSocket,
+    /// A socket, but the kernel says ours is bound to another file.
+    NotOurs,
+}
 
 impl Made {
     /// Whether the file is as this process made it: owned by our effective
     /// uid, with the permission bits `mode` and the group `gid` where these
     /// were asked for. Another user cannot make such a file.
     pub(crate) fn is_as_made(&self, mode: Option<u32>, gid: Option<u32>) -> bool {
-        self.0.st_uid == nix::unistd::geteuid().as_raw()
-            && mode.is_none_or(|mode| stat::permissions(&self.0) == mode)
-            && gid.is_none_or(|gid| self.0.st_gid == gid)
+        self.st.st_uid == nix::unistd::geteuid().as_raw()
+            && mode.is_none_or(|mode| stat::permissions(&self.st) == mode)
+            && gid.is_none_or(|gid| self.st.st_gid == gid)
     }
 
     /// Device and inode number, to tell which of our sockets a probe
     /// reached ([`crate::guard::held_here`]).
     pub(crate) fn key(&self) -> (u64, u64) {
-        key(&self.0)
+        key(&self.st)
     }
 }
 
@@ -193,21 +251,44 @@ impl<'a> EntryRef<'a> {
     }
 
     /// The socket a bind just made at the name, recorded so that it is
-    /// recognised later; `None` if the name leads to no socket (the bind
-    /// went elsewhere).
-    pub(crate) fn made_socket(self) -> Option<Made> {
-        match self.lstat() {
-            Ok(Some(st)) if is_socket(&st) => Some(Made(st)),
-            _ => None,
+    /// recognised later, its inode pinned where the platform can. With
+    /// `bound`, the socket that was bound, the kernel is asked which file
+    /// that is, where it says, and another file is [`NotMade::NotOurs`].
+    pub(crate) fn made_socket(self, bound: Option<BorrowedFd<'_>>) -> Result<Made, NotMade> {
+        let (st, pin) = match sys::pin_file(self.dir, self.name) {
+            Ok(pin) => match nix::sys::stat::fstat(pin.as_fd()) {
+                Ok(st) => (st, Some(pin)),
+                Err(_) => return Err(NotMade::NoSocket),
+            },
+            // No `O_PATH` here, or no descriptor left: the number alone.
+            Err(_) => match self.lstat() {
+                Ok(Some(st)) => (st, None),
+                _ => return Err(NotMade::NoSocket),
+            },
+        };
+        if !is_socket(&st) {
+            return Err(NotMade::NoSocket);
         }
+        if let Some(bound) = bound {
+            // `sock_diag` has room for the low 32 bits of the number.
+            let low = key(&st).1 as u32;
+            if sys::bound_inode(bound).is_some_and(|ino| ino != low) {
+                return Err(NotMade::NotOurs);
+            }
+        }
+        Ok(Made {
+            st,
+            _pin: pin.map(Arc::new),
+        })
     }
 
     /// Removes the name if it still leads to the socket `made`; with
     /// `None`, if it leads to any socket, which only a directory nobody
-    /// else may enter allows (our private directories).
+    /// else may enter allows (our private directories). While `made` holds
+    /// its pinned inode, its number is no other file's.
     pub(crate) fn remove_if_still(self, made: Option<&Made>) -> Removal {
         match self.lstat() {
-            Ok(Some(st)) if made.is_none_or(|made| same_inode(&st, &made.0)) && is_socket(&st) => {
+            Ok(Some(st)) if made.is_none_or(|made| same_inode(&st, &made.st)) && is_socket(&st) => {
                 match self.unlink() {
                     Ok(()) => Removal::Removed,
                     Err(errno) => Removal::Failed(errno),
@@ -274,5 +355,37 @@ impl<D: AsFd> Entry<D> {
             name: &self.name,
             path: &self.path,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixListener;
+
+    use super::*;
+
+    #[test]
+    fn the_kernel_names_our_socket_file_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = UnixListener::bind(dir.path().join("a")).unwrap();
+        let other = UnixListener::bind(dir.path().join("b")).unwrap();
+        let fd =
+            nix::fcntl::open(dir.path(), nix::fcntl::OFlag::O_DIRECTORY, stat::mode(0)).unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let at_a = EntryRef::new(fd.as_fd(), OsStr::new("a"), &a);
+        let at_b = EntryRef::new(fd.as_fd(), OsStr::new("b"), &b);
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            let st = at_a.lstat().unwrap().unwrap();
+            assert_eq!(sys::bound_inode(ours.as_fd()), Some(key(&st).1 as u32));
+        }
+        assert!(at_a.made_socket(Some(ours.as_fd())).is_ok());
+        if sys::bound_inode(ours.as_fd()).is_some() {
+            assert_eq!(
+                at_b.made_socket(Some(ours.as_fd())).unwrap_err(),
+                NotMade::NotOurs
+            );
+        }
+        drop(other);
     }
 }

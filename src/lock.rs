@@ -23,6 +23,12 @@
 //! exactly [`MARKER`]. Any other file at the lock path is used but never
 //! removed, and anything that is not a regular file is never followed,
 //! opened or removed.
+//!
+//! The lock file's identity is as strong as a socket's (see "Identity" in
+//! [`crate::entry`]): it is removed only while we hold it open, and only if
+//! its name still leads to the file we hold ([`EntryRef::leads_to`]). An
+//! open file's inode is never freed, so no other file can have taken its
+//! number in between.
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{BorrowedFd, OwnedFd};

@@ -112,12 +112,12 @@ fn bind_in<K: Kind>(base_path: &Path) -> Result<(K, UnixAddr, TempSocket), Errno
         Named::Path(&path),
         Creation::Plain,
         Backlog::MAXCONN,
-        || {
+        |_| {
             // Elsewhere the bind goes by path, and a redirected one is caught
             // here: nobody else can put a socket in our directory.
             socket
-                .made_socket()
-                .ok_or_else(|| BindError::os(Op::Bind, &path, Errno::EBUSY))
+                .made_socket(None)
+                .map_err(|_| BindError::os(Op::Bind, &path, Errno::EBUSY))
         },
     )
     .map_err(errno)?;

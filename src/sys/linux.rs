@@ -533,3 +533,81 @@ pub(crate) fn remove_access_acl(file: &Path) -> nix::Result<()> {
         Err(errno) => Err(errno),
     }
 }
+
+/// An `O_PATH` descriptor of `name` in `dir`, never following a link: while
+/// it is open, the file's inode is not freed, so its number is not given
+/// to another file.
+pub(crate) fn pin_file(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> nix::Result<OwnedFd> {
+    use nix::fcntl::{OFlag, openat};
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    openat(dir, name, flags, nix::sys::stat::Mode::empty())
+}
+
+/// The inode number of the file the socket `sock` is bound to, as the
+/// kernel says through `sock_diag` (`UDIAG_SHOW_VFS`); `None` where it
+/// does not say (netlink refused by a seccomp filter or
+/// `RestrictAddressFamilies=`, no `unix_diag`). The device it gives too is
+/// the superblock's, which is not what `stat` says on a btrfs subvolume,
+/// so it is not returned. The number is the low 32 bits of it, all that
+/// `struct unix_diag_vfs` has room for.
+pub(crate) fn bound_inode(sock: BorrowedFd<'_>) -> Option<u32> {
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLMSG_ERROR: u16 = 2;
+    const UDIAG_SHOW_VFS: u32 = 2;
+    const UNIX_DIAG_VFS: u16 = 1;
+    let ino = u32::try_from(nix::sys::stat::fstat(sock).ok()?.st_ino).ok()?;
+    let diag = socket::socket(
+        AddressFamily::Netlink,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        socket::SockProtocol::NetlinkSockDiag,
+    )
+    .ok()?;
+    // struct nlmsghdr, then struct unix_diag_req, in native byte order.
+    let mut req = Vec::with_capacity(40);
+    req.extend_from_slice(&40u32.to_ne_bytes());
+    req.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    req.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+    req.extend_from_slice(&[0; 8]); // seq, pid
+    req.extend_from_slice(&[libc_af_unix(), 0, 0, 0]); // family, protocol, pad
+    req.extend_from_slice(&u32::MAX.to_ne_bytes()); // every state
+    req.extend_from_slice(&ino.to_ne_bytes());
+    req.extend_from_slice(&UDIAG_SHOW_VFS.to_ne_bytes());
+    req.extend_from_slice(&[0xff; 8]); // no cookie
+    socket::send(diag.as_raw_fd(), &req, socket::MsgFlags::empty()).ok()?;
+    let mut buf = [0u8; 256];
+    let n = socket::recv(diag.as_raw_fd(), &mut buf, socket::MsgFlags::empty()).ok()?;
+    let buf = &buf[..n];
+    let u16_at = |at: usize| {
+        buf.get(at..at + 2)
+            .map(|b| u16::from_ne_bytes([b[0], b[1]]))
+    };
+    let u32_at = |at: usize| {
+        buf.get(at..at + 4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let len = (u32_at(0)? as usize).min(n);
+    // struct unix_diag_msg: family, type, state, pad, ino, cookie[2].
+    if u16_at(4)? == NLMSG_ERROR || u32_at(16 + 4)? != ino {
+        return None;
+    }
+    let mut at = 16 + 16;
+    while at + 4 <= len {
+        let (attr_len, attr_type) = (u16_at(at)? as usize, u16_at(at + 2)?);
+        if attr_len < 4 {
+            return None;
+        }
+        if attr_type == UNIX_DIAG_VFS {
+            // struct unix_diag_vfs: ino, then dev.
+            return u32_at(at + 4);
+        }
+        at += (attr_len + 3) & !3;
+    }
+    None
+}
+
+/// `AF_UNIX`, as the byte `sdiag_family` holds.
+fn libc_af_unix() -> u8 {
+    AddressFamily::Unix as u8
+}

@@ -268,3 +268,27 @@ pub(crate) fn has_acl(_file: &Path, _which: Acl) -> nix::Result<bool> {
 pub(crate) fn remove_access_acl(_file: &Path) -> nix::Result<()> {
     Err(Errno::ENOSYS)
 }
+
+/// An `O_PATH` descriptor of `name` in `dir`, never following a link: while
+/// it is open, the file's inode is not freed, so its number is not given
+/// to another file (FreeBSD). macOS and NetBSD have no `O_PATH` and cannot
+/// open a socket file: `ENOTSUP`, and identity is the device and inode
+/// number.
+pub(crate) fn pin_file(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> nix::Result<OwnedFd> {
+    #[cfg(target_os = "freebsd")]
+    {
+        let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        nix::fcntl::openat(dir, name, flags, nix::sys::stat::Mode::empty())
+    }
+    #[cfg(not(target_os = "freebsd"))]
+    {
+        let _ = (dir, name);
+        Err(Errno::ENOTSUP)
+    }
+}
+
+/// The file a socket is bound to, as the kernel says: no call for it here
+/// (Linux has `sock_diag`).
+pub(crate) fn bound_inode(_sock: BorrowedFd<'_>) -> Option<u32> {
+    None
+}

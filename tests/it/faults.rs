@@ -11,8 +11,10 @@
 //!
 //! A few calls only tidy up (removing the private directory) or have a
 //! fallback (`renameat2` without support, opening a private directory that
-//! was swapped): there the bind succeeds, and what it could not remove is
-//! removed by the next bind in the directory.
+//! was swapped, pinning the new socket's inode with `O_PATH`, asking
+//! `sock_diag` which file our socket is bound to): there the bind
+//! succeeds, and what it could not remove is removed by the next bind in
+//! the directory.
 
 use std::fs;
 use std::path::Path;
@@ -209,6 +211,13 @@ const EITHER_ROUTE: &[(Setup, Fault, Expect)] = &[
         ("listen", "", 1, "ENOBUFS"),
         Expect::Fails("ResourceExhausted", &["cannot listen on", "out of memory"]),
     ),
+    // No descriptor left to pin the new socket's inode: the device and
+    // inode number alone, as on macOS.
+    (
+        Setup::Free,
+        ("openat", "O_PATH", 1, "EMFILE"),
+        Expect::Binds(""),
+    ),
 ];
 
 #[test]
@@ -288,6 +297,14 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
         // No thread may take its own umask (a seccomp filter, say): the
         // private directory's route, which binds all the same.
         (("unshare", "CLONE_FS", 1, "EPERM"), Expect::Binds("")),
+        // Netlink refused (RestrictAddressFamilies=AF_UNIX, say), or
+        // `sock_diag` not answering: the owner, mode and group check.
+        (
+            ("socket", "AF_NETLINK", 1, "EAFNOSUPPORT"),
+            Expect::Binds(""),
+        ),
+        (("sendto", "", 1, "EPERM"), Expect::Binds("")),
+        (("recvfrom", "", 1, "EIO"), Expect::Binds("")),
     ];
     for (fault, expect) in at_creation {
         case(Route::Shared, Free, false, &[*fault], *expect);
@@ -345,6 +362,7 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
             ("renameat2", "RENAME_NOREPLACE", 1, "ENOSYS"),
             Expect::Binds(""),
         ),
+        (("openat", "O_PATH", 1, "EMFILE"), Expect::Binds("")),
     ];
     for (fault, expect) in private {
         case(Route::Private, Free, false, &[*fault], *expect);

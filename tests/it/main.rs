@@ -21,6 +21,7 @@ mod filesystems;
 mod grpc;
 mod hostile;
 mod hyper;
+mod identity;
 mod inspect;
 mod live;
 mod long_paths;
