@@ -396,7 +396,7 @@ impl BindError {
         group: Option<u32>,
         dir: BorrowedFd<'_>,
     ) -> Self {
-        use nix::unistd::{Gid, Group, getegid, geteuid, getgroups};
+        use nix::unistd::{Gid, Group, geteuid};
         let us = geteuid().as_raw();
         let new_owner = owner.filter(|&uid| uid != us);
         if errno != Errno::EPERM {
@@ -423,8 +423,7 @@ impl BindError {
                     Some(name) => format!("group {gid} ({name})"),
                     None => format!("group {gid}"),
                 };
-                let member = getegid().as_raw() == gid
-                    || getgroups().is_ok_and(|groups| groups.contains(&Gid::from_raw(gid)));
+                let member = sys::in_group(gid);
                 let join = name.unwrap_or_else(|| gid.to_string());
                 (
                     format!("giving it {named}"),

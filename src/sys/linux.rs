@@ -247,19 +247,24 @@ pub(crate) fn may_write_dir(dir: BorrowedFd<'_>) -> nix::Result<()> {
     }
 }
 
+/// Whether we are in group `gid`: our effective gid, or one of our
+/// supplementary groups.
+pub(crate) fn in_group(gid: u32) -> bool {
+    use nix::unistd::{Gid, getegid, getgroups};
+    getegid().as_raw() == gid || getgroups().is_ok_and(|g| g.contains(&Gid::from_raw(gid)))
+}
+
 /// [`may_write_dir`] from the directory's mode bits, our ids and
 /// `CAP_DAC_OVERRIDE`, as the kernel decides it (ACLs aside).
 fn may_write_by_mode(dir: BorrowedFd<'_>) -> nix::Result<()> {
-    use nix::unistd::{getegid, geteuid, getgroups};
+    use nix::unistd::geteuid;
     if super::Caps::now().has(super::Cap::DacOverride) {
         return Ok(());
     }
     let st = nix::sys::stat::fstat(dir)?;
-    let in_group = st.st_gid == getegid().as_raw()
-        || getgroups().is_ok_and(|g| g.contains(&nix::unistd::Gid::from_raw(st.st_gid)));
     let bits = if st.st_uid == geteuid().as_raw() {
         st.st_mode >> 6
-    } else if in_group {
+    } else if in_group(st.st_gid) {
         st.st_mode >> 3
     } else {
         st.st_mode

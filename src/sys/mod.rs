@@ -27,9 +27,10 @@ mod cmsg;
 pub(crate) use imp::{
     Acl, LONG_PATHS, MAX_ABSTRACT_LEN, MAX_LONG_PATH_NAME, MAX_PATH_LEN, abstract_name_of,
     abstract_name_of_tokio, abstract_sockaddr, autobind_sockaddr, bind_creating, bound_inode,
-    creation_settings, descriptor_limit, fd_path, has_acl, may_write_dir, open_dir_handle,
-    pass_credentials, passes_credentials, peer_cred, peer_groups, pin_file, recv_with_cred,
-    remove_access_acl, rename_exchange, rename_noreplace, stream_socket, unix_socket, unrecorded,
+    creation_settings, descriptor_limit, fd_path, has_acl, in_group, may_write_dir,
+    open_dir_handle, pass_credentials, passes_credentials, peer_cred, peer_groups, pin_file,
+    recv_with_cred, remove_access_acl, rename_exchange, rename_noreplace, stream_socket,
+    unix_socket, unrecorded,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -42,7 +43,9 @@ pub(crate) use procfs::{ancestor_holding_flock, command_line, fs_type, id_mapped
 pub(crate) enum Cap {
     /// Giving a file to another user, or to a group we are not in.
     Chown = 0,
-    /// Writing a directory whatever its mode says.
+    /// Writing a directory whatever its mode says (asked on Linux only,
+    /// where `faccessat2` may be refused).
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     DacOverride = 1,
     /// Removing another user's file from a sticky directory.
     Fowner = 3,

@@ -292,3 +292,15 @@ pub(crate) fn pin_file(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> nix::Resu
 pub(crate) fn bound_inode(_sock: BorrowedFd<'_>) -> Option<u32> {
     None
 }
+
+/// Whether we are in group `gid`: our effective gid, or one of our
+/// supplementary groups (macOS: the effective gid only, as nix offers no
+/// `getgroups` there).
+pub(crate) fn in_group(gid: u32) -> bool {
+    use nix::unistd::{Gid, getegid};
+    #[cfg(not(target_vendor = "apple"))]
+    let supplementary = nix::unistd::getgroups().is_ok_and(|g| g.contains(&Gid::from_raw(gid)));
+    #[cfg(target_vendor = "apple")]
+    let supplementary = false;
+    getegid() == Gid::from_raw(gid) || supplementary
+}
