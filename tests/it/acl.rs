@@ -61,16 +61,21 @@ fn setfacl(args: &[&str]) {
     assert!(status.success(), "setfacl {args:?}");
 }
 
-/// A directory uid 65534 owns, mode 0777, whose default ACL grants it
-/// `rwx` on every new file, as its owner may set.
-fn nobodys_dir_with_default_acl(parent: &Path) -> PathBuf {
-    let dir = dir(parent, "shared", NOBODY, NOBODY, 0o777);
+/// A default ACL on `dir` that grants uid 65534 `rwx` on every new file.
+fn grant_nobody_by_default(dir: &Path) {
     setfacl(&[
         "-d",
         "-m",
         &format!("u:{NOBODY}:rwx"),
         dir.to_str().unwrap(),
     ]);
+}
+
+/// A directory uid 65534 owns, mode 0777, whose default ACL grants it
+/// `rwx` on every new file, as its owner may set.
+fn nobodys_dir_with_default_acl(parent: &Path) -> PathBuf {
+    let dir = dir(parent, "shared", NOBODY, NOBODY, 0o777);
+    grant_nobody_by_default(&dir);
     dir
 }
 
@@ -162,12 +167,7 @@ fn a_default_acl_of_the_directory_never_admits_past_the_mode_on_a_takeover() {
 fn a_default_acl_of_a_directory_only_we_write_never_admits_past_the_mode() {
     let top = tempdir();
     let dir = dir(top.path(), "ours", 0, 0, 0o755);
-    setfacl(&[
-        "-d",
-        "-m",
-        &format!("u:{NOBODY}:rwx"),
-        dir.to_str().unwrap(),
-    ]);
+    grant_nobody_by_default(&dir);
     let path = dir.join("app.sock");
     let met = bind_then_nobody_connects(&path, Some(GROUP), OnExisting::default());
     assert_eq!(met, refused(GROUP), "uid 65534 must get EACCES");
@@ -240,12 +240,7 @@ fn bind_fails_under(path: &Path, inject: &str, kind: &str) -> String {
 fn an_acl_that_cannot_be_removed_refuses_the_bind_and_says_why() {
     let top = tempdir();
     let dir = dir(top.path(), "ours", 0, 0, 0o755);
-    setfacl(&[
-        "-d",
-        "-m",
-        &format!("u:{NOBODY}:rwx"),
-        dir.to_str().unwrap(),
-    ]);
+    grant_nobody_by_default(&dir);
     let message = bind_fails_under(
         &dir.join("app.sock"),
         "inject=lremovexattr:error=EPERM",
