@@ -24,11 +24,11 @@
 //!   where only we can reach the name; a group asked for is set as asked.
 //!
 //! Where others may write the directory and the socket was bound at the
-//! path itself ([`crate::bind::Creation::Set`]), a name there can be
-//! swapped between two calls, so nothing is changed by name: an ACL or a
-//! group that is not what was asked for sends the bind to the private
-//! directory instead ([`Unsettled`]), where it is set as above, and the
-//! socket bound at the path is removed before it ever listened.
+//! path itself ([`crate::bind::Creation::Closed`]), a name there can be
+//! swapped between two calls, so nothing is changed by name: the file is
+//! made with no permission bits at all, proven to be our socket's, and its
+//! owner, group, ACL and mode are then set through the descriptor that
+//! pins its inode ([`set_pinned`]).
 //!
 //! Only a bind that asks for a mode, an owner or a group is checked: with
 //! none, the file gets what any file made there gets (the umask, or the
@@ -40,30 +40,22 @@
 
 use std::path::{Path, PathBuf};
 
+use std::os::unix::fs::PermissionsExt;
+
+use nix::errno::Errno;
 use nix::fcntl::AtFlags;
-use nix::unistd::{fchownat, getegid};
+use nix::unistd::{Gid, Uid, fchownat, getegid, geteuid};
 
 use crate::entry::{EntryRef, Made};
 use crate::error::{BindError, Op};
 use crate::sys::{self, Acl};
 
-/// What a file bound where others may write carries beyond what was asked
-/// for, which [`check`] found and the bind then sets in a private directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Unsettled {
-    /// An access ACL, from the directory's default ACL.
-    Acl,
-    /// A group that was not asked for and is not ours, from a setgid
-    /// directory.
-    Group,
-}
-
-/// The access a bind asked for: the mode and group (the owner is set after,
-/// and needs nothing here), and whether it asked for any access at all
-/// (a mode, an owner or a group); nothing is checked otherwise.
+/// The access a bind asked for, and whether it asked for any at all (a
+/// mode, an owner or a group); nothing is checked otherwise.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Asked {
     pub(crate) mode: Option<u32>,
+    pub(crate) owner: Option<u32>,
     pub(crate) group: Option<u32>,
     pub(crate) any: bool,
 }
@@ -86,27 +78,41 @@ fn route(at: EntryRef<'_>, by_path: bool) -> PathBuf {
     }
 }
 
-/// For a socket bound at the path where others may write the directory:
-/// whether the file `made` at `at` (bound by the path's string if
-/// `by_path`) carries a group or an ACL beyond what `o` asked for. Changes
-/// nothing. `path` names the socket in messages.
-pub(crate) fn check(
-    at: EntryRef<'_>,
-    by_path: bool,
-    made: &Made,
-    o: Asked,
-    path: &Path,
-) -> Result<Option<Unsettled>, BindError> {
-    if !o.any {
-        return Ok(None);
+/// For a socket bound at the path where others may write the directory,
+/// made closed (no permission bits, [`sys::bind_closed`]): its owner,
+/// group and mode set as asked (`o`), and an access ACL the directory gave
+/// it removed, each through the descriptor that pins the file `made`
+/// (`fchownat` with `AT_EMPTY_PATH`, and `/proc/self/fd/N` for the ACL and
+/// the mode), never by name: a name there can be swapped between two
+/// calls, the pinned inode cannot. The ACL goes before the mode, whose
+/// group bits would otherwise become its mask. Returns the file as it is
+/// now. `at` names it in messages.
+pub(crate) fn set_pinned(at: EntryRef<'_>, made: &Made, o: Asked) -> Result<Made, BindError> {
+    let path = at.path();
+    let no_pin = |errno| BindError::os(Op::SetMode, path, errno);
+    let pin = made.pin().ok_or_else(|| no_pin(Errno::EMFILE))?;
+    let file = sys::fd_path(pin).ok_or_else(|| no_pin(Errno::ENOENT))?;
+    let ours = getegid().as_raw();
+    // A group from a setgid directory, where none was asked for, is undone.
+    let gid = o.group.or((made.gid() != ours).then_some(ours));
+    if o.owner.is_some() || gid.is_some() {
+        let (uid, gid) = (o.owner.map(Uid::from_raw), gid.map(Gid::from_raw));
+        fchownat(pin, "", uid, gid, AtFlags::AT_EMPTY_PATH).map_err(|e| match e {
+            Errno::EINVAL => BindError::unmapped_owner(path, at.dir(), o.owner, o.group),
+            _ if o.group.is_none() && o.owner.is_none() => BindError::setgid_group(path, ours, e),
+            _ => BindError::chown_refused(path, e, o.owner, o.group, at.dir()),
+        })?;
     }
-    if !made.is_as_made(o.mode, Some(o.gid())) {
-        return Ok(Some(Unsettled::Group));
-    }
-    match sys::has_acl(&route(at, by_path), Acl::Access) {
-        Ok(true) => Ok(Some(Unsettled::Acl)),
-        Ok(false) => Ok(None),
-        Err(errno) => Err(BindError::os(Op::SetMode, path, errno)),
+    remove_acl(&file, true, path)?;
+    let mode = o.mode.unwrap_or_else(|| 0o777 & !sys::umask());
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| BindError::io(Op::SetMode, path, e))?;
+    let now = made.restat().map_err(no_pin)?;
+    let owner = o.owner.unwrap_or_else(|| geteuid().as_raw());
+    if now.is_as(mode, owner, gid.unwrap_or(made.gid())) {
+        Ok(now)
+    } else {
+        Err(BindError::os(Op::SetMode, path, Errno::EPERM))
     }
 }
 
@@ -138,17 +144,20 @@ pub(crate) fn settle(
         .map_err(|errno| BindError::setgid_group(path, ours.as_raw(), errno))?;
         tracing::debug!(path = %path.display(), gid = ours.as_raw(), "gave the socket our group, not the setgid directory's");
     }
-    let file = route(at, by_path);
-    match sys::has_acl(&file, Acl::Access) {
+    remove_acl(&route(at, by_path), false, path)
+}
+
+/// Removes the access ACL of `file` (followed if `follow`: the
+/// `/proc/self/fd/N` of a pin) if it has one, and checks that it is gone.
+fn remove_acl(file: &Path, follow: bool, path: &Path) -> Result<(), BindError> {
+    match sys::has_acl(file, Acl::Access, follow) {
         Ok(false) => return Ok(()),
         Ok(true) => {}
         Err(errno) => return Err(BindError::os(Op::SetMode, path, errno)),
     }
-    match sys::remove_access_acl(&file) {
-        Ok(()) => {}
-        Err(errno) => return Err(BindError::acl_not_removed(path, errno)),
-    }
-    match sys::has_acl(&file, Acl::Access) {
+    sys::remove_access_acl(file, follow)
+        .map_err(|errno| BindError::acl_not_removed(path, errno))?;
+    match sys::has_acl(file, Acl::Access, follow) {
         Ok(false) => {
             tracing::debug!(path = %path.display(), "removed the access ACL the directory's default ACL gave the socket");
             Ok(())
@@ -164,7 +173,7 @@ pub(crate) fn describe(at: EntryRef<'_>) -> Vec<String> {
     let mut lines = Vec::new();
     let dir = sys::fd_path(at.dir()).map_or_else(|| at.dir_path().to_owned(), |d| d.join("."));
     let shown = |p: &Path| crate::escape::shown(p).to_string();
-    if sys::has_acl(&route(at, false), Acl::Access) == Ok(true) {
+    if sys::has_acl(&route(at, false), Acl::Access, false) == Ok(true) {
         lines.push(format!(
             "the socket file carries an access ACL, which may grant more than its mode shows (getfacl {})",
             shown(at.path())
@@ -180,7 +189,7 @@ pub(crate) fn describe(at: EntryRef<'_>) -> Vec<String> {
             "an access ACL, which may grant more than its mode shows",
         ),
     ] {
-        if sys::has_acl(&dir, which) == Ok(true) {
+        if sys::has_acl(&dir, which, false) == Ok(true) {
             lines.push(format!(
                 "its directory carries {what} (getfacl {})",
                 shown(at.dir_path())

@@ -20,20 +20,20 @@
 //!    owned by root or us, like `/tmp`), it is bound at the path itself,
 //!    and its mode and owner set before it listens. Where others may write
 //!    the directory it is bound at the path too, when nothing on the way
-//!    can be redirected and the bind itself can give the file its mode and
-//!    group ([`Creation::Set`]: on Linux, a helper thread with its own
-//!    umask and filesystem gid); the file is then checked to be the one it
-//!    made. Before it listens, on every route, the file's access is what
-//!    was asked for and no more ([`crate::access`]): an ACL inherited from
-//!    a default ACL, or a group from a setgid directory, is undone where
-//!    only we can reach the name; where others may write the directory it
-//!    sends the bind to the private directory below instead. Either way
-//!    the kernel names the socket by the path that was asked for, and a file bound there that the bind cannot finish (an
-//!    error, or a panic of Tokio's registration) is removed again
-//!    ([`Unfinished`]). Anywhere else (a takeover, another owner, a path that can
-//!    be redirected, other platforms) it is bound in a private 0700
-//!    directory beside the path ([`crate::private`]), where nobody else can
-//!    reach it, and
+//!    can be redirected: with nothing asked of its access, as any bind
+//!    makes it; with a mode, owner or group, closed ([`Creation::Closed`]:
+//!    no permission bits, so nobody can connect or send), then proven to
+//!    be the file our socket is bound to and given its access through the
+//!    descriptor that pins it, never by name (Linux, with `/proc`). Before
+//!    it listens, on every route, the file's access is what was asked for
+//!    and no more ([`crate::access`]): an ACL inherited from a default
+//!    ACL, or a group from a setgid directory, is undone. The kernel then
+//!    names the socket by the path that was asked for, and a file bound
+//!    there that the bind cannot finish (an error, or a panic of Tokio's
+//!    registration) is removed again ([`Unfinished`]). Anywhere else (a
+//!    takeover, a path that can be redirected, no `/proc`, other
+//!    platforms) it is bound in a private 0700 directory beside the path
+//!    ([`crate::private`]), where nobody else can reach it, and
 //! 5. moved into place without replacing anything ([`crate::place`]:
 //!    `renameat2(RENAME_NOREPLACE)`, or where a filesystem refuses it the
 //!    `link` or `rename` found to keep a socket reachable there), so that a
@@ -54,7 +54,7 @@ use nix::errno::Errno;
 use nix::fcntl::AtFlags;
 use nix::sys::socket::{self, Backlog};
 use nix::sys::stat::{FchmodatFlags, FileStat, fchmodat};
-use nix::unistd::{Gid, Uid, fchownat, getegid};
+use nix::unistd::{Gid, Uid, fchownat};
 use tokio::net::UnixListener;
 
 use crate::access;
@@ -130,6 +130,7 @@ impl Options {
     fn asked(&self) -> access::Asked {
         access::Asked {
             mode: self.mode,
+            owner: self.owner,
             group: self.group,
             any: self.mode.is_some() || self.owner.is_some() || self.group.is_some(),
         }
@@ -171,15 +172,7 @@ pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkG
     }
     // 4. and 5. The socket, listening, in place.
     let (listener, made) = match bind_route(&opened.dir, at, o, takeover)? {
-        BindAt::Path(addr, creation) => match bind_at_path(at, &addr, creation, o)? {
-            Ok(bound) => bound,
-            Err(unsettled) => {
-                // The directory gave the file an ACL or a group beyond
-                // what was asked for; the private directory lets us set it.
-                tracing::debug!(path = %shown(path), ?unsettled, "binding in a private directory instead");
-                bind_in_private_dir(at, o, false)?
-            }
-        },
+        BindAt::Path(addr, creation) => bind_at_path(at, &addr, creation, o)?,
         BindAt::PrivateDir => bind_in_private_dir(at, o, takeover)?,
     };
     // 6. The private directory went with its scope; the lock goes now.
@@ -307,21 +300,28 @@ enum BindAt<'a> {
 /// How the mode and owner are applied to a socket bound at the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Creation {
-    /// Set after the bind, before the socket listens: only where nobody
-    /// else can replace a name we create in the directory.
+    /// Set by name after the bind, before the socket listens: only where
+    /// nobody else can replace a name we create in the directory.
     Plain,
-    /// Given to the file as the bind creates it ([`sys::bind_creating`]):
-    /// where others may write the directory, since any later step by name
-    /// could reach a file they put there.
-    Set { mode: Option<u32>, gid: Option<u32> },
+    /// Where others may write the directory, with nothing asked of the
+    /// file's access: bound as any bind is, then checked to be ours.
+    Shared,
+    /// Where others may write the directory, with a mode, owner or group
+    /// asked for: the file is made with no permission bits, so that nobody
+    /// can connect or send to it ([`sys::bind_closed`], in the group
+    /// `fsgid` where only that can give it), checked to be ours, then given
+    /// its access through the descriptor that pins it
+    /// ([`access::set_pinned`]), since any step by name could reach a file
+    /// others put there.
+    Closed { fsgid: Option<u32> },
 }
 
 /// Step 4's route to `at`, in `dir`. At the path itself where nobody else
 /// can replace a name we create in the directory; also where others may
-/// write it, when the path cannot be redirected and the bind itself can
-/// give the file its mode and group (Linux); a takeover, and every other
-/// case, through a private directory, since `bind(2)` cannot replace a
-/// file.
+/// write it, when the path cannot be redirected and, if any access is
+/// asked for, it can be set through the file's pinned descriptor
+/// (`/proc/self/fd`, Linux); a takeover, and every other case, through a
+/// private directory, since `bind(2)` cannot replace a file.
 fn bind_route<'a>(
     dir: &Dir,
     at: EntryRef<'a>,
@@ -331,118 +331,94 @@ fn bind_route<'a>(
     if takeover {
         return Ok(BindAt::PrivateDir);
     }
-    if dir.only_ours && (sys::fd_path(dir.fd()).is_some() || !dir.redirectable) {
+    let through_proc = sys::fd_path(dir.fd()).is_some();
+    if dir.only_ours && (through_proc || !dir.redirectable) {
         let addr = bind_address(at, !dir.redirectable)?;
         return Ok(BindAt::Path(addr, Creation::Plain));
     }
     let long = at.path().as_os_str().len() > sys::MAX_PATH_LEN;
-    let euid = nix::unistd::geteuid().as_raw();
-    let owner_ok = o.owner.is_none_or(|uid| uid == euid);
-    Ok(
-        match (
-            dir.redirectable || long || !owner_ok,
-            group_at_creation(dir, o.group),
-        ) {
-            // Nothing to give the file but what any bind gives it, or the
-            // bind can give it the mode and group as it makes it.
-            (false, Some(gid))
-                if (o.mode.is_none() && gid.is_none()) || sys::creation_settings() =>
-            {
-                match at.reach(true).address() {
-                    Ok(addr) => BindAt::Path(addr, Creation::Set { mode: o.mode, gid }),
-                    Err(_) => BindAt::PrivateDir,
-                }
-            }
-            _ => BindAt::PrivateDir,
-        },
-    )
+    let asked = o.asked().any;
+    if dir.redirectable || long || (asked && !through_proc) {
+        return Ok(BindAt::PrivateDir);
+    }
+    let creation = if asked {
+        Creation::Closed {
+            fsgid: fsgid_for(o.group),
+        }
+    } else {
+        Creation::Shared
+    };
+    Ok(match at.reach(true).address() {
+        Ok(addr) => BindAt::Path(addr, creation),
+        Err(_) => BindAt::PrivateDir,
+    })
 }
 
-/// The filesystem gid a bind must take for the new file to be in `group`:
-/// `Some(None)` when it is already (our gid, or the group of a setgid
-/// directory), `Some(Some(gid))` when we may switch to it (`CAP_SETGID`,
-/// or our real gid), `None` when we may not (the private directory's
-/// route then gives the group after the bind, with `CAP_CHOWN` or
-/// membership).
-fn group_at_creation(dir: &Dir, group: Option<u32>) -> Option<Option<u32>> {
-    use nix::unistd::{getegid, getgid};
-    let Some(gid) = group else {
-        return Some(None);
-    };
-    let inherited = nix::sys::stat::fstat(dir.fd())
-        .is_ok_and(|st| st.st_mode & 0o2000 != 0 && st.st_gid == gid);
-    if inherited || gid == getegid().as_raw() {
-        Some(None)
-    } else if sys::Caps::now().has(sys::Cap::Setgid) || gid == getgid().as_raw() {
-        Some(Some(gid))
-    } else {
-        None
-    }
+/// The filesystem gid a closed bind takes so that the file is made in
+/// `group`: only where `fchown` could not give it after (no `CAP_CHOWN`,
+/// not a member) and `setfsgid` can (`CAP_SETGID`, or our real gid).
+fn fsgid_for(group: Option<u32>) -> Option<u32> {
+    use sys::{Cap, Caps};
+    let gid = group?;
+    let caps = Caps::now();
+    let by_chown = caps.has(Cap::Chown) || sys::in_group(gid);
+    let by_fsgid = caps.has(Cap::Setgid) || gid == nix::unistd::getgid().as_raw();
+    (!by_chown && by_fsgid).then_some(gid)
 }
 
 /// Steps 4 and 5 in one: bound at the path, given its mode and owner
 /// (`creation`), checked to be ours and to carry nothing beyond what was
 /// asked for ([`crate::access`]), listening. What it bound and could not
 /// finish is removed, on an error and on a panic alike ([`Unfinished`]).
-/// `Ok(Err(_))` when others may write the directory and it gave the file an
-/// ACL or a group beyond what was asked for: the socket is removed before
-/// it listened, for a bind in a private directory instead.
 #[track_caller]
 fn bind_at_path<K: Kind>(
     at: EntryRef<'_>,
     addr: &Where<'_>,
     creation: Creation,
     o: &Options,
-) -> Result<Result<(K, Made), access::Unsettled>, BindError> {
+) -> Result<(K, Made), BindError> {
     let path = at.path();
     // Whether the bind went by the path's own string, for the route to
     // the file it made.
     let by_path = matches!(addr, Where::Addr(a) if a.path() == Some(path));
     let mut unfinished = Unfinished::new(at);
-    let mut unsettled = None;
     let bound = listen_on(
         addr,
         Named::In(path, at.dir()),
         creation,
         o.backlog(),
-        |sock| {
-            // Others may write the directory: the file there must be the
-            // one our socket is bound to (where the kernel says), with what
-            // this bind gave it, and nothing more: nothing is changed by
-            // name there.
-            let shared = matches!(creation, Creation::Set { .. });
-            let made = made_socket(at, path, shared.then_some(sock))?;
-            if shared {
-                is_what_we_made(&made, path, o)?;
-                unfinished.made(made.clone());
-                unsettled = access::check(at, by_path, &made, o.asked(), path)?;
-                if let Some(found) = unsettled {
-                    return Err(match found {
-                        access::Unsettled::Acl => BindError::default_acl_grants(path),
-                        access::Unsettled::Group => {
-                            BindError::setgid_group(path, getegid().as_raw(), Errno::EPERM)
-                        }
-                    });
-                }
-            } else {
+        |sock| match creation {
+            Creation::Plain => {
+                let made = made_socket(at, path, None)?;
                 unfinished.made(made.clone());
                 access::settle(at, by_path, &made, o.asked(), path)?;
                 set_mode_and_owner(at, path, o)?;
+                Ok(made)
             }
-            Ok(made)
+            // Others may write the directory: the file there must be the
+            // one our socket is bound to (where the kernel says), as this
+            // bind made it, and nothing is changed by name there.
+            Creation::Shared | Creation::Closed { .. } => {
+                let made = made_socket(at, path, Some(sock))?;
+                let closed = matches!(creation, Creation::Closed { .. });
+                is_what_we_made(&made, path, closed.then_some(0))?;
+                unfinished.made(made.clone());
+                if closed {
+                    access::set_pinned(at, &made, o.asked())
+                } else {
+                    Ok(made)
+                }
+            }
         },
     );
     match bound {
         Ok(bound) => {
             unfinished.finished();
-            Ok(Ok(bound))
+            Ok(bound)
         }
         Err(e) => {
             // What we bound and could not finish goes again.
             drop(unfinished);
-            if let Some(unsettled) = unsettled {
-                return Ok(Err(unsettled));
-            }
             if e.raw_os_error() == Some(Errno::EADDRINUSE as i32) {
                 Err(BindError::raced(
                     Op::Bind,
@@ -457,11 +433,11 @@ fn bind_at_path<K: Kind>(
 }
 
 /// Whether the socket found at the path just after our bind, in a
-/// directory others may write, is ours: owned by us, with the mode it was
-/// created with. Another user cannot make such a file. Its group and ACL
-/// are [`access::check`]ed after.
-fn is_what_we_made(made: &Made, path: &Path, o: &Options) -> Result<(), BindError> {
-    if made.is_as_made(o.mode, None) {
+/// directory others may write, is ours: owned by us, with the `mode` it was
+/// made with (none, for a closed bind). Another user cannot make such a
+/// file.
+fn is_what_we_made(made: &Made, path: &Path, mode: Option<u32>) -> Result<(), BindError> {
+    if made.is_as_made(mode, None) {
         Ok(())
     } else {
         Err(BindError::raced(
@@ -572,12 +548,8 @@ pub(crate) fn listen_on<K: Kind, T>(
     let fd = sys::unix_socket(K::TYPE).map_err(|e| named.os(Op::CreateSocket, e))?;
     K::before_bind(fd.as_fd()).map_err(|e| named.os(Op::PassCredentials, e))?;
     match creation {
-        Creation::Plain
-        | Creation::Set {
-            mode: None,
-            gid: None,
-        } => sys::bind(fd.as_fd(), at),
-        Creation::Set { mode, gid } => sys::bind_creating(fd.as_fd(), at, mode, gid),
+        Creation::Plain | Creation::Shared => sys::bind(fd.as_fd(), at),
+        Creation::Closed { fsgid } => sys::bind_closed(fd.as_fd(), at, fsgid),
     }
     .map_err(|e| named.os(Op::Bind, e))?;
     let prepared = prepare(fd.as_fd())?;

@@ -133,9 +133,10 @@ impl<'a> Reach<'a> {
 #[derive(Debug, Clone)]
 pub(crate) struct Made {
     st: FileStat,
-    /// The file, pinned: held, never read, it keeps the inode and its
-    /// number ours; `None` where it cannot be opened.
-    _pin: Option<Arc<OwnedFd>>,
+    /// The file, pinned: held, it keeps the inode and its number ours;
+    /// `None` where it cannot be opened. Its access is set through it
+    /// where others may write the directory.
+    pin: Option<Arc<OwnedFd>>,
 }
 
 /// Why [`EntryRef::made_socket`] found no socket of ours.
@@ -155,6 +156,32 @@ impl Made {
         self.st.st_uid == nix::unistd::geteuid().as_raw()
             && mode.is_none_or(|mode| stat::permissions(&self.st) == mode)
             && gid.is_none_or(|gid| self.st.st_gid == gid)
+    }
+
+    /// The descriptor that pins the file, where it could be opened.
+    pub(crate) fn pin(&self) -> Option<BorrowedFd<'_>> {
+        self.pin.as_deref().map(AsFd::as_fd)
+    }
+
+    /// The group the file had when recorded.
+    pub(crate) fn gid(&self) -> u32 {
+        self.st.st_gid
+    }
+
+    /// The same file, recorded again now (through its pin, which it must
+    /// have).
+    pub(crate) fn restat(&self) -> nix::Result<Made> {
+        let pin = self.pin().ok_or(Errno::EBADF)?;
+        Ok(Made {
+            st: nix::sys::stat::fstat(pin)?,
+            pin: self.pin.clone(),
+        })
+    }
+
+    /// Whether the file has exactly the permission bits `mode`, the owner
+    /// `uid` and the group `gid`.
+    pub(crate) fn is_as(&self, mode: u32, uid: u32, gid: u32) -> bool {
+        stat::permissions(&self.st) == mode && self.st.st_uid == uid && self.st.st_gid == gid
     }
 
     /// Device and inode number, to tell which of our sockets a probe
@@ -278,7 +305,7 @@ impl<'a> EntryRef<'a> {
         }
         Ok(Made {
             st,
-            _pin: pin.map(Arc::new),
+            pin: pin.map(Arc::new),
         })
     }
 

@@ -122,8 +122,9 @@ fn renameat2(
     Errno::result(rc).map(drop)
 }
 
-/// A path that leads to the directory open as `dir` whatever happens to its
-/// name: `/proc/self/fd/N`, where `/proc` is mounted.
+/// A path that leads to the file open as `dir` (a directory, or a pinned
+/// socket file) whatever happens to its name: `/proc/self/fd/N`, where
+/// `/proc` is mounted.
 pub(crate) fn fd_path(dir: BorrowedFd<'_>) -> Option<PathBuf> {
     use std::sync::atomic::{AtomicU8, Ordering};
     // Whether /proc works, found on first use: 0 unknown, 1 yes, 2 no.
@@ -133,7 +134,7 @@ pub(crate) fn fd_path(dir: BorrowedFd<'_>) -> Option<PathBuf> {
         1 => Some(path),
         2 => None,
         _ => {
-            let works = path.is_dir();
+            let works = Path::new("/proc/self/fd").is_dir();
             PROC.store(if works { 1 } else { 2 }, Ordering::Relaxed);
             works.then_some(path)
         }
@@ -409,63 +410,33 @@ fn unnamed() -> std::io::Result<std::os::unix::net::SocketAddr> {
     Ok(UNNAMED.get_or_init(|| addr).clone())
 }
 
-/// Whether a bind can give the new file its mode and group as it is
-/// created ([`bind_creating`]): a thread may take its own umask
-/// (`unshare(CLONE_FS)`, which some seccomp profiles refuse). Found once.
-///
-/// A thread that cannot be started (the task limit) answers `false` for
-/// this bind, which then takes the private directory, and is asked again
-/// next time.
-pub(crate) fn creation_settings() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if let Some(&available) = AVAILABLE.get() {
-        return available;
-    }
-    let unshare = || nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS).is_ok();
-    match std::thread::Builder::new().spawn(unshare) {
-        Ok(thread) => *AVAILABLE.get_or_init(|| thread.join().unwrap_or(false)),
-        Err(_) => false,
-    }
-}
-
-/// `bind(2)` of `sock` to `at`, the new file created with exactly `mode`
-/// and in group `gid`: on a short-lived thread with its own umask (0) and
-/// filesystem gid, so nothing else in the process sees either change. The
-/// mode comes from the socket's own inode (`fchmod` before the bind), which
-/// Linux gives the file it creates, less the umask.
-pub(crate) fn bind_creating(
+/// `bind(2)` of `sock` to `at`, the new file made closed: with no
+/// permission bits at all, which Linux takes from the socket's own inode
+/// (`fchmod` of it before the bind; the umask only clears bits), so that
+/// nobody can connect or send to it before its access is set through a
+/// descriptor of it ([`crate::access::set_pinned`]). With `fsgid`, the
+/// file is made in that group: the calling thread's filesystem gid (a
+/// per-thread credential on Linux, which needs `CAP_SETGID`) is switched
+/// for the bind alone and switched back.
+pub(crate) fn bind_closed(
     sock: BorrowedFd<'_>,
     at: &super::Where<'_>,
-    mode: Option<u32>,
-    gid: Option<u32>,
+    fsgid: Option<u32>,
 ) -> nix::Result<()> {
-    use nix::sys::stat::{Mode, fchmod, umask};
     use nix::unistd::{Gid, setfsgid};
-    if let Some(mode) = mode {
-        fchmod(sock, Mode::from_bits_truncate(mode))?;
+    nix::sys::stat::fchmod(sock, nix::sys::stat::Mode::empty())?;
+    let Some(gid) = fsgid.map(Gid::from_raw) else {
+        return super::bind(sock, at);
+    };
+    // setfsgid answers with the old value, and fails silently.
+    let before = setfsgid(gid);
+    if setfsgid(gid) != gid {
+        setfsgid(before);
+        return Err(Errno::EPERM);
     }
-    std::thread::scope(|scope| {
-        // A thread that cannot be started (the task limit) is EAGAIN, which
-        // the bind's message explains.
-        let bind = std::thread::Builder::new().spawn_scoped(scope, || {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
-            if mode.is_some() {
-                umask(Mode::empty());
-            }
-            if let Some(gid) = gid.map(Gid::from_raw) {
-                // setfsgid answers with the old value, and fails silently.
-                setfsgid(gid);
-                if setfsgid(gid) != gid {
-                    return Err(Errno::EPERM);
-                }
-            }
-            super::bind(sock, at)
-        });
-        match bind {
-            Ok(bind) => bind.join().unwrap_or(Err(Errno::EINTR)),
-            Err(_) => Err(Errno::EAGAIN),
-        }
-    })
+    let bound = super::bind(sock, at);
+    setfsgid(before);
+    bound
 }
 
 /// The abstract name a tokio socket address holds, if it is one.
@@ -493,20 +464,25 @@ impl Acl {
     }
 }
 
-/// Whether the file at `file` (not followed, if it is a symbolic link)
-/// carries the ACL `which` (`lgetxattr`). A filesystem without extended
-/// attributes or ACLs (ENOTSUP) has none.
+/// Whether the file at `file` carries the ACL `which` (`lgetxattr`; with
+/// `follow`, `getxattr`, for the `/proc/self/fd/N` of a pinned file). A
+/// filesystem without extended attributes or ACLs (ENOTSUP) has none.
 #[allow(unsafe_code)]
-pub(crate) fn has_acl(file: &Path, which: Acl) -> nix::Result<bool> {
+pub(crate) fn has_acl(file: &Path, which: Acl, follow: bool) -> nix::Result<bool> {
     use std::os::unix::ffi::OsStrExt;
     let Ok(c_file) = std::ffi::CString::new(file.as_os_str().as_bytes()) else {
         return Err(Errno::EINVAL);
+    };
+    let get = if follow {
+        nix::libc::getxattr
+    } else {
+        nix::libc::lgetxattr
     };
     // SAFETY: both strings are NUL-terminated and live until the call
     // returns; with a size of 0 the kernel writes nothing and answers with
     // the value's size.
     let rc = unsafe {
-        nix::libc::lgetxattr(
+        get(
             c_file.as_ptr(),
             which.xattr().as_ptr().cast(),
             std::ptr::null_mut(),
@@ -520,19 +496,24 @@ pub(crate) fn has_acl(file: &Path, which: Acl) -> nix::Result<bool> {
     }
 }
 
-/// Removes the access ACL of the file at `file` (not followed, if it is a
-/// symbolic link) (`lremovexattr`); its mode keeps the group bits the
-/// ACL's mask gave it. `Ok` too when there was none.
+/// Removes the access ACL of the file at `file` (`lremovexattr`; with
+/// `follow`, `removexattr`, for the `/proc/self/fd/N` of a pinned file);
+/// its mode keeps the group bits the ACL's mask gave it. `Ok` too when
+/// there was none.
 #[allow(unsafe_code)]
-pub(crate) fn remove_access_acl(file: &Path) -> nix::Result<()> {
+pub(crate) fn remove_access_acl(file: &Path, follow: bool) -> nix::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let Ok(c_file) = std::ffi::CString::new(file.as_os_str().as_bytes()) else {
         return Err(Errno::EINVAL);
     };
+    let remove = if follow {
+        nix::libc::removexattr
+    } else {
+        nix::libc::lremovexattr
+    };
     // SAFETY: both strings are NUL-terminated and live until the call
     // returns; the kernel reads nothing else and writes nothing.
-    let rc =
-        unsafe { nix::libc::lremovexattr(c_file.as_ptr(), Acl::Access.xattr().as_ptr().cast()) };
+    let rc = unsafe { remove(c_file.as_ptr(), Acl::Access.xattr().as_ptr().cast()) };
     match Errno::result(rc) {
         Ok(_) | Err(Errno::ENODATA) => Ok(()),
         Err(errno) => Err(errno),

@@ -26,17 +26,16 @@ mod cmsg;
 
 pub(crate) use imp::{
     Acl, LONG_PATHS, MAX_ABSTRACT_LEN, MAX_LONG_PATH_NAME, MAX_PATH_LEN, abstract_name_of,
-    abstract_name_of_tokio, abstract_sockaddr, autobind_sockaddr, bind_creating, bound_inode,
-    creation_settings, descriptor_limit, fd_path, has_acl, in_group, may_write_dir,
-    open_dir_handle, pass_credentials, passes_credentials, peer_cred, peer_groups, pin_file,
-    recv_with_cred, remove_access_acl, rename_exchange, rename_noreplace, stream_socket,
-    unix_socket, unrecorded,
+    abstract_name_of_tokio, abstract_sockaddr, autobind_sockaddr, bind_closed, bound_inode,
+    descriptor_limit, fd_path, has_acl, in_group, may_write_dir, open_dir_handle, pass_credentials,
+    passes_credentials, peer_cred, peer_groups, pin_file, recv_with_cred, remove_access_acl,
+    rename_exchange, rename_noreplace, stream_socket, unix_socket, unrecorded,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) use imp::{ancestor_holding_flock, command_line, fs_type, id_mapped};
+pub(crate) use imp::{ancestor_holding_flock, command_line, fs_type, id_mapped, umask};
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use procfs::{ancestor_holding_flock, command_line, fs_type, id_mapped};
+pub(crate) use procfs::{ancestor_holding_flock, command_line, fs_type, id_mapped, umask};
 
 /// A capability a decision of the bind rests on (its bit in the set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

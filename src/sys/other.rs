@@ -198,18 +198,12 @@ pub(crate) fn unrecorded(_cred: &super::Cred) -> bool {
     false
 }
 
-/// No per-thread umask here: a bind in a directory others may write goes
-/// through a private directory instead.
-pub(crate) fn creation_settings() -> bool {
-    false
-}
-
-/// Never called where [`creation_settings`] is false.
-pub(crate) fn bind_creating(
+/// Never called: with no `/proc/self/fd` ([`fd_path`]) a bind in a
+/// directory others may write goes through a private directory.
+pub(crate) fn bind_closed(
     _sock: BorrowedFd<'_>,
     _at: &super::Where<'_>,
-    _mode: Option<u32>,
-    _gid: Option<u32>,
+    _fsgid: Option<u32>,
 ) -> nix::Result<()> {
     Err(Errno::ENOSYS)
 }
@@ -221,6 +215,11 @@ pub(crate) fn abstract_name_of_tokio(_addr: &tokio::net::unix::SocketAddr) -> Op
 
 // What `procfs.rs` reads from `/proc` on Linux, for messages: not known
 // here.
+
+/// Never asked: only the bind that sets access through `/proc` reads it.
+pub(crate) fn umask() -> u32 {
+    0o077
+}
 
 /// No `/proc` to read it from.
 pub(crate) fn command_line(_pid: i32) -> Option<(Vec<u8>, bool)> {
@@ -260,12 +259,12 @@ pub(crate) enum Acl {
 /// Not read here: the BSDs' and macOS's ACLs have calls of their own
 /// (`acl_get_link_np`), which this crate does not use yet; a file is taken
 /// to carry none.
-pub(crate) fn has_acl(_file: &Path, _which: Acl) -> nix::Result<bool> {
+pub(crate) fn has_acl(_file: &Path, _which: Acl, _follow: bool) -> nix::Result<bool> {
     Ok(false)
 }
 
 /// Never called where [`has_acl`] finds none.
-pub(crate) fn remove_access_acl(_file: &Path) -> nix::Result<()> {
+pub(crate) fn remove_access_acl(_file: &Path, _follow: bool) -> nix::Result<()> {
     Err(Errno::ENOSYS)
 }
 

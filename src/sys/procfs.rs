@@ -135,6 +135,19 @@ pub(crate) fn id_mapped(which: &str, id: u32) -> Option<(bool, String)> {
     Some((mapped, ranges.join(", ")))
 }
 
+/// The process's umask, as `/proc/self/status` gives it (Linux 4.7 and
+/// later); `0o077`, the strictest that still lets the owner in, where it
+/// does not. Read, never set: `umask(2)` would change it for every thread.
+pub(crate) fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+            u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
+        })
+        .unwrap_or(0o077)
+}
+
 #[cfg(test)]
 mod tests {
     use super::major_minor;

@@ -211,13 +211,6 @@ const EITHER_ROUTE: &[(Setup, Fault, Expect)] = &[
         ("listen", "", 1, "ENOBUFS"),
         Expect::Fails("ResourceExhausted", &["cannot listen on", "out of memory"]),
     ),
-    // No descriptor left to pin the new socket's inode: the device and
-    // inode number alone, as on macOS.
-    (
-        Setup::Free,
-        ("openat", "O_PATH", 1, "EMFILE"),
-        Expect::Binds(""),
-    ),
 ];
 
 #[test]
@@ -269,11 +262,21 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
     for (fault, expect) in own {
         case(Route::Own, Free, false, &[*fault], *expect);
     }
-    // At the path, in a directory others may write: the mode is given to
-    // the unbound socket, the bind runs on a thread with its own umask.
+    // No descriptor left to pin the new socket's inode: where only we may
+    // write the directory, the device and inode number alone, as on macOS.
+    case(
+        Route::Own,
+        Free,
+        false,
+        &[("openat", "O_PATH", 1, "EMFILE")],
+        Expect::Binds(""),
+    );
+    // At the path, in a directory others may write: the socket is made
+    // closed (fchmod 000 before the bind), then given its group, ACL and
+    // mode through the O_PATH descriptor that pins it.
     let at_creation: &[(Fault, Expect)] = &[
         (
-            ("fchmod", "0660", 1, "EPERM"),
+            ("fchmod", "000", 1, "EPERM"),
             Fails("PermissionDenied", &["cannot bind", "(EPERM)"]),
         ),
         (
@@ -284,19 +287,33 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
             ("bind", "app.sock", 1, "EADDRINUSE"),
             Fails("InUse", &["another process put a file there"]),
         ),
+        // No descriptor left to pin it: nothing can be set through it.
+        (
+            ("openat", "O_PATH", 1, "EMFILE"),
+            Fails(
+                "ResourceExhausted",
+                &["cannot set mode of", "out of file descriptors"],
+            ),
+        ),
+        (
+            ("fchownat", "AT_EMPTY_PATH", 1, "EPERM"),
+            Fails(
+                "PermissionDenied",
+                &[
+                    "cannot change owner of",
+                    "a system-call filter refused fchownat",
+                ],
+            ),
+        ),
         // The access ACL the directory may have given it, read once.
         (
-            (
-                "lgetxattr",
-                "app.sock\", \"system.posix_acl_access",
-                1,
-                "EIO",
-            ),
+            ("getxattr", "system.posix_acl_access", 1, "EIO"),
             Fails("Other", &["cannot set mode of", "EIO"]),
         ),
-        // No thread may take its own umask (a seccomp filter, say): the
-        // private directory's route, which binds all the same.
-        (("unshare", "CLONE_FS", 1, "EPERM"), Expect::Binds("")),
+        (
+            ("chmod", "/proc/self/fd/", 1, "EPERM"),
+            Fails("PermissionDenied", &["cannot set mode of", "(EPERM)"]),
+        ),
         // Netlink refused (RestrictAddressFamilies=AF_UNIX, say), or
         // `sock_diag` not answering: the owner, mode and group check.
         (

@@ -1,23 +1,22 @@
 //! Least privilege: what the kernel grants, not what a uid suggests. A
 //! bind where the process may not start one more thread (its task limit:
-//! systemd's `LimitNPROC=` or `TasksMax=`, docker's `--pids-limit`) takes
-//! another route, or fails with a typed error that names the limit; it
-//! never panics.
+//! systemd's `LimitNPROC=` or `TasksMax=`, docker's `--pids-limit`) needs
+//! no thread; one refused a capability or a system call is told which.
 
 use std::os::unix::process::CommandExt;
 
-use crate::support::{Outcome, helper_under_strace, helper_via, run_helper, tempdir_with_mode};
+use crate::support::{Outcome, helper_via, run_helper, tempdir_with_mode};
 
 /// A uid no other test runs as, so that its task count is this test's.
 const LIMITED_UID: u32 = 42_421;
 
-/// With room for the test harness's two threads and no third, the first
-/// bind with a mode in a directory others may write cannot start the
-/// thread that asks whether a thread may take its own umask: it binds
-/// through the private directory instead, and exits cleanly.
+/// With room for the test harness's two threads and no third, a bind
+/// with a mode in a directory others may write needs no thread of its
+/// own: it binds, and exits cleanly. It used to panic ("failed to spawn
+/// thread"), then to fall back to the private directory.
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: runs the helper as another uid")]
-fn at_the_task_limit_a_bind_takes_the_private_directory() {
+fn at_the_task_limit_a_bind_with_a_mode_in_a_shared_directory_binds() {
     let dir = tempdir_with_mode(0o777);
     let path = dir.path().join("app.sock");
     let (outcome, status, stdout) = run_helper(
@@ -32,36 +31,55 @@ fn at_the_task_limit_a_bind_takes_the_private_directory() {
     assert!(!path.exists(), "removed again at its drop");
 }
 
-/// When the thread that gives the file its mode and group cannot start
-/// (EAGAIN from `clone3`, as at the task limit), the bind fails with
-/// `ResourceExhausted` and a message that names the limit and the fix, and
-/// leaves nothing behind.
+/// Docker's default seccomp profile refuses `unshare` (without
+/// `CAP_SYS_ADMIN`), and a task limit refuses threads: a bind with a mode
+/// and group in a directory others may write uses neither. It binds at
+/// the path's own string, so the kernel names the socket by it (`ss
+/// -xlpn`, `getsockname`); it used to be `/proc/self/fd/N/s`, from the
+/// private directory it fell back to.
 #[test]
 #[cfg_attr(sul_no_strace, ignore = "needs strace")]
-fn a_thread_refused_at_the_bind_is_a_typed_error_that_names_the_limit() {
+fn without_unshare_or_threads_the_kernel_names_the_socket_by_its_path() {
     let dir = tempdir_with_mode(0o777);
     let path = dir.path().join("app.sock");
-    // The test thread's first clone3 asks whether a thread may unshare;
-    // its second starts the bind's own thread.
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let trace_arg = trace.path().display().to_string();
+    let wrapper = [
+        "strace",
+        "-f",
+        "-qq",
+        "-o",
+        &trace_arg,
+        "-e",
+        "trace=bind,clone,clone3,unshare,setfsgid",
+        // The test harness's own thread is the first clone3.
+        "-e",
+        "inject=clone,clone3:error=EAGAIN:when=2+",
+        "-e",
+        "inject=unshare,setfsgid:error=EPERM",
+    ];
     let (outcome, status, stdout) = run_helper(
-        helper_under_strace(
-            "helper_bind",
-            &["trace=clone3", "inject=clone3:error=EAGAIN:when=2"],
-        )
-        .env("SUL_ADDR", &path)
-        .env("SUL_MODE", "660"),
+        helper_via(&wrapper, "helper_bind")
+            .env("SUL_ADDR", &path)
+            .env("SUL_MODE", "660")
+            .env("SUL_GROUP", "33"),
     );
     assert!(status.success(), "no panic: {status} {stdout}");
-    let message = outcome.expect_failed("ResourceExhausted");
+    assert!(matches!(outcome, Outcome::Bound { .. }), "{outcome:?}");
+    let calls = std::fs::read_to_string(trace.path()).unwrap();
+    let binds: Vec<_> = calls.lines().filter(|l| l.contains("bind(")).collect();
+    assert_eq!(binds.len(), 1, "{calls}");
     assert!(
-        message.contains("could not be started: the process is at its task limit (EAGAIN)"),
-        "{message}"
+        binds[0].contains(&format!("sun_path=\"{}\"", path.display())) && binds[0].ends_with("= 0"),
+        "bound by the path's own string: {calls}"
     );
-    assert!(message.contains("LimitNPROC= or TasksMax="), "{message}");
+    for not_called in ["unshare(", "setfsgid("] {
+        assert!(!calls.contains(not_called), "{not_called}: {calls}");
+    }
     assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
-        "nothing left"
+        calls.matches("clone3(").count(),
+        1,
+        "no thread but the harness's: {calls}"
     );
 }
 
@@ -142,36 +160,43 @@ fn without_cap_fowner_a_sticky_directory_keeps_another_users_socket() {
     assert_eq!(crate::support::ino(&path), before, "left in place");
 }
 
-/// Root without `CAP_SETGID` but with `CAP_CHOWN`, binding with a group
-/// in a directory only root's group may write: the filesystem gid cannot
-/// be switched, so the bind takes the private directory, where `fchown`
-/// gives the group. It used to fail, blaming the directory.
+/// Root with only one of `CAP_CHOWN` and `CAP_SETGID`, binding with a
+/// group in a directory only root's group may write: the group is given by
+/// the one it holds (`fchown` through the pinned file, or the filesystem
+/// gid for the bind). Without `CAP_SETGID` it used to fail, blaming the
+/// directory.
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: drops a capability")]
-fn without_cap_setgid_a_group_is_given_by_the_route_that_works() {
+fn with_one_of_cap_chown_and_cap_setgid_a_group_is_given_by_the_route_that_works() {
     use std::os::unix::fs::MetadataExt;
-    let dir = crate::support::tempdir_with_mode(0o770);
-    let path = dir.path().join("app.sock");
-    let server: crate::support::Running =
-        without_caps("setgid", &crate::support::example_bin("echo"))
-            .args(["--mode", "0660", "--group", "33"])
-            .arg(&path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-            .into();
-    drop(crate::support::connect_when_listening(&path));
-    let meta = std::fs::symlink_metadata(&path).unwrap();
-    assert_eq!((meta.mode() & 0o7777, meta.gid()), (0o660, 33));
-    crate::support::signal(&server, nix::sys::signal::Signal::SIGTERM);
-    let out = crate::support::finish(server);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for dropped in ["setgid", "chown"] {
+        let dir = crate::support::tempdir_with_mode(0o770);
+        let path = dir.path().join("app.sock");
+        let server: crate::support::Running =
+            without_caps(dropped, &crate::support::example_bin("echo"))
+                .args(["--mode", "0660", "--group", "33"])
+                .arg(&path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+                .into();
+        drop(crate::support::connect_when_listening(&path));
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(
+            (meta.mode() & 0o7777, meta.gid()),
+            (0o660, 33),
+            "-{dropped}"
+        );
+        crate::support::signal(&server, nix::sys::signal::Signal::SIGTERM);
+        let out = crate::support::finish(server);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "-{dropped}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// Root without `CAP_SETGID` or `CAP_CHOWN`: the group cannot be given by
