@@ -1,7 +1,7 @@
 //! Accept rate and bind latency, side by side.
 //!
 //! ```text
-//! cargo bench --bench listener        # BENCH_ROUNDS=N: rounds; BENCH_ONLY=accept,shared,bind,datagram,longpath,dirsize,temp
+//! cargo bench --bench listener        # BENCH_ROUNDS=N: rounds; BENCH_ONLY=accept,shared,bind,datagram,longpath,dirsize,access,temp
 //! ```
 //!
 //! Accept rate: 8 concurrent clients each connect, read one byte and close;
@@ -71,7 +71,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let rounds = rounds(15);
-    // BENCH_ONLY=accept,shared,bind,datagram,longpath,dirsize,temp runs only those sections.
+    // BENCH_ONLY=accept,shared,bind,datagram,longpath,dirsize,access,temp runs only those sections.
     let only = std::env::var("BENCH_ONLY").ok();
     let run = |name: &str| {
         only.as_deref()
@@ -468,6 +468,9 @@ fn main() {
     if run("dirsize") {
         bind_by_directory_size(rounds);
     }
+    if run("access") {
+        bind_with_access(rounds);
+    }
 
     // ---- throwaway sockets, as tests make them ----------------------------
     if run("temp") {
@@ -597,6 +600,85 @@ fn bind_by_directory_size(rounds: usize) {
             m[2] / m[0],
             m[3],
             m[3] / m[0]
+        );
+    }
+}
+
+/// A bind with a mode and a group in a directory others may write (0777,
+/// and 0770 of our group), where the socket is made closed and its access
+/// set through its pinned descriptor, against what servers usually do
+/// there: `remove_file`, tokio's bind, `chmod`, `chown`. Each variant runs
+/// `BINDS` binds in a block, the blocks alternating.
+fn bind_with_access(rounds: usize) {
+    use std::os::unix::fs::PermissionsExt;
+    // BENCH_DIR: where to make the directories (a tmpfs, say); else $TMPDIR.
+    let root = match std::env::var_os("BENCH_DIR") {
+        Some(dir) => tempfile::tempdir_in(dir).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
+    let gid = nix::unistd::getegid();
+    let mut variants = Vec::new();
+    let mut names = Vec::new();
+    for (label, mode) in [("0777", 0o777), ("0770", 0o770)] {
+        let dir = root.path().join(label);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        let time = |bind: Box<dyn Fn()>| {
+            Box::new(move || {
+                let start = Instant::now();
+                for _ in 0..BINDS {
+                    bind();
+                }
+                start.elapsed().as_secs_f64() * 1e6 / BINDS as f64
+            }) as Box<dyn FnMut() -> f64>
+        };
+        let plain_path = dir.join("plain.sock");
+        let safe_path = dir.join("safe.sock");
+        let bare_path = dir.join("bare.sock");
+        variants.push(Variant {
+            name: "plain",
+            run: time(Box::new(move || {
+                let _ = std::fs::remove_file(&plain_path);
+                let l = tokio::net::UnixListener::bind(&plain_path).unwrap();
+                std::fs::set_permissions(&plain_path, std::fs::Permissions::from_mode(0o660))
+                    .unwrap();
+                nix::unistd::chown(&plain_path, None, Some(gid)).unwrap();
+                drop(l);
+            })),
+        });
+        variants.push(Variant {
+            name: "safe",
+            run: time(Box::new(move || {
+                let l = SafeUnixListener::builder(&safe_path)
+                    .mode(0o660)
+                    .group(gid.as_raw())
+                    .bind()
+                    .unwrap();
+                drop(l);
+            })),
+        });
+        variants.push(Variant {
+            name: "bare",
+            run: time(Box::new(move || {
+                drop(SafeUnixListener::bind(&bare_path).unwrap())
+            })),
+        });
+        names.push(format!("remove_file + tokio bind + chmod + chown, {label}"));
+        names.push(format!(
+            "SafeUnixListener, mode and group, {label}: made closed, set through its pin"
+        ));
+        names.push(format!("SafeUnixListener, nothing asked, {label}"));
+    }
+    let samples = interleave(rounds, &mut variants);
+    for i in [0, 3] {
+        table(
+            &format!(
+                "Bind with a mode and group in a directory others may write: {BINDS} binds a block, {rounds} rounds"
+            ),
+            "µs/bind",
+            &[&names[i], &names[i + 1], &names[i + 2]],
+            &samples[i..i + 3],
+            0,
         );
     }
 }
