@@ -94,7 +94,7 @@ fn reachable_by(private: &PrivateDir<'_>) -> Reachable {
         .into_iter()
         .find(|&route| keeps_reachable(private, route))
         .unwrap_or(Reachable::Never);
-    tracing::debug!(dir = %shown(&private.socket_path()), ?route, "how a socket is moved on this filesystem");
+    tracing::debug!(dir = %shown(private.socket().path()), ?route, "how a socket is moved on this filesystem");
     found.push((st.st_dev, route));
     route
 }
@@ -210,9 +210,9 @@ fn put_back(private: &PrivateDir<'_>, target: EntryRef<'_>, what: &'static str) 
             Ok(Some(st)) if is_socket(&st) => BindError::appeared_during_takeover(path, what),
             // A second file was put at the path meanwhile: both cannot be
             // there, and this one is kept, named in the error.
-            Ok(Some(other)) => BindError::stranded(path, &private.socket_path(), describe(&other)),
+            Ok(Some(other)) => BindError::stranded(path, private.socket().path(), describe(&other)),
             Err(_) => break,
         };
     }
-    BindError::stranded(path, &private.socket_path(), what)
+    BindError::stranded(path, private.socket().path(), what)
 }

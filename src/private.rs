@@ -132,14 +132,6 @@ impl<'d> PrivateDir<'d> {
     pub(crate) fn socket(&self) -> EntryRef<'_> {
         EntryRef::new(self.fd(), OsStr::new(SOCKET), &self.socket)
     }
-
-    /// Where the socket in it is, for messages: through `/proc/self/fd`
-    /// where there is one, else `<parent>/.sul-XXXXXXXX/s`.
-    pub(crate) fn socket_path(&self) -> PathBuf {
-        sys::fd_path(self.fd())
-            .map(|through| through.join(SOCKET))
-            .unwrap_or_else(|| self.socket.clone())
-    }
 }
 
 impl Drop for PrivateDir<'_> {

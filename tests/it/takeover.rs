@@ -149,3 +149,108 @@ fn takeover_refuses_a_regular_file_and_binds_a_free_path() {
         assert_eq!(leftovers, ["notes.sock"]);
     });
 }
+
+/// The threads of `pid` that are in system call `nr` now (stopped at its
+/// entry by strace's delay).
+fn in_syscall(pid: u32, nr: i64) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        fs::read_to_string(task.path().join("syscall"))
+            .is_ok_and(|s| s.split_whitespace().next() == Some(&nr.to_string()))
+    })
+}
+
+/// Waits (at most 20 s) until `ready` holds.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Puts a new regular file holding `text` at `path`, in one rename.
+fn replace_with_file(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, text).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+/// Two regular files put at the path during a takeover in a directory
+/// others may write: the first is swapped into our private directory,
+/// put back, and the second, put at the path meanwhile, takes its place
+/// there. Neither is lost, and the error names where the second is kept by
+/// the path an operator can use (`DIR/.app.sock.sul/s`), not the
+/// `/proc/self/fd/N/s` only the failed process could reach. Each
+/// `renameat2` is held 1.5 s by strace, and the files are put there while
+/// the takeover waits in it.
+#[test]
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+fn a_file_stranded_by_a_takeover_is_named_by_its_real_path() {
+    const RENAMEAT2: i64 = 316;
+    let dir = crate::support::tempdir_with_mode(0o777);
+    let path = dir.path().join("app.sock");
+    let _old = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let strace = [
+        "strace",
+        "-f",
+        "-qq",
+        "-o",
+        "/dev/null",
+        "-e",
+        "trace=renameat2",
+        "-e",
+        "inject=renameat2:delay_enter=1500000",
+    ];
+    let helper = crate::support::helper_via(&strace, "helper_bind")
+        .env("SUL_ADDR", &path)
+        .env("SUL_TAKEOVER", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let children = format!("/proc/{0}/task/{0}/children", helper.id());
+    // strace's own test children (forks of strace) come and go first.
+    let exe = std::env::current_exe().unwrap();
+    let traced = || {
+        let children = fs::read_to_string(&children).ok()?;
+        children.split_whitespace().find_map(|pid| {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let argv0 = cmdline.split(|&b| b == 0).next()?;
+            (argv0 == exe.as_os_str().as_encoded_bytes()).then(|| pid.parse::<u32>().ok())?
+        })
+    };
+    wait_until("the helper starts", || traced().is_some());
+    let pid = traced().unwrap();
+    // The swap waits: the path holds the old socket, checked just before.
+    wait_until("the swap", || in_syscall(pid, RENAMEAT2));
+    replace_with_file(&path, "first");
+    // The swap brought our socket to the path, and the first file into the
+    // private directory; the put-back waits.
+    wait_until("the swap done", || {
+        fs::symlink_metadata(&path)
+            .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+    });
+    replace_with_file(&path, "second");
+    let out = helper.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let outcome = stdout
+        .lines()
+        .find_map(crate::support::Outcome::parse)
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let message = outcome.expect_failed("NotASocket");
+    let kept = dir.path().join(".app.sock.sul").join("s");
+    assert!(
+        message.contains(&format!("it is kept at {}", kept.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("mv {} {}", kept.display(), path.display())),
+        "{message}"
+    );
+    assert!(!message.contains("/proc/self/fd"), "{message}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), "first");
+    assert_eq!(fs::read_to_string(&kept).unwrap(), "second");
+}
