@@ -149,6 +149,7 @@ impl Options {
 /// listener and the guard that removes the socket file on drop.
 #[track_caller]
 pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkGuard), BindError> {
+    let path = &*resolved(path)?;
     // 1. The directory, made when asked, and opened.
     if let Some(mode) = o.create_parents {
         parent::create_missing(path, parent_dir(path), mode)?;
@@ -224,6 +225,7 @@ fn bind_in_private_dir<K: Kind>(
 /// there. A directory on the way that another user could redirect is
 /// refused, with the StrictModes reason, unless `trust_parents`.
 pub(crate) fn clean_path(path: &Path, trust_parents: bool) -> Result<bool, BindError> {
+    let path = &*resolved(path)?;
     let mut opened = open(path)?;
     if let (Some(unsafe_step), false) = (opened.dir.unsafe_step.take(), trust_parents) {
         return Err(unsafe_step.refused_clean());
@@ -273,6 +275,20 @@ impl Opened<'_> {
         let (lock, lock_error) = lock::look(at);
         (lock, lock_error, classify(at, false))
     }
+}
+
+/// A relative `path`, resolved once against the working directory as the
+/// bind starts: every later step (the walk from `/`, the bind by the
+/// path's string, the removal at the drop) uses the absolute path, so
+/// that another thread's `chdir` during the bind changes nothing. The
+/// kernel names the socket by the absolute path.
+fn resolved(path: &Path) -> Result<std::borrow::Cow<'_, Path>, BindError> {
+    if path.is_absolute() {
+        return Ok(path.into());
+    }
+    std::path::absolute(path)
+        .map(Into::into)
+        .map_err(|e| BindError::io(Op::LookUpDir, Path::new("."), e))
 }
 
 /// Step 1: the directory of `path`, opened, and the file name.

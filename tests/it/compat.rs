@@ -438,10 +438,14 @@ async fn the_kernel_names_the_socket_by_its_path_in_a_directory_others_may_write
     Ok(())
 }
 
-/// A relative path is bound as given (from the working directory, whose
-/// every ancestor is checked), and named so.
+/// A relative path is resolved once, as the bind starts, against the
+/// working directory (whose every ancestor is checked), and the kernel
+/// names the socket by the absolute path that resolved to: what `ss -xlpn`
+/// shows is a path an operator can use from anywhere. (Tokio's own bind
+/// keeps the relative string, which only means something in the
+/// directory the process was in when it bound.)
 #[test]
-fn a_relative_path_is_named_as_given() {
+fn a_relative_path_is_named_by_the_absolute_path_it_resolved_to() {
     let dir = tempdir();
     let mut cmd = helper("helper_bind", None);
     cmd.env("SUL_ADDR", "rel.sock").current_dir(dir.path());
@@ -451,7 +455,8 @@ fn a_relative_path_is_named_as_given() {
         "{:?}",
         held.outcome
     );
-    let line = ss_line("rel.sock").expect("ss -xlpn does not show rel.sock");
+    let absolute = dir.path().join("rel.sock").display().to_string();
+    let line = ss_line(&absolute).expect("ss -xlpn does not show the absolute path");
     assert!(
         line.contains(&format!("pid={},", held.child.id())),
         "{line}"

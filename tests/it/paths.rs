@@ -182,3 +182,90 @@ fn a_builder_of_an_invalid_path_fails_at_the_bind_as_bind_does() {
         assert_eq!(listener.addr().as_path(), Some(path.as_path()));
     });
 }
+
+/// Another thread of the program moves its working directory back and
+/// forth while it binds a relative path, 200 times, with a mode, in
+/// directories others may write and in directories only we write: each
+/// bind resolves the path once, binds there, and leaves nothing anywhere
+/// after its drop. The bind used to take the string against whatever
+/// directory the process was in at the bind, and leave its socket there.
+#[test]
+fn a_relative_path_is_bound_where_it_resolved_whatever_another_thread_does_to_the_working_directory()
+ {
+    for mode in [0o777, 0o755] {
+        let dir = tempdir();
+        for sub in ["a", "b"] {
+            fs::create_dir(dir.path().join(sub)).unwrap();
+            fs::set_permissions(dir.path().join(sub), fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let out = crate::support::helper("paths::helper_bind_while_chdir", None)
+            .env("SUL_DIR", dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("BOUND 200 of 200"),
+            "{mode:o}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for sub in ["a", "b"] {
+            assert_eq!(
+                fs::read_dir(dir.path().join(sub)).unwrap().count(),
+                0,
+                "{mode:o}"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "helper: run in a child process by the other tests"]
+fn helper_bind_while_chdir() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(dir) = std::env::var_os("SUL_DIR") else {
+        return;
+    };
+    let (a, b) = (
+        std::path::Path::new(&dir).join("a"),
+        std::path::Path::new(&dir).join("b"),
+    );
+    std::env::set_current_dir(&a).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (stop, a, b) = (stop.clone(), a.clone(), b.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::env::set_current_dir(&b).unwrap();
+                std::env::set_current_dir(&a).unwrap();
+            }
+        })
+    };
+    let mut bound = 0;
+    in_runtime(|_| {
+        for _ in 0..200 {
+            let listener = match SafeUnixListener::builder("x.sock").mode(0o600).bind() {
+                Ok(listener) => listener,
+                Err(e) => {
+                    println!("FAILED {e}");
+                    continue;
+                }
+            };
+            let named = listener.local_addr().unwrap();
+            let named = named.as_pathname().unwrap().to_owned();
+            let found: Vec<_> = [&a, &b]
+                .into_iter()
+                .map(|d| d.join("x.sock"))
+                .filter(|p| exists(p))
+                .collect();
+            assert_eq!(found.len(), 1, "one socket: {found:?}");
+            drop(listener);
+            assert!(!exists(&found[0]), "removed at the drop");
+            assert_eq!(named, found[0], "the kernel names it by its absolute path");
+            bound += 1;
+        }
+    });
+    stop.store(true, Ordering::Relaxed);
+    flipper.join().unwrap();
+    println!("BOUND {bound} of 200");
+}
