@@ -164,6 +164,7 @@ pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkG
     let at = opened.at();
     let takeover = o.on_existing == OnExisting::TakeOver;
     let (lock, next) = opened.lock_and_classify(takeover)?;
+    crate::private::clear_leftover(at);
     match next {
         Next::Create | Next::Replace => {}
         Next::RemoveStale(..) if o.on_existing == OnExisting::Fail => {
@@ -231,6 +232,7 @@ pub(crate) fn clean_path(path: &Path, trust_parents: bool) -> Result<bool, BindE
         return Err(unsafe_step.refused_clean());
     }
     let (lock, next) = opened.lock_and_classify(false)?;
+    crate::private::clear_leftover(opened.at());
     let removed = match next {
         Next::RemoveStale(st, _) => remove_stale(opened.at(), &st).map(|()| true),
         Next::Create | Next::Replace => Ok(false),

@@ -65,7 +65,7 @@
 //! ADDR is a path, `unix:/path` or `@name`. In a program, `safe_unix_listener::diagnosis::inspect(&addr)` returns the same report as an `Inspection`, and `clean_stale(&addr, Parents::Check)` does what `sul clean` does. The probe may open one connection to a socket at the path and close it at once. `tests/it/inspect.rs` checks, for every row of the table in [What it does](crate#what-it-does), that `inspect` changes nothing and predicts what the bind then does, with the same message.
 
 pub use crate::classify::{FileInfo, Found, LiveServer, Verdict};
-pub use crate::inspect::{Inspection, Parents, clean_stale, inspect};
+pub use crate::inspect::{Inspection, Leftover, LeftoverKind, Parents, clean_stale, inspect};
 pub use crate::lock::LockState;
 pub use crate::probe::SocketType;
 pub use crate::stat::FileType;

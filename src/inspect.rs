@@ -9,7 +9,7 @@
 //! inspection predicts what a bind then does by construction.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::unistd::geteuid;
@@ -135,6 +135,42 @@ pub struct Inspection {
     lock: LockState,
     /// A line for each ACL on the socket file and its directory.
     acls: Vec<String>,
+    leftovers: Vec<Leftover>,
+}
+
+/// What an interrupted bind left beside the socket path, which
+/// [`Inspection::leftovers`] reports with who left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Leftover {
+    /// What it is.
+    pub kind: LeftoverKind,
+    /// Where it is.
+    pub path: PathBuf,
+    /// Who made it: the owner's uid. A bind run as this uid removes it
+    /// (for [`LeftoverKind::LockFile`] and [`LeftoverKind::PrivateDir`]).
+    pub uid: u32,
+}
+
+/// The kinds of [`Leftover`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeftoverKind {
+    /// `<path>.lock` holding this crate's marker, and not held: a bind
+    /// that did not finish made it (before the marker was written from its
+    /// first instant, or on a filesystem without `O_TMPFILE`). The next
+    /// bind as its owner removes it once it releases the lock.
+    LockFile,
+    /// An empty `<path>.lock`, not held: a bind killed between creating it
+    /// and writing its marker (on a filesystem without `O_TMPFILE`), or a
+    /// file somebody else made. No bind removes it, since both look the
+    /// same; binds use it as the lock.
+    EmptyLockFile,
+    /// The private directory `.<name>.sul` beside the socket, not in use
+    /// (its lock is free, so the process that made it is gone): a bind or
+    /// takeover that did not finish. The next bind as its owner removes it
+    /// if it holds nothing but a stale socket.
+    PrivateDir,
 }
 
 impl Inspection {
@@ -166,6 +202,95 @@ impl Inspection {
     pub fn lock(&self) -> LockState {
         self.lock
     }
+
+    /// What interrupted binds left beside the path: a lock file, a private
+    /// directory, each with who left it.
+    pub fn leftovers(&self) -> &[Leftover] {
+        &self.leftovers
+    }
+}
+
+impl fmt::Display for Leftover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = crate::escape::shown(&self.path);
+        let who = user_named(self.uid);
+        match self.kind {
+            LeftoverKind::LockFile => write!(
+                f,
+                "lock file {path}, left by a bind of {who} that did not finish; the next bind as {who} removes it"
+            ),
+            LeftoverKind::EmptyLockFile => write!(
+                f,
+                "empty lock file {path}, owned by {who}: left by a bind killed before it wrote its marker, or made by another program; no bind removes it (rm {path} if no other program made it)"
+            ),
+            LeftoverKind::PrivateDir => write!(
+                f,
+                "private directory {path}, left by a bind or takeover of {who} that did not finish (its lock is free); the next bind as {who} removes it if it holds nothing but a stale socket"
+            ),
+        }
+    }
+}
+
+/// `uid N (name)`, or `uid N` where the uid has no name here.
+fn user_named(uid: u32) -> String {
+    match nix::unistd::User::from_uid(uid.into()) {
+        Ok(Some(user)) => format!("uid {uid} ({})", user.name),
+        _ => format!("uid {uid}"),
+    }
+}
+
+/// The lock file and the private directory of the socket `at`, where an
+/// interrupted bind left them: found by their names, with no listing.
+fn leftovers(at: crate::entry::EntryRef<'_>, lock: LockState) -> Vec<Leftover> {
+    use nix::fcntl::{Flock, FlockArg, OFlag, openat};
+    use nix::sys::stat::Mode;
+    let mut found = Vec::new();
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    if lock == LockState::Free {
+        let file = at.beside(lock::lock_name(at.name()));
+        let file = file.at();
+        if let (Ok(Some(st)), Ok(fd)) = (
+            file.lstat(),
+            openat(
+                at.dir(),
+                file.name(),
+                flags | OFlag::O_NOCTTY,
+                Mode::empty(),
+            ),
+        ) {
+            let kind = if lock::holds_marker(&fd) {
+                Some(LeftoverKind::LockFile)
+            } else {
+                (st.st_size == 0).then_some(LeftoverKind::EmptyLockFile)
+            };
+            if let Some(kind) = kind {
+                found.push(Leftover {
+                    kind,
+                    path: file.path().to_owned(),
+                    uid: st.st_uid,
+                });
+            }
+        }
+    }
+    let dir = at.beside(crate::private::own_name(at.name()));
+    let dir = dir.at();
+    if let Ok(Some(st)) = dir.lstat() {
+        let free = openat(
+            at.dir(),
+            dir.name(),
+            flags | OFlag::O_DIRECTORY,
+            Mode::empty(),
+        )
+        .is_ok_and(|fd| Flock::lock(fd, FlockArg::LockSharedNonblock).is_ok());
+        if crate::stat::file_type(&st) == nix::sys::stat::SFlag::S_IFDIR && free {
+            found.push(Leftover {
+                kind: LeftoverKind::PrivateDir,
+                path: dir.path().to_owned(),
+                uid: st.st_uid,
+            });
+        }
+    }
+    found
 }
 
 impl fmt::Display for Inspection {
@@ -228,6 +353,9 @@ impl fmt::Display for Inspection {
         for acl in &self.acls {
             writeln!(f, "  acl: {acl}")?;
         }
+        for leftover in &self.leftovers {
+            writeln!(f, "  leftover: {leftover}")?;
+        }
         match self.lock {
             LockState::NoLockFile => {}
             LockState::Free => writeln!(f, "  bind lock: free")?,
@@ -258,6 +386,7 @@ fn inspect_abstract(addr: &UnixAddr, name: &[u8]) -> Inspection {
         parent_error: None,
         lock: LockState::NoLockFile,
         acls: Vec::new(),
+        leftovers: Vec::new(),
     };
     let Some(sockaddr) = sys::abstract_sockaddr(name) else {
         report.found = Found::Unknown;
@@ -289,6 +418,7 @@ fn inspect_path(addr: &UnixAddr, path: &Path) -> Inspection {
         parent_error: None,
         lock: LockState::NoLockFile,
         acls: Vec::new(),
+        leftovers: Vec::new(),
     };
     let mut opened = match bind::open(path) {
         Ok(opened) => opened,
@@ -308,6 +438,7 @@ fn inspect_path(addr: &UnixAddr, path: &Path) -> Inspection {
     report.found = classified.found;
     let at = opened.at();
     report.acls = access::describe(at);
+    report.leftovers = leftovers(at, lock);
     let error = match classified.next {
         Err(e) => Some(e),
         Ok(Next::RemoveStale(_, Err(errno))) => Some(at.os_error(Op::RemoveStale, errno)),

@@ -299,19 +299,12 @@ fn open_or_create(at: EntryRef<'_>) -> Result<Option<(OwnedFd, bool)>, BindError
                 }
             }
             Ok(st) => return Err(BindError::lock_unusable(at.path(), &st)),
-            Err(Errno::ENOENT) => {
-                let create = flags | OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
-                match openat(dir, name, create, Mode::from_bits_truncate(0o644)) {
-                    Ok(fd) => {
-                        // A short write only means a crash leftover is kept.
-                        let _ = nix::unistd::write(&fd, MARKER);
-                        return Ok(Some((fd, true)));
-                    }
-                    Err(Errno::EEXIST) => {}
-                    Err(Errno::EACCES | Errno::EPERM | Errno::EROFS) => return Ok(None),
-                    Err(errno) => return Err(at.os_error(Op::OpenLock, errno)),
-                }
-            }
+            Err(Errno::ENOENT) => match create(dir, name, flags) {
+                Ok(fd) => return Ok(Some((fd, true))),
+                Err(Errno::EEXIST) => {}
+                Err(Errno::EACCES | Errno::EPERM | Errno::EROFS) => return Ok(None),
+                Err(errno) => return Err(at.os_error(Op::OpenLock, errno)),
+            },
             // The directory may not be searched: no lock, and the bind will
             // say precisely why it fails.
             Err(Errno::EACCES) => return Ok(None),
@@ -320,8 +313,25 @@ fn open_or_create(at: EntryRef<'_>) -> Result<Option<(OwnedFd, bool)>, BindError
     }
 }
 
+/// Creates the lock file `name` in `dir`, holding [`MARKER`] from its
+/// first instant where the filesystem allows ([`sys::create_linked`]), so
+/// that a crash never leaves an empty one. Elsewhere it is created, then
+/// written: a crash between the two leaves an empty file, which no bind
+/// removes, since a user's own empty file looks the same (`inspect`
+/// reports it).
+fn create(dir: BorrowedFd<'_>, name: &OsStr, flags: OFlag) -> nix::Result<OwnedFd> {
+    if let Some(fd) = sys::create_linked(dir, name, MARKER)? {
+        return Ok(fd);
+    }
+    let create = flags | OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
+    let fd = openat(dir, name, create, Mode::from_bits_truncate(0o644))?;
+    // A short write only means a crash leftover is kept.
+    let _ = nix::unistd::write(&fd, MARKER);
+    Ok(fd)
+}
+
 /// Whether the lock file holds exactly [`MARKER`].
-fn holds_marker(fd: &OwnedFd) -> bool {
+pub(crate) fn holds_marker(fd: &OwnedFd) -> bool {
     let mut buf = [0; MARKER.len() + 1];
     nix::sys::uio::pread(fd, &mut buf, 0).is_ok_and(|n| &buf[..n] == MARKER)
 }

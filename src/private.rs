@@ -164,7 +164,7 @@ pub(crate) enum OwnDirError {
 }
 
 /// `.<socket name>.sul`: the private directory of the socket `name`.
-fn own_name(name: &OsStr) -> OsString {
+pub(crate) fn own_name(name: &OsStr) -> OsString {
     let mut own = OsString::from(".");
     own.push(name);
     own.push(".sul");
@@ -176,6 +176,19 @@ fn make_named(at: EntryRef<'_>) -> Result<Flock<OwnedFd>, Errno> {
     mkdirat(at.dir(), at.name(), Mode::S_IRWXU)?;
     // Swapped since mkdir: that directory is not ours to touch.
     open_ours(at).map_err(|_| Errno::EBUSY)
+}
+
+/// Removes the private directory of the socket `socket` (`.<name>.sul`)
+/// left by a bind or takeover that did not finish, where there is one:
+/// found by that one name, with no listing (one `fstatat` when there is
+/// none), and removed only if ours, not in use (its lock is free: the
+/// process that made it is gone) and holding nothing but a stale socket.
+/// Every bind calls it under the bind lock.
+pub(crate) fn clear_leftover(socket: EntryRef<'_>) {
+    let own = socket.beside(own_name(socket.name()));
+    if own.at().lstat().is_ok_and(|st| st.is_some()) {
+        remove_leftover(own.at());
+    }
 }
 
 /// Once per base directory and process: removes the leftovers there whose

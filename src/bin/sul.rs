@@ -16,7 +16,7 @@ use clap::builder::{OsStringValueParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use safe_unix_listener::UnixAddr;
 use safe_unix_listener::diagnosis::{
-    FileInfo, Found, Inspection, LockState, Parents, Verdict, clean_stale, inspect,
+    FileInfo, Found, Inspection, LeftoverKind, LockState, Parents, Verdict, clean_stale, inspect,
 };
 use serde_json::{Value, json};
 
@@ -200,12 +200,29 @@ fn as_json(report: &Inspection) -> Value {
             json!({ "ok": false, "kind": format!("{:?}", e.kind()), "error": e.to_string() })
         }
     };
+    let leftovers: Vec<Value> = report
+        .leftovers()
+        .iter()
+        .map(|l| {
+            let kind = match l.kind {
+                LeftoverKind::LockFile => "lock_file",
+                LeftoverKind::EmptyLockFile => "empty_lock_file",
+                _ => "private_dir",
+            };
+            let path = UnixAddr::try_from(l.path.as_os_str()).map_or_else(
+                |_| l.path.to_string_lossy().into_owned(),
+                |a| a.escaped().to_string(),
+            );
+            json!({ "kind": kind, "path": path, "uid": l.uid, "said": l.to_string() })
+        })
+        .collect();
     let mut out = json!({
         "addr": report.addr().escaped().to_string(),
         "verdict": verdict,
         "found": found,
         "euid": nix::unistd::geteuid().as_raw(),
         "lock": lock,
+        "leftovers": leftovers,
         "parent_error": report.parent_error().map(ToString::to_string),
         "bind": bind,
     });

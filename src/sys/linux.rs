@@ -2,7 +2,7 @@
 //! namespace, `renameat2`, `/proc/self/fd` and `SO_PEERCRED`. What `/proc`
 //! says for messages is read in `procfs.rs`.
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -437,6 +437,45 @@ pub(crate) fn bind_closed(
     let bound = super::bind(sock, at);
     setfsgid(before);
     bound
+}
+
+/// A new regular file `name` in `dir` (mode 0644, less the umask) that
+/// holds `contents` from the first instant anyone can see it: made unnamed
+/// (`O_TMPFILE`), written, then linked at `name` (`linkat` of
+/// `/proc/self/fd/N`). A crash before the link leaves nothing. `EEXIST`
+/// when `name` exists; `Ok(None)` where the filesystem has no `O_TMPFILE`
+/// (FUSE, say) or there is no `/proc` to link it from.
+pub(crate) fn create_linked(
+    dir: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    contents: &[u8],
+) -> nix::Result<Option<OwnedFd>> {
+    use nix::fcntl::{OFlag, openat};
+    let flags = OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    let fd = match openat(
+        dir,
+        ".",
+        flags,
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::EOPNOTSUPP | Errno::EISDIR | Errno::EINVAL) => return Ok(None),
+        Err(errno) => return Err(errno),
+    };
+    if nix::unistd::write(&fd, contents)? != contents.len() {
+        return Err(Errno::EIO);
+    }
+    let Some(file) = fd_path(fd.as_fd()) else {
+        return Ok(None);
+    };
+    nix::unistd::linkat(
+        nix::fcntl::AT_FDCWD,
+        &file,
+        dir,
+        name,
+        AtFlags::AT_SYMLINK_FOLLOW,
+    )?;
+    Ok(Some(fd))
 }
 
 /// The abstract name a tokio socket address holds, if it is one.

@@ -208,6 +208,15 @@ pub(crate) fn bind_closed(
     Err(Errno::ENOSYS)
 }
 
+/// No `O_TMPFILE` here: the lock file is created, then written.
+pub(crate) fn create_linked(
+    _dir: BorrowedFd<'_>,
+    _name: &std::ffi::OsStr,
+    _contents: &[u8],
+) -> nix::Result<Option<OwnedFd>> {
+    Ok(None)
+}
+
 /// No abstract names here.
 pub(crate) fn abstract_name_of_tokio(_addr: &tokio::net::unix::SocketAddr) -> Option<&[u8]> {
     None

@@ -328,8 +328,13 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
     }
     // In the private directory, then moved; the lock is a lock file.
     let private: &[(Fault, Expect)] = &[
+        // The lock file, made unnamed (O_TMPFILE) and linked once written.
         (
-            ("openat", "app.sock.lock", 1, "EIO"),
+            ("openat", "O_TMPFILE", 1, "EIO"),
+            Fails("Other", &["cannot open bind lock", "EIO"]),
+        ),
+        (
+            ("linkat", "app.sock.lock", 1, "EIO"),
             Fails("Other", &["cannot open bind lock", "EIO"]),
         ),
         (
@@ -396,7 +401,7 @@ fn the_fallbacks_fail_cleanly_too() {
         Route::Private,
         Setup::Free,
         false,
-        &[no_renameat2, ("linkat", "app.sock", 1, "EIO")],
+        &[no_renameat2, ("linkat", "\"app.sock\", 0", 1, "EIO")],
         Expect::Fails("Other", &["cannot move the new socket to", "EIO"]),
     );
     // Without an atomic exchange, a takeover checks, then renames.
