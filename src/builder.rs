@@ -102,9 +102,11 @@ impl<S> Builder<S> {
     /// `listen`, and the mode set again; where no [`group`](Self::group)
     /// is asked for, a group a setgid directory gave the file is replaced
     /// by our effective gid. Where another user may write the directory,
-    /// neither is changed by name: the socket is made in a private
-    /// directory, set there, and moved into place. If the ACL or the group
-    /// cannot be set, the bind fails and says why. ACLs are read on Linux
+    /// nothing is changed by name: on Linux the socket is made with no
+    /// permission bits, proven to be the file our socket is bound to, and
+    /// set through a descriptor of that file; elsewhere it is made in a
+    /// private directory, set there, and moved into place. If the ACL or
+    /// the group cannot be set, the bind fails and says why. ACLs are read on Linux
     /// and Android only. Without a mode, owner or group, nothing is
     /// checked: the file gets what any file made there gets (the umask, or
     /// the directory's default ACL and group).

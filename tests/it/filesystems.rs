@@ -479,3 +479,46 @@ fn a_group_not_mapped_in_a_user_namespace_is_named() {
         ..Case::default()
     });
 }
+
+/// With a mode and a group: in the directory everyone may write, the
+/// socket is made with no permission bits and set through the descriptor
+/// that pins it (Linux, with `/proc`), on a local filesystem and on FUSE;
+/// without `/proc`, through the private directory.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: mounts in a mount namespace")]
+#[cfg_attr(sul_no_socat, ignore = "needs socat (apt-get install socat)")]
+fn tmpfs_with_a_mode_and_group() {
+    check(Case {
+        mount: Mount::Tmpfs,
+        echo_flags: "--mode 0660 --group 100",
+        expect: Expect::Works,
+        ..Case::default()
+    });
+}
+
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: mounts in a mount namespace")]
+#[cfg_attr(sul_no_socat, ignore = "needs socat (apt-get install socat)")]
+#[cfg_attr(sul_no_bindfs, ignore = "needs bindfs (apt-get install bindfs fuse3)")]
+fn fuse_through_bindfs_with_a_mode_and_group() {
+    check(Case {
+        mount: Mount::Script("mount -t tmpfs tmpfs \"$R\"\nbindfs \"$R\" \"$M\""),
+        teardown: "fusermount3 -u \"$M\" 2>/dev/null || umount \"$M\"",
+        echo_flags: "--mode 0660 --group 100",
+        expect: Expect::Works,
+        ..Case::default()
+    });
+}
+
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: mounts in a mount namespace")]
+#[cfg_attr(sul_no_socat, ignore = "needs socat (apt-get install socat)")]
+fn an_empty_tmpfs_over_proc_with_a_mode_and_group() {
+    check(Case {
+        mount: Mount::Tmpfs,
+        before_bind: "mount -t tmpfs tmpfs /proc",
+        echo_flags: "--mode 0660 --group 100",
+        expect: Expect::Works,
+        ..Case::default()
+    });
+}
