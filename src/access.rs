@@ -79,7 +79,7 @@ fn route(at: EntryRef<'_>, by_path: bool) -> PathBuf {
 }
 
 /// For a socket bound at the path where others may write the directory,
-/// made closed (no permission bits, [`sys::bind_closed`]): its owner,
+/// made closed (no permission bits, [`sys::close_before_bind`]): its owner,
 /// group and mode set as asked (`o`), and an access ACL the directory gave
 /// it removed, each through the descriptor that pins the file `made`
 /// (`fchownat` with `AT_EMPTY_PATH`, and `/proc/self/fd/N` for the ACL and

@@ -326,7 +326,7 @@ pub(crate) enum Creation {
     Shared,
     /// Where others may write the directory, with a mode, owner or group
     /// asked for: the file is made with no permission bits, so that nobody
-    /// can connect or send to it ([`sys::bind_closed`], in the group
+    /// can connect or send to it ([`sys::close_before_bind`], in the group
     /// `fsgid` where only that can give it), checked to be ours, then given
     /// its access through the descriptor that pins it
     /// ([`access::set_pinned`]), since any step by name could reach a file
@@ -542,6 +542,14 @@ pub(crate) enum Named<'a> {
 }
 
 impl Named<'_> {
+    /// The filesystem gid `gid` could not be taken for the bind.
+    fn fsgid_refused(self, gid: u32, errno: Errno) -> BindError {
+        match self {
+            Named::Path(path) | Named::In(path, _) => BindError::fsgid_refused(path, gid, errno),
+            Named::Abstract(_) => self.os(Op::Bind, errno),
+        }
+    }
+
     fn os(self, op: Op, errno: Errno) -> BindError {
         match self {
             Named::Path(path) => BindError::os(op, path, errno),
@@ -565,11 +573,16 @@ pub(crate) fn listen_on<K: Kind, T>(
 ) -> Result<(K, T), BindError> {
     let fd = sys::unix_socket(K::TYPE).map_err(|e| named.os(Op::CreateSocket, e))?;
     K::before_bind(fd.as_fd()).map_err(|e| named.os(Op::PassCredentials, e))?;
-    match creation {
-        Creation::Plain | Creation::Shared => sys::bind(fd.as_fd(), at),
-        Creation::Closed { fsgid } => sys::bind_closed(fd.as_fd(), at, fsgid),
+    let mut _fsgid = None;
+    if let Creation::Closed { fsgid } = creation {
+        sys::close_before_bind(fd.as_fd()).map_err(|e| named.os(Op::Bind, e))?;
+        if let Some(gid) = fsgid {
+            let switched = sys::switch_fsgid(gid).map_err(|e| named.fsgid_refused(gid, e))?;
+            _fsgid = Some(switched);
+        }
     }
-    .map_err(|e| named.os(Op::Bind, e))?;
+    sys::bind(fd.as_fd(), at).map_err(|e| named.os(Op::Bind, e))?;
+    drop(_fsgid);
     let prepared = prepare(fd.as_fd())?;
     let socket = K::finish(fd, backlog).map_err(|e| match e {
         Finish::Listen(errno) => named.os(Op::Listen, errno),

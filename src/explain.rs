@@ -454,6 +454,27 @@ impl BindError {
         }
     }
 
+    /// The filesystem gid `gid` could not be taken for a bind at `path`
+    /// (the group's only route: no `CAP_CHOWN`, not a member, and
+    /// `CAP_SETGID` held): `setfsgid` refused by a system-call filter.
+    pub(crate) fn fsgid_refused(path: &Path, gid: u32, errno: Errno) -> Self {
+        let us = nix::unistd::geteuid().as_raw();
+        Self::at(BindErrorKind::PermissionDenied, Op::ChangeOwner, path)
+            .caused_by(errno)
+            .why(format_args!(
+                "giving it group {gid} takes switching the filesystem gid, since we run as uid \
+                 {us} without CAP_CHOWN and outside that group; CAP_SETGID allows it, yet \
+                 setfsgid was refused, so a system-call filter refused it (systemd \
+                 SystemCallFilter=~@privileged or ~setfsgid, or a container's seccomp profile) \
+                 ({errno})"
+            ))
+            .fix_with(format_args!(
+                "allow setfsgid in that filter, grant CAP_CHOWN (AmbientCapabilities=CAP_CHOWN, \
+                 docker --cap-add CHOWN), or add this service's user to group {gid} (systemd \
+                 SupplementaryGroups=, docker --group-add {gid})"
+            ))
+    }
+
     /// No way to move a socket to another name keeps it reachable on this
     /// filesystem (a hard link makes a new, unbound inode on some FUSE
     /// filesystems, and the exchange and no-replace renames are refused).

@@ -410,33 +410,40 @@ fn unnamed() -> std::io::Result<std::os::unix::net::SocketAddr> {
     Ok(UNNAMED.get_or_init(|| addr).clone())
 }
 
-/// `bind(2)` of `sock` to `at`, the new file made closed: with no
-/// permission bits at all, which Linux takes from the socket's own inode
-/// (`fchmod` of it before the bind; the umask only clears bits), so that
-/// nobody can connect or send to it before its access is set through a
-/// descriptor of it ([`crate::access::set_pinned`]). With `fsgid`, the
-/// file is made in that group: the calling thread's filesystem gid (a
-/// per-thread credential on Linux, which needs `CAP_SETGID`) is switched
-/// for the bind alone and switched back.
-pub(crate) fn bind_closed(
-    sock: BorrowedFd<'_>,
-    at: &super::Where<'_>,
-    fsgid: Option<u32>,
-) -> nix::Result<()> {
+/// Before the bind of `sock`: the file the bind makes gets no permission
+/// bits at all, which Linux takes from the socket's own inode (the umask
+/// only clears bits), so that nobody can connect or send to it before its
+/// access is set through a descriptor of it
+/// ([`crate::access::set_pinned`]).
+pub(crate) fn close_before_bind(sock: BorrowedFd<'_>) -> nix::Result<()> {
+    nix::sys::stat::fchmod(sock, nix::sys::stat::Mode::empty())
+}
+
+/// The calling thread's filesystem gid, switched to `gid` (a per-thread
+/// credential on Linux; it needs `CAP_SETGID`, or `gid` our real gid)
+/// until the returned value is dropped, which switches it back: so a file
+/// made meanwhile is made in that group.
+pub(crate) fn switch_fsgid(gid: u32) -> nix::Result<Fsgid> {
     use nix::unistd::{Gid, setfsgid};
-    nix::sys::stat::fchmod(sock, nix::sys::stat::Mode::empty())?;
-    let Some(gid) = fsgid.map(Gid::from_raw) else {
-        return super::bind(sock, at);
-    };
+    let gid = Gid::from_raw(gid);
     // setfsgid answers with the old value, and fails silently.
     let before = setfsgid(gid);
-    if setfsgid(gid) != gid {
+    if setfsgid(gid) == gid {
+        Ok(Fsgid(before))
+    } else {
         setfsgid(before);
-        return Err(Errno::EPERM);
+        Err(Errno::EPERM)
     }
-    let bound = super::bind(sock, at);
-    setfsgid(before);
-    bound
+}
+
+/// The filesystem gid to switch back to ([`switch_fsgid`]).
+#[derive(Debug)]
+pub(crate) struct Fsgid(nix::unistd::Gid);
+
+impl Drop for Fsgid {
+    fn drop(&mut self) {
+        nix::unistd::setfsgid(self.0);
+    }
 }
 
 /// A new regular file `name` in `dir` (mode 0644, less the umask) that

@@ -200,13 +200,18 @@ pub(crate) fn unrecorded(_cred: &super::Cred) -> bool {
 
 /// Never called: with no `/proc/self/fd` ([`fd_path`]) a bind in a
 /// directory others may write goes through a private directory.
-pub(crate) fn bind_closed(
-    _sock: BorrowedFd<'_>,
-    _at: &super::Where<'_>,
-    _fsgid: Option<u32>,
-) -> nix::Result<()> {
+pub(crate) fn close_before_bind(_sock: BorrowedFd<'_>) -> nix::Result<()> {
     Err(Errno::ENOSYS)
 }
+
+/// No filesystem gid here.
+pub(crate) fn switch_fsgid(_gid: u32) -> nix::Result<Fsgid> {
+    Err(Errno::ENOSYS)
+}
+
+/// Never made ([`switch_fsgid`]).
+#[derive(Debug)]
+pub(crate) struct Fsgid;
 
 /// No `O_TMPFILE` here: the lock file is created, then written.
 pub(crate) fn create_linked(

@@ -40,47 +40,56 @@ fn at_the_task_limit_a_bind_with_a_mode_in_a_shared_directory_binds() {
 #[test]
 #[cfg_attr(sul_no_strace, ignore = "needs strace")]
 fn without_unshare_or_threads_the_kernel_names_the_socket_by_its_path() {
-    let dir = tempdir_with_mode(0o777);
-    let path = dir.path().join("app.sock");
-    let trace = tempfile::NamedTempFile::new().unwrap();
-    let trace_arg = trace.path().display().to_string();
-    let wrapper = [
-        "strace",
-        "-f",
-        "-qq",
-        "-o",
-        &trace_arg,
-        "-e",
-        "trace=bind,clone,clone3,unshare,setfsgid",
-        // The test harness's own thread is the first clone3.
-        "-e",
-        "inject=clone,clone3:error=EAGAIN:when=2+",
-        "-e",
-        "inject=unshare,setfsgid:error=EPERM",
-    ];
-    let (outcome, status, stdout) = run_helper(
-        helper_via(&wrapper, "helper_bind")
-            .env("SUL_ADDR", &path)
-            .env("SUL_MODE", "660")
-            .env("SUL_GROUP", "33"),
-    );
-    assert!(status.success(), "no panic: {status} {stdout}");
-    assert!(matches!(outcome, Outcome::Bound { .. }), "{outcome:?}");
-    let calls = std::fs::read_to_string(trace.path()).unwrap();
-    let binds: Vec<_> = calls.lines().filter(|l| l.contains("bind(")).collect();
-    assert_eq!(binds.len(), 1, "{calls}");
-    assert!(
-        binds[0].contains(&format!("sun_path=\"{}\"", path.display())) && binds[0].ends_with("= 0"),
-        "bound by the path's own string: {calls}"
-    );
-    for not_called in ["unshare(", "setfsgid("] {
-        assert!(!calls.contains(not_called), "{not_called}: {calls}");
+    for mode in [0o777, 0o770] {
+        let dir = tempdir_with_mode(mode);
+        let path = dir.path().join("app.sock");
+        let trace = tempfile::NamedTempFile::new().unwrap();
+        let trace_arg = trace.path().display().to_string();
+        let wrapper = [
+            "strace",
+            "-f",
+            "-qq",
+            "-o",
+            &trace_arg,
+            "-e",
+            "trace=bind,clone,clone3,unshare,setfsgid",
+            // The test harness's own thread is the first clone3.
+            "-e",
+            "inject=clone,clone3:error=EAGAIN:when=2+",
+            "-e",
+            "inject=unshare,setfsgid:error=EPERM",
+        ];
+        let (outcome, status, stdout) = run_helper(
+            helper_via(&wrapper, "helper_bind")
+                .env("SUL_ADDR", &path)
+                .env("SUL_MODE", "660")
+                .env("SUL_GROUP", "33"),
+        );
+        assert!(status.success(), "{mode:o}: no panic: {status} {stdout}");
+        assert!(
+            matches!(outcome, Outcome::Bound { .. }),
+            "{mode:o}: {outcome:?}"
+        );
+        let calls = std::fs::read_to_string(trace.path()).unwrap();
+        let binds: Vec<_> = calls.lines().filter(|l| l.contains("bind(")).collect();
+        assert_eq!(binds.len(), 1, "{mode:o}: {calls}");
+        assert!(
+            binds[0].contains(&format!("sun_path=\"{}\"", path.display()))
+                && binds[0].ends_with("= 0"),
+            "{mode:o}: bound by the path's own string: {calls}"
+        );
+        for not_called in ["unshare(", "setfsgid("] {
+            assert!(
+                !calls.contains(not_called),
+                "{mode:o}: {not_called}: {calls}"
+            );
+        }
+        assert_eq!(
+            calls.matches("clone3(").count(),
+            1,
+            "{mode:o}: no thread but the harness's: {calls}"
+        );
     }
-    assert_eq!(
-        calls.matches("clone3(").count(),
-        1,
-        "no thread but the harness's: {calls}"
-    );
 }
 
 /// `setpriv --bounding-set=-CAPS -- PROGRAM`: root, without those
@@ -221,6 +230,52 @@ fn without_cap_chown_a_group_we_are_not_in_is_explained() {
         message.contains(
             "needs membership of that group or CAP_CHOWN, and we run as uid 0, which is not a \
              member and holds no CAP_CHOWN (EPERM)"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("docker --group-add 33"), "{message}");
+    assert!(!message.contains("does not let uid 0"), "{message}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing left"
+    );
+}
+
+/// Root with `CAP_SETGID` but not `CAP_CHOWN`, outside the group: the
+/// group can only be given by switching the filesystem gid for the bind.
+/// Where a system-call filter refuses `setfsgid` (systemd's
+/// `SystemCallFilter=~setfsgid`), the message says so, and names the
+/// settings that grant another route; it used to blame the directory.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: drops a capability")]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+fn a_refused_setfsgid_is_named_as_a_system_call_filter() {
+    let dir = tempdir_with_mode(0o770);
+    let path = dir.path().join("app.sock");
+    let wrapper = [
+        "strace",
+        "-f",
+        "-qq",
+        "-o",
+        "/dev/null",
+        "-e",
+        "inject=setfsgid:error=EPERM",
+        "setpriv",
+        "--bounding-set=-chown",
+        "--",
+    ];
+    let (outcome, _, _) = run_helper(
+        helper_via(&wrapper, "helper_bind")
+            .env("SUL_ADDR", &path)
+            .env("SUL_MODE", "660")
+            .env("SUL_GROUP", "33"),
+    );
+    let message = outcome.expect_failed("PermissionDenied");
+    assert!(
+        message.contains(
+            "CAP_SETGID allows it, yet setfsgid was refused, so a system-call filter refused it \
+             (systemd SystemCallFilter=~@privileged or ~setfsgid"
         ),
         "{message}"
     );
