@@ -13,6 +13,7 @@ mod axum;
 mod client;
 mod compat;
 mod config;
+mod containers;
 mod crash;
 mod datagram;
 mod example_echo;
