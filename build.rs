@@ -5,8 +5,9 @@
 //! (`sul_no_strace`, `sul_no_nginx`, `sul_no_systemfd`,
 //! `sul_no_socket_activate`, and for the filesystem matrix `sul_no_socat`,
 //! `sul_no_mkfs_ext4`, `sul_no_mkfs_xfs`, `sul_no_mkfs_btrfs`,
-//! `sul_no_bindfs`; for ACLs, `sul_no_setfacl`). The library uses
-//! none of them. Install a program, then `touch build.rs` to look again.
+//! `sul_no_bindfs`; for ACLs, `sul_no_setfacl`; for the seccomp loader, cc
+//! and libseccomp's header, `sul_no_libseccomp`). The library uses none of
+//! them. Install a program, then `touch build.rs` to look again.
 
 use std::path::Path;
 
@@ -23,6 +24,7 @@ fn main() {
         "sul_no_mkfs_btrfs",
         "sul_no_bindfs",
         "sul_no_setfacl",
+        "sul_no_libseccomp",
     ] {
         println!("cargo:rustc-check-cfg=cfg({cfg})");
     }
@@ -35,6 +37,14 @@ fn main() {
     let dirs: Vec<_> = std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/sbin".into()])
         .collect();
+    // The seccomp loader of tests/it/seccomp.rs is built with cc and
+    // libseccomp (Debian's libseccomp-dev).
+    let has_header = ["/usr/include/seccomp.h", "/usr/local/include/seccomp.h"]
+        .iter()
+        .any(|h| Path::new(h).is_file());
+    if !has_header || !dirs.iter().any(|d| d.join("cc").is_file()) {
+        println!("cargo:rustc-cfg=sul_no_libseccomp");
+    }
     for (program, cfg) in [
         ("strace", "sul_no_strace"),
         ("nginx", "sul_no_nginx"),

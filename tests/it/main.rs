@@ -39,6 +39,7 @@ mod privilege;
 mod properties;
 mod race;
 mod restart;
+mod seccomp;
 mod shutdown;
 mod stale;
 mod stress;
