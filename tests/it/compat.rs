@@ -380,16 +380,6 @@ async fn a_leading_nul_is_an_abstract_name_as_in_tokio() -> io::Result<()> {
 
 // ---- the kernel's name is the path ----
 
-/// The `ss -xlpn` line of the listening socket named `name`, if any.
-fn ss_line(name: &str) -> Option<String> {
-    let out = Command::new("ss").arg("-xlpn").output().unwrap();
-    assert!(out.status.success(), "ss failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find(|l| l.split_whitespace().any(|field| field == name))
-        .map(str::to_owned)
-}
-
 /// Everything that reports the socket's name gives `path`: the listener,
 /// an accepted stream, the client's `peer_addr`, and `ss -xlpn`, with our
 /// pid.
@@ -399,7 +389,7 @@ async fn names_are_the_path(listener: SafeUnixListener, path: &Path) -> io::Resu
     let (accepted, client) = try_join(listener.accept(), UnixStream::connect(path)).await?;
     assert_eq!(accepted.0.local_addr()?.as_pathname(), Some(path));
     assert_eq!(client.peer_addr()?.as_pathname(), Some(path));
-    let line = ss_line(&path.display().to_string());
+    let line = crate::support::ss_line(&path.display().to_string());
     let line = line.unwrap_or_else(|| panic!("ss -xlpn does not show {}", path.display()));
     assert!(
         line.contains(&format!("pid={},", std::process::id())),
@@ -456,7 +446,8 @@ fn a_relative_path_is_named_by_the_absolute_path_it_resolved_to() {
         held.outcome
     );
     let absolute = dir.path().join("rel.sock").display().to_string();
-    let line = ss_line(&absolute).expect("ss -xlpn does not show the absolute path");
+    let line =
+        crate::support::ss_line(&absolute).expect("ss -xlpn does not show the absolute path");
     assert!(
         line.contains(&format!("pid={},", held.child.id())),
         "{line}"

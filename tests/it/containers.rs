@@ -75,11 +75,9 @@ fn in_a_pid_namespace_with_a_restricted_procfs_the_socket_gets_its_access_at_its
         let meta = std::fs::symlink_metadata(&path).unwrap();
         assert_eq!((meta.mode() & 0o7777, meta.gid()), (0o660, 33), "{options}");
         assert_eq!(echo_line(&path, "hello"), "hello\n", "{options}");
-        let ss = Command::new("ss").arg("-xlpn").output().unwrap();
-        let ss = String::from_utf8_lossy(&ss.stdout);
         assert!(
-            ss.lines().any(|l| l.split_whitespace().any(|f| f == shown)),
-            "{options}: ss -xlpn names the socket by its path:\n{ss}"
+            crate::support::ss_line(shown).is_some(),
+            "{options}: ss -xlpn names the socket by its path"
         );
         stop(container, &path, true);
     }

@@ -24,3 +24,14 @@ pub fn curl_as(uid: Option<u32>, args: &[&str], url_path: &str) -> (u16, String)
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
     (code.trim().parse().unwrap_or(0), body.to_owned())
 }
+
+/// The `ss -xlpn` line of the listening socket the kernel names `name`,
+/// if any.
+pub fn ss_line(name: &str) -> Option<String> {
+    let out = Command::new("ss").arg("-xlpn").output().unwrap();
+    assert!(out.status.success(), "ss failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.split_whitespace().any(|field| field == name))
+        .map(str::to_owned)
+}

@@ -9,7 +9,7 @@ pub mod log;
 pub mod props;
 pub mod strace;
 
-pub use client::{curl, curl_as};
+pub use client::{curl, curl_as, ss_line};
 pub use example::{
     Running, connect_when_listening, echo_line, example_bin, expect_bind_failure, finish, signal,
     spawn_example, wait_for_file, wait_listening,
