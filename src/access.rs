@@ -93,11 +93,12 @@ pub(crate) fn set_pinned(at: EntryRef<'_>, made: &Made, o: Asked) -> Result<Made
     let pin = made.pin().ok_or_else(|| no_pin(Errno::EMFILE))?;
     let file = sys::fd_path(pin).ok_or_else(|| no_pin(Errno::ENOENT))?;
     let ours = getegid().as_raw();
-    // A group from a setgid directory, where none was asked for, is undone.
-    let gid = o.group.or((made.gid() != ours).then_some(ours));
+    // A group from a setgid directory, where none was asked for, is undone;
+    // a group the file was made in (the filesystem gid) needs no change.
+    let gid = o.group.or(Some(ours)).filter(|&gid| gid != made.gid());
     if o.owner.is_some() || gid.is_some() {
         let (uid, gid) = (o.owner.map(Uid::from_raw), gid.map(Gid::from_raw));
-        fchownat(pin, "", uid, gid, AtFlags::AT_EMPTY_PATH).map_err(|e| match e {
+        sys::chown_pinned(pin, uid, gid).map_err(|e| match e {
             Errno::EINVAL => BindError::unmapped_owner(path, at.dir(), o.owner, o.group),
             _ if o.group.is_none() && o.owner.is_none() => BindError::setgid_group(path, ours, e),
             _ => BindError::chown_refused(path, e, o.owner, o.group, at.dir()),

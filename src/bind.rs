@@ -174,7 +174,19 @@ pub(crate) fn bind_path<K: Kind>(path: &Path, o: &Options) -> Result<(K, UnlinkG
     }
     // 4. and 5. The socket, listening, in place.
     let (listener, made) = match bind_route(&opened.dir, at, o, takeover)? {
-        BindAt::Path(addr, creation) => bind_at_path(at, &addr, creation, o)?,
+        BindAt::Path(addr, creation) => match bind_at_path(at, &addr, creation, o) {
+            // A filter refused fchownat: the filesystem gid may still give
+            // the group, the route that works.
+            // Where that is refused too, the first refusal is the one to
+            // report.
+            Err(e) => match fsgid_instead(&e, creation, o) {
+                Some(fsgid) => {
+                    bind_at_path(at, &addr, Creation::Closed { fsgid }, o).map_err(|_| e)?
+                }
+                None => return Err(e),
+            },
+            bound => bound?,
+        },
         BindAt::PrivateDir => bind_in_private_dir(at, o, takeover)?,
     };
     // 6. The private directory went with its scope; the lock goes now.
@@ -382,6 +394,19 @@ fn fsgid_for(group: Option<u32>) -> Option<u32> {
     let by_chown = caps.has(Cap::Chown) || sys::in_group(gid);
     let by_fsgid = caps.has(Cap::Setgid) || gid == nix::unistd::getgid().as_raw();
     (!by_chown && by_fsgid).then_some(gid)
+}
+
+/// Where `fchownat` of a closed bind's group was refused though we may
+/// change it (`CAP_CHOWN`, or membership: a system-call filter such as
+/// systemd's `SystemCallFilter=~@privileged`), the filesystem gid that
+/// gives the group instead, if we may take it (`CAP_SETGID`, or our real
+/// gid) and only the group was asked to change.
+fn fsgid_instead(e: &BindError, creation: Creation, o: &Options) -> Option<Option<u32>> {
+    let gid = o.group?;
+    let refused = e.0.operation == Op::ChangeOwner && e.raw_os_error() == Some(Errno::EPERM as i32);
+    let first_try = creation == Creation::Closed { fsgid: None };
+    let may = sys::Caps::now().has(sys::Cap::Setgid) || gid == nix::unistd::getgid().as_raw();
+    (refused && first_try && o.owner.is_none() && may).then_some(Some(gid))
 }
 
 /// Steps 4 and 5 in one: bound at the path, given its mode and owner

@@ -419,6 +419,16 @@ pub(crate) fn close_before_bind(sock: BorrowedFd<'_>) -> nix::Result<()> {
     nix::sys::stat::fchmod(sock, nix::sys::stat::Mode::empty())
 }
 
+/// `fchownat(pin, "", AT_EMPTY_PATH)`: the owner and group of the file
+/// open as the `O_PATH` descriptor `pin`, whatever its name is now.
+pub(crate) fn chown_pinned(
+    pin: BorrowedFd<'_>,
+    uid: Option<nix::unistd::Uid>,
+    gid: Option<nix::unistd::Gid>,
+) -> nix::Result<()> {
+    nix::unistd::fchownat(pin, "", uid, gid, AtFlags::AT_EMPTY_PATH)
+}
+
 /// The calling thread's filesystem gid, switched to `gid` (a per-thread
 /// credential on Linux; it needs `CAP_SETGID`, or `gid` our real gid)
 /// until the returned value is dropped, which switches it back: so a file

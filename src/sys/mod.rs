@@ -26,11 +26,11 @@ mod cmsg;
 
 pub(crate) use imp::{
     Acl, LONG_PATHS, MAX_ABSTRACT_LEN, MAX_LONG_PATH_NAME, MAX_PATH_LEN, abstract_name_of,
-    abstract_name_of_tokio, abstract_sockaddr, autobind_sockaddr, bound_inode, close_before_bind,
-    create_linked, descriptor_limit, fd_path, has_acl, in_group, may_write_dir, open_dir_handle,
-    pass_credentials, passes_credentials, peer_cred, peer_groups, pin_file, recv_with_cred,
-    remove_access_acl, rename_exchange, rename_noreplace, stream_socket, switch_fsgid, unix_socket,
-    unrecorded,
+    abstract_name_of_tokio, abstract_sockaddr, autobind_sockaddr, bound_inode, chown_pinned,
+    close_before_bind, create_linked, descriptor_limit, fd_path, has_acl, in_group, may_write_dir,
+    open_dir_handle, pass_credentials, passes_credentials, peer_cred, peer_groups, pin_file,
+    recv_with_cred, remove_access_acl, rename_exchange, rename_noreplace, stream_socket,
+    switch_fsgid, unix_socket, unrecorded,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]

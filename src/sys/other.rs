@@ -204,6 +204,16 @@ pub(crate) fn close_before_bind(_sock: BorrowedFd<'_>) -> nix::Result<()> {
     Err(Errno::ENOSYS)
 }
 
+/// Never called: the access of a file is set through its pin only where
+/// there is `/proc/self/fd` ([`fd_path`]).
+pub(crate) fn chown_pinned(
+    _pin: BorrowedFd<'_>,
+    _uid: Option<nix::unistd::Uid>,
+    _gid: Option<nix::unistd::Gid>,
+) -> nix::Result<()> {
+    Err(Errno::ENOSYS)
+}
+
 /// No filesystem gid here.
 pub(crate) fn switch_fsgid(_gid: u32) -> nix::Result<Fsgid> {
     Err(Errno::ENOSYS)

@@ -87,7 +87,7 @@ fn case(route: Route, setup: Setup, takeover: bool, faults: &[Fault], expect: Ex
     let mut env: Vec<(&str, &Path)> = vec![
         ("SUL_ADDR", &path),
         ("SUL_MODE", Path::new("660")),
-        ("SUL_GROUP", Path::new("0")),
+        ("SUL_GROUP", Path::new("33")),
     ];
     if setup == Setup::Missing {
         env.push(("SUL_CREATE_PARENTS", Path::new("750")));
@@ -295,16 +295,8 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
                 &["cannot set mode of", "out of file descriptors"],
             ),
         ),
-        (
-            ("fchownat", "AT_EMPTY_PATH", 1, "EPERM"),
-            Fails(
-                "PermissionDenied",
-                &[
-                    "cannot change owner of",
-                    "a system-call filter refused fchownat",
-                ],
-            ),
-        ),
+        // A filter refused fchownat: the filesystem gid gives the group.
+        (("fchownat", "AT_EMPTY_PATH", 1, "EPERM"), Expect::Binds("")),
         // The access ACL the directory may have given it, read once.
         (
             ("getxattr", "system.posix_acl_access", 1, "EIO"),
@@ -326,6 +318,23 @@ fn each_failing_call_gives_a_typed_error_and_leaves_nothing() {
     for (fault, expect) in at_creation {
         case(Route::Shared, Free, false, &[*fault], *expect);
     }
+    // And where setfsgid is refused too, the first refusal is named.
+    case(
+        Route::Shared,
+        Free,
+        false,
+        &[
+            ("fchownat", "AT_EMPTY_PATH", 1, "EPERM"),
+            ("setfsgid", "", 1, "EPERM"),
+        ],
+        Fails(
+            "PermissionDenied",
+            &[
+                "cannot change owner of",
+                "a system-call filter refused fchownat",
+            ],
+        ),
+    );
     // In the private directory, then moved; the lock is a lock file.
     let private: &[(Fault, Expect)] = &[
         // The lock file, made unnamed (O_TMPFILE) and linked once written.
