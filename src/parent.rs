@@ -43,8 +43,9 @@ pub(crate) struct Dir {
     pub(crate) only_ours: bool,
     /// Whether another user could make the directory's path lead elsewhere:
     /// a step before the directory itself, or a link on the way, fails
-    /// StrictModes. When not, a bind by the path goes where the descriptor
-    /// is, and the kernel names the socket by that path.
+    /// StrictModes, or the directory is another user's, who may rename it.
+    /// When not, a bind by the path goes where the descriptor is, and the
+    /// kernel names the socket by that path.
     pub(crate) redirectable: bool,
 }
 
@@ -131,11 +132,15 @@ pub(crate) fn open_dir(path: &Path, dir: &Path) -> Result<Dir, BindError> {
     let sticky = st.st_mode & 0o1000 != 0;
     let only_ours = (st.st_uid == walk.euid && st.st_mode & 0o022 == 0)
         || (sticky && (st.st_uid == walk.euid || st.st_uid == 0));
+    // The directory's own owner may rename it, where its parent lets it (a
+    // sticky `/tmp` does), and put another directory, or a link, in its
+    // place: its path then leads elsewhere.
+    let another_owner = st.st_uid != 0 && st.st_uid != walk.euid;
     Ok(Dir {
         fd,
         unsafe_step: walk.unsafe_step,
         only_ours,
-        redirectable: walk.redirectable,
+        redirectable: walk.redirectable || another_owner,
     })
 }
 

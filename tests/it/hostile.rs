@@ -839,3 +839,75 @@ time.sleep(60)
         "ours was moved away"
     );
 }
+
+/// The directory is uid 65534's own, in a sticky directory (as its own
+/// directory in `/tmp` is): its owner may rename it and put a link to a
+/// directory of its choosing in its place while root binds there. The
+/// bind goes through the descriptor of the directory it opened, never by
+/// the path's string, so nothing of root's lands in the linked directory,
+/// even a root-only one, and root's socket goes where the directory went.
+/// It used to bind by the string and leave `s--------- root root a.sock`
+/// in the linked directory.
+#[test]
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[cfg_attr(sul_not_root, ignore = "needs root: runs the attacker as uid 65534")]
+#[cfg_attr(sul_no_strace, ignore = "needs strace")]
+fn a_directory_its_owner_swaps_during_the_bind_never_gets_roots_socket_elsewhere() {
+    const BIND: i64 = 49;
+    let root = tempdir_with_mode(0o1777);
+    let dir = nobodys_dir(root.path(), "d");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let elsewhere = root.path().join("root-only");
+    fs::create_dir(&elsewhere).unwrap();
+    fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o700)).unwrap();
+    let moved = root.path().join("d.old");
+    let strace = [
+        "strace",
+        "-f",
+        "-qq",
+        "-o",
+        "/dev/null",
+        "-e",
+        "trace=bind",
+        "-e",
+        "inject=bind:delay_enter=1500000",
+    ];
+    let helper = crate::support::helper_via(&strace, "helper_bind")
+        .env("SUL_ADDR", dir.join("a.sock"))
+        .env("SUL_MODE", "660")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = crate::support::traced_helper(&helper);
+    crate::support::wait_until("the bind", || crate::support::in_syscall(pid, BIND));
+    // uid 65534 moves its directory away and links the root-only one in.
+    let as_nobody = |args: &[&std::ffi::OsStr]| {
+        let status = Command::new(args[0])
+            .args(&args[1..])
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .status();
+        assert!(status.unwrap().success(), "{args:?}");
+    };
+    as_nobody(&["mv".as_ref(), dir.as_os_str(), moved.as_os_str()]);
+    as_nobody(&[
+        "ln".as_ref(),
+        "-s".as_ref(),
+        elsewhere.as_os_str(),
+        dir.as_os_str(),
+    ]);
+    let out = helper.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let outcome = stdout.lines().find_map(Outcome::parse);
+    assert!(matches!(outcome, Some(Outcome::Bound { .. })), "{stdout}");
+    assert_eq!(
+        listing(&elsewhere),
+        vec![],
+        "nothing in the linked directory"
+    );
+    assert_eq!(
+        listing(&moved),
+        vec![],
+        "the socket went with its directory, and its drop removed it"
+    );
+}

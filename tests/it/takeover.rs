@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
 use crate::support::{
-    Fixture, exists, finish, in_runtime, ino, signal, spawn_example, tempdir, wait_listening,
+    Fixture, exists, finish, in_runtime, in_syscall, ino, signal, spawn_example, tempdir,
+    traced_helper, wait_listening, wait_until,
 };
 use nix::sys::signal::Signal;
 use safe_unix_listener::{BindErrorKind, OnExisting, SafeUnixListener};
@@ -150,27 +151,6 @@ fn takeover_refuses_a_regular_file_and_binds_a_free_path() {
     });
 }
 
-/// The threads of `pid` that are in system call `nr` now (stopped at its
-/// entry by strace's delay).
-fn in_syscall(pid: u32, nr: i64) -> bool {
-    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-        return false;
-    };
-    tasks.flatten().any(|task| {
-        fs::read_to_string(task.path().join("syscall"))
-            .is_ok_and(|s| s.split_whitespace().next() == Some(&nr.to_string()))
-    })
-}
-
-/// Waits (at most 20 s) until `ready` holds.
-fn wait_until(what: &str, ready: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !ready() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        thread::sleep(std::time::Duration::from_millis(1));
-    }
-}
-
 /// Puts a new regular file holding `text` at `path`, in one rename.
 fn replace_with_file(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp");
@@ -211,19 +191,7 @@ fn a_file_stranded_by_a_takeover_is_named_by_its_real_path() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let children = format!("/proc/{0}/task/{0}/children", helper.id());
-    // strace's own test children (forks of strace) come and go first.
-    let exe = std::env::current_exe().unwrap();
-    let traced = || {
-        let children = fs::read_to_string(&children).ok()?;
-        children.split_whitespace().find_map(|pid| {
-            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let argv0 = cmdline.split(|&b| b == 0).next()?;
-            (argv0 == exe.as_os_str().as_encoded_bytes()).then(|| pid.parse::<u32>().ok())?
-        })
-    };
-    wait_until("the helper starts", || traced().is_some());
-    let pid = traced().unwrap();
+    let pid = traced_helper(&helper);
     // The swap waits: the path holds the old socket, checked just before.
     wait_until("the swap", || in_syscall(pid, RENAMEAT2));
     replace_with_file(&path, "first");

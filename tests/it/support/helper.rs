@@ -256,8 +256,10 @@ pub fn helper_bind_main() {
                 return;
             }
         };
+        // Nothing where the path now leads elsewhere (a swapped directory).
         let ino = addr
             .as_path()
+            .filter(|p| super::files::exists(p))
             .map(|p| ino(p).to_string())
             .unwrap_or_default();
         println!("\nOUTCOME BOUND {ino}");

@@ -21,4 +21,6 @@ pub use helper::{
     helper_bind_main, helper_via, report_failure, run_helper,
 };
 pub use log::captured_log;
-pub use strace::{helper_under_strace, invocation, run_injected};
+pub use strace::{
+    helper_under_strace, in_syscall, invocation, run_injected, traced_helper, wait_until,
+};

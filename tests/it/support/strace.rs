@@ -87,3 +87,41 @@ fn strace(helper: &str, env: &[(&str, &Path)], args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// The pid of the helper a `strace` process runs (its child that is the
+/// test binary; strace's own test children come and go first).
+pub fn traced_helper(strace: &std::process::Child) -> u32 {
+    let children = format!("/proc/{0}/task/{0}/children", strace.id());
+    let exe = std::env::current_exe().unwrap();
+    let traced = || {
+        let children = fs::read_to_string(&children).ok()?;
+        children.split_whitespace().find_map(|pid| {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let argv0 = cmdline.split(|&b| b == 0).next()?;
+            (argv0 == exe.as_os_str().as_encoded_bytes()).then(|| pid.parse::<u32>().ok())?
+        })
+    };
+    wait_until("the helper starts", || traced().is_some());
+    traced().unwrap()
+}
+
+/// Whether a thread of `pid` is in system call `nr` now (stopped at its
+/// entry by strace's `delay_enter`).
+pub fn in_syscall(pid: u32, nr: i64) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        fs::read_to_string(task.path().join("syscall"))
+            .is_ok_and(|s| s.split_whitespace().next() == Some(&nr.to_string()))
+    })
+}
+
+/// Waits (at most 20 s) until `ready` holds.
+pub fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
