@@ -18,6 +18,16 @@
 //!   A datagram without credentials is never admitted by
 //!   [`Builder::allow_uids`](crate::Builder::allow_uids) or
 //!   [`Builder::allow_gids`](crate::Builder::allow_gids).
+//! - **Descriptors are refused at the sender** where the kernel can
+//!   (`SO_PASSRIGHTS` off, Linux 6.16 and later): a `sendmsg` with
+//!   `SCM_RIGHTS` to the receiver fails with EPERM. This matters beyond
+//!   the descriptor table: the receiving thread makes the last close of a
+//!   passed descriptor as it reads the datagram, and the last close of a
+//!   TCP socket with `SO_LINGER` and unsent data blocks for as long as its
+//!   sender likes. On older kernels, and on a socket passed by systemd
+//!   (where the option is set when it is adopted), a sender the mode lets
+//!   in can stall the receive loop that way: keep the mode to the senders
+//!   you trust.
 //! - **Descriptors are dropped with their datagram.** The control buffer
 //!   has room for the credentials alone, so the kernel discards the
 //!   descriptors a sender attaches (`SCM_RIGHTS`) without putting them in
@@ -211,6 +221,9 @@ impl SafeUnixDatagram {
     /// one is asked now, and datagrams queued before are reported as
     /// having none.
     pub(crate) fn from_bound(bound: Bound<UnixDatagram>) -> Self {
+        if let Err(errno) = sys::refuse_descriptors(bound.socket.as_fd()) {
+            tracing::warn!(addr = %bound.addr, %errno, "cannot refuse passed descriptors (SO_PASSRIGHTS)");
+        }
         let creds_from_start = sys::passes_credentials(bound.socket.as_fd());
         if !creds_from_start {
             if let Err(errno) = sys::pass_credentials(bound.socket.as_fd()) {

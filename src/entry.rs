@@ -142,9 +142,10 @@ pub(crate) struct Made {
 /// Why [`EntryRef::made_socket`] found no socket of ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NotMade {
-    /// No socket at the name: the bind went elsewhere.
+    /// Nothing at the name: the bind went elsewhere.
     NoSocket,
-    /// A socket, but the kernel says ours is bound to another file.
+    /// Another file at the name: not a socket, or a socket the kernel says
+    /// is not the one ours is bound to.
     NotOurs,
 }
 
@@ -294,7 +295,7 @@ impl<'a> EntryRef<'a> {
             },
         };
         if !is_socket(&st) {
-            return Err(NotMade::NoSocket);
+            return Err(NotMade::NotOurs);
         }
         if let Some(bound) = bound {
             // `sock_diag` has room for the low 32 bits of the number.

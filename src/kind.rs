@@ -93,9 +93,12 @@ impl Kind for tokio::net::UnixDatagram {
         in_runtime(shown)
     }
 
-    /// The receiver of [`SafeUnixDatagram`](crate::SafeUnixDatagram).
+    /// The receiver of [`SafeUnixDatagram`](crate::SafeUnixDatagram):
+    /// credentials on every datagram, and descriptors refused at the
+    /// sender where the kernel can.
     fn before_bind(fd: BorrowedFd<'_>) -> nix::Result<()> {
-        crate::sys::pass_credentials(fd)
+        crate::sys::pass_credentials(fd)?;
+        crate::sys::refuse_descriptors(fd).map(drop)
     }
 
     #[track_caller]

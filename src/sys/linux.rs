@@ -312,6 +312,49 @@ pub(crate) fn pass_credentials(fd: BorrowedFd<'_>) -> nix::Result<()> {
     socket::setsockopt(&fd, sockopt::PassCred, &true)
 }
 
+/// Refuses descriptors at the sender (`SO_PASSRIGHTS` off, Linux 6.16 and
+/// later): a datagram carrying `SCM_RIGHTS` to this socket fails to send
+/// with EPERM, so no passed descriptor ever reaches the receiver. One that
+/// did would be closed by the receiving thread as the datagram is read
+/// (even when its control data is cut off), and the last close of a
+/// socket can block: a TCP socket with `SO_LINGER` and unsent data holds
+/// the thread for as long as its sender likes. `Ok(false)` where the
+/// kernel has no such option.
+#[allow(unsafe_code)]
+pub(crate) fn refuse_descriptors(fd: BorrowedFd<'_>) -> nix::Result<bool> {
+    // 83 in the generic socket options; the architectures with their own
+    // numbering are left out.
+    if !cfg!(any(
+        target_arch = "x86",
+        target_arch = "x86_64",
+        target_arch = "arm",
+        target_arch = "aarch64",
+        target_arch = "riscv64",
+        target_arch = "loongarch64",
+        target_arch = "powerpc64",
+        target_arch = "s390x"
+    )) {
+        return Ok(false);
+    }
+    const SO_PASSRIGHTS: nix::libc::c_int = 83;
+    let off: nix::libc::c_int = 0;
+    // SAFETY: the option value is a live c_int of the size passed.
+    let rc = unsafe {
+        nix::libc::setsockopt(
+            fd.as_raw_fd(),
+            nix::libc::SOL_SOCKET,
+            SO_PASSRIGHTS,
+            std::ptr::from_ref(&off).cast(),
+            std::mem::size_of_val(&off) as nix::libc::socklen_t,
+        )
+    };
+    match Errno::result(rc) {
+        Ok(_) => Ok(true),
+        Err(Errno::ENOPROTOOPT | Errno::EINVAL) => Ok(false),
+        Err(errno) => Err(errno),
+    }
+}
+
 /// Whether the kernel attaches the sender's credentials to every datagram
 /// this socket receives now (`SO_PASSCRED`).
 pub(crate) fn passes_credentials(fd: BorrowedFd<'_>) -> bool {

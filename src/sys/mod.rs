@@ -29,8 +29,8 @@ pub(crate) use imp::{
     abstract_name_of_tokio, abstract_sockaddr, autobind_sockaddr, bound_inode, chown_pinned,
     close_before_bind, create_linked, descriptor_limit, fd_path, has_acl, in_group, may_write_dir,
     open_dir_handle, pass_credentials, passes_credentials, peer_cred, peer_groups, pin_file,
-    recv_with_cred, remove_access_acl, rename_exchange, rename_noreplace, stream_socket,
-    switch_fsgid, unix_socket, unrecorded,
+    recv_with_cred, refuse_descriptors, remove_access_acl, rename_exchange, rename_noreplace,
+    stream_socket, switch_fsgid, unix_socket, unrecorded,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]

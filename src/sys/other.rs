@@ -223,6 +223,11 @@ pub(crate) fn switch_fsgid(_gid: u32) -> nix::Result<Fsgid> {
 #[derive(Debug)]
 pub(crate) struct Fsgid;
 
+/// No way to refuse descriptors at the sender here.
+pub(crate) fn refuse_descriptors(_fd: BorrowedFd<'_>) -> nix::Result<bool> {
+    Ok(false)
+}
+
 /// No `O_TMPFILE` here: the lock file is created, then written.
 pub(crate) fn create_linked(
     _dir: BorrowedFd<'_>,

@@ -434,33 +434,60 @@ fn python_as(uid: u32, script: &str, path: &Path, args: &[&str]) -> Command {
 /// read end), one with 250 (more than any receiver's control buffer
 /// holds: MSG_CTRUNC), `argv[2]` more with three each, one longer than a
 /// 64 KiB buffer (MSG_TRUNC), then `requests:2|c`, plain. The queue holds
-/// only a few datagrams, so it sends as fast as the receiver reads.
+/// only a few datagrams, so it sends as fast as the receiver reads. It
+/// prints how many sends the kernel refused (EPERM: the receiver refuses
+/// descriptors, `SO_PASSRIGHTS`).
 const HOSTILE_SENDER: &str = "import array, socket, sys, os\n\
      path, many = sys.argv[1], int(sys.argv[2])\n\
      s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
      r, w = os.pipe()\n\
+     refused = 0\n\
      def send(data, fds):\n\
+     \x20   global refused\n\
      \x20   rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', fds))]\n\
-     \x20   s.sendmsg([data], rights, 0, path)\n\
+     \x20   try:\n\
+     \x20       s.sendmsg([data], rights, 0, path)\n\
+     \x20   except PermissionError:\n\
+     \x20       refused += 1\n\
      send(b'withfd:1|c', [r])\n\
      send(b'withfd:1|c', [r] * 250)\n\
      for _ in range(many):\n\
      \x20   send(b'withfd:1|c', [r, w, s.fileno()])\n\
      s.sendto(b'big:1|c\\n' + b'x' * 70000, path)\n\
      s.sendto(b'requests:2|c', path)\n\
-     print('sent')";
+     print(f'sent, refused {refused}')";
+
+/// `SO_PASSRIGHTS` on `fd` turned back on, as on a kernel before 6.16,
+/// where descriptors reach the receiver.
+fn accept_descriptors(fd: std::os::fd::BorrowedFd<'_>) {
+    use std::os::fd::AsRawFd;
+    let on: nix::libc::c_int = 1;
+    // SAFETY: the option value is a live c_int of the size passed.
+    let rc = unsafe {
+        nix::libc::setsockopt(
+            fd.as_raw_fd(),
+            nix::libc::SOL_SOCKET,
+            83,
+            std::ptr::from_ref(&on).cast(),
+            std::mem::size_of_val(&on) as nix::libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_PASSRIGHTS: {}", std::io::Error::last_os_error());
+}
 
 /// Issue 30, item 2: uid 65534 sends a datagram with a descriptor
 /// attached, one with more descriptors than fit (MSG_CTRUNC) and one
-/// longer than the buffer (MSG_TRUNC). Each is dropped, its descriptors
-/// closed, and the receive loop goes on: the next datagram is the plain
-/// one, with its sender named.
+/// longer than the buffer (MSG_TRUNC), to a receiver that takes
+/// descriptors (as on a kernel before 6.16). Each is dropped, its
+/// descriptors closed, and the receive loop goes on: the next datagram is
+/// the plain one, with its sender named.
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: sends as uid 65534")]
 fn descriptors_and_truncated_datagrams_never_end_the_receive_loop() {
     let f = Fixture::new();
     f.run(|f| {
         let rx = Builder::new(&f.path).mode(0o622).bind_datagram().unwrap();
+        accept_descriptors(std::os::fd::AsFd::as_fd(rx.as_ref()));
         let sender = python_as(NOBODY, HOSTILE_SENDER, &f.path, &["3"])
             .spawn()
             .unwrap();
@@ -481,6 +508,7 @@ fn descriptors_and_truncated_datagrams_never_end_the_receive_loop() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "sent, refused 0\n");
     });
 }
 
@@ -493,9 +521,10 @@ fn open_descriptors(pid: u32) -> usize {
 
 /// Issue 30, item 2, as it was found: root runs the metrics example with
 /// `--mode 622`, and uid 65534 sends 1,000 datagrams with three
-/// descriptors each, and the others above. The receiver keeps serving,
-/// counts only the plain datagram, and has as many descriptors open as
-/// before.
+/// descriptors each, and the others above. The kernel refuses every one
+/// with descriptors at the sender (`SO_PASSRIGHTS`); the receiver keeps
+/// serving, counts only the plain datagram, and has as many descriptors
+/// open as before.
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: sends as uid 65534")]
 fn the_metrics_example_survives_datagrams_with_descriptors_and_leaks_none() {
@@ -522,6 +551,11 @@ fn the_metrics_example_survives_datagrams_with_descriptors_and_leaks_none() {
         "the sender could not finish: {}",
         String::from_utf8_lossy(&sent.stderr)
     );
+    // Every datagram with descriptors was refused at the sender.
+    assert_eq!(
+        String::from_utf8_lossy(&sent.stdout),
+        "sent, refused 1002\n"
+    );
     // A report a second: the plain datagram, counted, from uid 65534.
     let wanted = format!("requests 2 (from uids [{NOBODY}])\n");
     for report in 0.. {
@@ -544,6 +578,80 @@ fn the_metrics_example_survives_datagrams_with_descriptors_and_leaks_none() {
     crate::support::signal(&server, nix::sys::signal::Signal::SIGTERM);
     assert_eq!(server.wait().unwrap().code(), Some(0));
     assert!(!exists(&path), "its socket went with it");
+}
+
+/// The sender that stalled a receiver: a loopback TCP connection whose
+/// peer never reads, its send buffer full and `SO_LINGER` set to 60 s, is
+/// passed in a datagram; the receiver's last close of it would wait for
+/// the unsent data. It prints whether the kernel refused the pass, then
+/// sends `requests:5|c`, plain, and keeps the connection open for 30 s
+/// (its own close would wait for the linger).
+const LINGERING_SENDER: &str = "import array, socket, struct, sys, time\n\
+     path = sys.argv[1]\n\
+     srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(1)\n\
+     tcp = socket.create_connection(srv.getsockname()); peer, _ = srv.accept()\n\
+     tcp.setblocking(False)\n\
+     try:\n\
+     \x20   while True: tcp.send(b'x' * 65536)\n\
+     except BlockingIOError:\n\
+     \x20   pass\n\
+     tcp.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 60))\n\
+     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+     rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [tcp.fileno()]))]\n\
+     try:\n\
+     \x20   s.sendmsg([b'linger:1|c'], rights, 0, path); print('passed', flush=True)\n\
+     except PermissionError:\n\
+     \x20   print('refused', flush=True)\n\
+     s.sendto(b'requests:5|c', path)\n\
+     time.sleep(30)";
+
+/// Found by the third review: uid 65534 passes a lingering TCP socket to
+/// the metrics example (`--mode 622`). The kernel refuses the pass at the
+/// sender (`SO_PASSRIGHTS`, Linux 6.16 and later), so the receiver never
+/// makes its last close, and the next datagram is counted at once. Before,
+/// the receiver printed nothing until the linger ran out (13 minutes with
+/// a long one), and senders blocked on its full queue.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: sends as uid 65534")]
+fn a_passed_lingering_socket_never_stalls_the_receiver() {
+    use std::io::BufRead;
+    let dir = tempdir();
+    let path = dir.path().join("metrics.sock");
+    let mut server: crate::support::Running = Command::new(crate::support::example_bin("metrics"))
+        .arg(&path)
+        .args(["--mode", "622"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+        .into();
+    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let mut sender: crate::support::Running = python_as(NOBODY, LINGERING_SENDER, &path, &[])
+        .spawn()
+        .unwrap()
+        .into();
+    let mut said = String::new();
+    std::io::BufReader::new(sender.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    assert_eq!(
+        said, "refused\n",
+        "the kernel refuses the pass at the sender"
+    );
+    // A report a second; the plain datagram within a few.
+    let wanted = format!("requests 5 (from uids [{NOBODY}])\n");
+    for report in 0.. {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "it exited early");
+        if line == wanted {
+            break;
+        }
+        assert!(report < 10, "the receiver stalled: {line}");
+    }
+    sender.kill().unwrap();
+    crate::support::signal(&server, nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(server.wait().unwrap().code(), Some(0));
 }
 
 /// Run under strace by the test below: binds a receiver at `SUL_ADDR`
