@@ -259,7 +259,9 @@ impl BindError {
         why: StrictModes,
     ) -> Self {
         let what = match why {
-            StrictModes::LinkNotOurs { .. } => "the symbolic link",
+            StrictModes::LinkNotOurs { .. } | StrictModes::LinkInStickyDir { .. } => {
+                "the symbolic link"
+            }
             _ => "directory",
         };
         let reached = match via {
@@ -900,6 +902,17 @@ pub(crate) enum StrictModes {
         /// Our effective uid.
         euid: u32,
     },
+    /// A symbolic link of another user in a sticky directory every user
+    /// may write, which the kernel does not follow for us
+    /// (`fs.protected_symlinks`): never followed, whatever `check_parent`.
+    LinkInStickyDir {
+        /// Its owner.
+        owner: u32,
+        /// The directory's owner.
+        dir_owner: u32,
+        /// Our effective uid.
+        euid: u32,
+    },
 }
 
 impl fmt::Display for StrictModes {
@@ -924,6 +937,16 @@ impl fmt::Display for StrictModes {
                 f,
                 "is owned by uid {owner}, and we run as uid {euid}: its owner could re-point \
                  it, and only root or we may own a link on the way to the socket"
+            ),
+            StrictModes::LinkInStickyDir {
+                owner,
+                dir_owner,
+                euid,
+            } => write!(
+                f,
+                "is owned by uid {owner} and sits in a sticky directory every user may write, \
+                 owned by uid {dir_owner}; the kernel does not follow such a link for another \
+                 user (uid {euid} here; fs.protected_symlinks), and neither does the bind"
             ),
         }
     }
@@ -1385,6 +1408,18 @@ mod tests {
                 },
                 "the symbolic link /run/l is owned by uid 1000, and we run as uid 0: its owner \
                  could re-point it, and only root or we may own a link on the way to the socket",
+            ),
+            (
+                Path::new("/tmp/d"),
+                None,
+                StrictModes::LinkInStickyDir {
+                    owner: 65534,
+                    dir_owner: 0,
+                    euid: 0,
+                },
+                "the symbolic link /tmp/d is owned by uid 65534 and sits in a sticky directory \
+                 every user may write, owned by uid 0; the kernel does not follow such a link \
+                 for another user (uid 0 here; fs.protected_symlinks), and neither does the bind",
             ),
         ];
         for (step, via, why, words) in strict {

@@ -114,6 +114,7 @@ pub(crate) fn open_dir(path: &Path, dir: &Path) -> Result<Dir, BindError> {
             return Err(walk.lookup_error(Errno::ELOOP, &at, fd.as_fd(), &part));
         }
         let link = at.join(&part);
+        walk.refuse_protected_link(&st, fd.as_fd(), &link)?;
         walk.check_link(&st, &link);
         let target = readlinkat(&fd, part.as_os_str())
             .map_err(|e| walk.lookup_error(e, &at, fd.as_fd(), &part))?;
@@ -231,6 +232,29 @@ impl Walk<'_> {
         };
         self.last_unsafe = true;
         self.unsafe_step = Some(BindError::insecure_parent(self.path, d, via, why));
+    }
+
+    /// A link of another user in a sticky directory every user may write
+    /// (in `dir`): the kernel does not follow it for us
+    /// (`fs.protected_symlinks`, on in most distributions), and the bind,
+    /// which follows links itself, does not either.
+    fn refuse_protected_link(
+        &self,
+        st: &FileStat,
+        dir: BorrowedFd<'_>,
+        link: &Path,
+    ) -> Result<(), BindError> {
+        let dir = fstat(dir).map_err(|e| BindError::os(Op::LookUpDir, link, e))?;
+        let shared_sticky = dir.st_mode & 0o1002 == 0o1002;
+        if shared_sticky && st.st_uid != self.euid && st.st_uid != dir.st_uid {
+            let why = StrictModes::LinkInStickyDir {
+                owner: st.st_uid,
+                dir_owner: dir.st_uid,
+                euid: self.euid,
+            };
+            return Err(BindError::insecure_parent(self.path, link, None, why));
+        }
+        Ok(())
     }
 
     /// A link on the way: its owner could re-point it.

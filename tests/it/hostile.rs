@@ -911,3 +911,45 @@ fn a_directory_its_owner_swaps_during_the_bind_never_gets_roots_socket_elsewhere
         "the socket went with its directory, and its drop removed it"
     );
 }
+
+/// A link uid 65534 owns in a sticky directory every user may write (its
+/// own in `/tmp`), leading to a root-only directory: the kernel does not
+/// follow it for root (`fs.protected_symlinks`), and neither does the
+/// bind, which walks links itself. Nothing is made in the root-only
+/// directory. It used to bind there, through the link.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: the link is uid 65534's")]
+fn a_link_of_another_user_in_a_sticky_directory_is_never_followed() {
+    let root = tempdir_with_mode(0o1777);
+    let elsewhere = root.path().join("root-only");
+    fs::create_dir(&elsewhere).unwrap();
+    fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o700)).unwrap();
+    let link = root.path().join("d");
+    symlink(&elsewhere, &link).unwrap();
+    nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        &link,
+        Some(NOBODY.into()),
+        Some(NOBODY.into()),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
+    let (outcome, _, _) = run_helper(
+        helper("helper_bind", None)
+            .env("SUL_ADDR", link.join("a.sock"))
+            .env("SUL_MODE", "660"),
+    );
+    let message = outcome.expect_failed("InsecureParent");
+    assert!(
+        message.contains(&format!(
+            "the symbolic link {} is owned by uid {NOBODY} and sits in a sticky directory every user may write",
+            link.display()
+        )),
+        "{message}"
+    );
+    assert_eq!(
+        listing(&elsewhere),
+        vec![],
+        "nothing in the linked directory"
+    );
+}
