@@ -167,8 +167,9 @@ pub enum LeftoverKind {
     /// same; binds use it as the lock.
     EmptyLockFile,
     /// The private directory `.<name>.sul` beside the socket, not in use
-    /// (its lock is free, so the process that made it is gone): a bind or
-    /// takeover that did not finish. The next bind as its owner removes it
+    /// (its lock is free, so the process that made it is gone; to a user
+    /// who may not open it, whenever it is there): a bind or takeover that
+    /// did not finish. The next bind as its owner removes it
     /// if it holds nothing but a stale socket.
     PrivateDir,
 }
@@ -225,7 +226,7 @@ impl fmt::Display for Leftover {
             ),
             LeftoverKind::PrivateDir => write!(
                 f,
-                "private directory {path}, left by a bind or takeover of {who} that did not finish (its lock is free); the next bind as {who} removes it if it holds nothing but a stale socket"
+                "private directory {path}, left by a bind or takeover of {who} that did not finish; the next bind as {who} removes it if it holds nothing but a stale socket"
             ),
         }
     }
@@ -275,13 +276,17 @@ fn leftovers(at: crate::entry::EntryRef<'_>, lock: LockState) -> Vec<Leftover> {
     let dir = at.beside(crate::private::own_name(at.name()));
     let dir = dir.at();
     if let Ok(Some(st)) = dir.lstat() {
-        let free = openat(
+        // Another user's 0700 directory cannot be opened to try its lock; a
+        // bind holds one for well under a millisecond, so it is reported.
+        let free = match openat(
             at.dir(),
             dir.name(),
             flags | OFlag::O_DIRECTORY,
             Mode::empty(),
-        )
-        .is_ok_and(|fd| Flock::lock(fd, FlockArg::LockSharedNonblock).is_ok());
+        ) {
+            Ok(fd) => Flock::lock(fd, FlockArg::LockSharedNonblock).is_ok(),
+            Err(errno) => matches!(errno, Errno::EACCES | Errno::EPERM),
+        };
         if crate::stat::file_type(&st) == nix::sys::stat::SFlag::S_IFDIR && free {
             found.push(Leftover {
                 kind: LeftoverKind::PrivateDir,

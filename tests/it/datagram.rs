@@ -512,6 +512,53 @@ fn descriptors_and_truncated_datagrams_never_end_the_receive_loop() {
     });
 }
 
+/// The metrics example on `path` with `--mode 622` (any user may send),
+/// once it says it receives; and its reports.
+fn start_metrics(
+    path: &Path,
+) -> (
+    crate::support::Running,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    use std::io::BufRead;
+    let mut server: crate::support::Running = Command::new(crate::support::example_bin("metrics"))
+        .arg(path)
+        .args(["--mode", "622"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+        .into();
+    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("metrics receiver on {}\n", path.display()));
+    (server, out)
+}
+
+/// Reads the metrics example's reports (one a second) until `wanted`,
+/// failing after `within` others; `check` sees each.
+fn until_report(
+    out: &mut std::io::BufReader<std::process::ChildStdout>,
+    wanted: &str,
+    within: usize,
+    check: impl Fn(&str),
+) {
+    use std::io::BufRead;
+    let mut line = String::new();
+    for report in 0.. {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "it exited early");
+        check(&line);
+        if line == wanted {
+            return;
+        }
+        assert!(
+            report < within,
+            "no {wanted:?} after {within} reports: {line}"
+        );
+    }
+}
+
 /// The number of descriptors `pid` has open.
 fn open_descriptors(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -528,20 +575,9 @@ fn open_descriptors(pid: u32) -> usize {
 #[test]
 #[cfg_attr(sul_not_root, ignore = "needs root: sends as uid 65534")]
 fn the_metrics_example_survives_datagrams_with_descriptors_and_leaks_none() {
-    use std::io::BufRead;
     let dir = tempdir();
     let path = dir.path().join("metrics.sock");
-    let mut server: crate::support::Running = Command::new(crate::support::example_bin("metrics"))
-        .arg(&path)
-        .args(["--mode", "622"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-        .into();
-    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line, format!("metrics receiver on {}\n", path.display()));
+    let (mut server, mut out) = start_metrics(&path);
     let before = open_descriptors(server.id());
     let sent = python_as(NOBODY, HOSTILE_SENDER, &path, &["1000"])
         .output()
@@ -558,18 +594,12 @@ fn the_metrics_example_survives_datagrams_with_descriptors_and_leaks_none() {
     );
     // A report a second: the plain datagram, counted, from uid 65534.
     let wanted = format!("requests 2 (from uids [{NOBODY}])\n");
-    for report in 0.. {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "it exited early");
+    until_report(&mut out, &wanted, 20, |line| {
         assert!(
             !line.starts_with("withfd") && !line.starts_with("big"),
             "a dropped datagram was counted: {line}"
         );
-        if line == wanted {
-            break;
-        }
-        assert!(report < 20, "never counted the plain datagram: {line}");
-    }
+    });
     assert_eq!(
         open_descriptors(server.id()),
         before,
@@ -617,16 +647,7 @@ fn a_passed_lingering_socket_never_stalls_the_receiver() {
     use std::io::BufRead;
     let dir = tempdir();
     let path = dir.path().join("metrics.sock");
-    let mut server: crate::support::Running = Command::new(crate::support::example_bin("metrics"))
-        .arg(&path)
-        .args(["--mode", "622"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-        .into();
-    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
+    let (mut server, mut out) = start_metrics(&path);
     let mut sender: crate::support::Running = python_as(NOBODY, LINGERING_SENDER, &path, &[])
         .spawn()
         .unwrap()
@@ -641,14 +662,7 @@ fn a_passed_lingering_socket_never_stalls_the_receiver() {
     );
     // A report a second; the plain datagram within a few.
     let wanted = format!("requests 5 (from uids [{NOBODY}])\n");
-    for report in 0.. {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "it exited early");
-        if line == wanted {
-            break;
-        }
-        assert!(report < 10, "the receiver stalled: {line}");
-    }
+    until_report(&mut out, &wanted, 10, |_| {});
     sender.kill().unwrap();
     crate::support::signal(&server, nix::sys::signal::Signal::SIGTERM);
     assert_eq!(server.wait().unwrap().code(), Some(0));

@@ -522,3 +522,33 @@ fn an_empty_tmpfs_over_proc_with_a_mode_and_group() {
         ..Case::default()
     });
 }
+
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: mounts in a mount namespace")]
+#[cfg_attr(sul_no_socat, ignore = "needs socat (apt-get install socat)")]
+fn overlayfs_with_a_mode_and_group() {
+    check(Case {
+        mount: Mount::Script(
+            "mount -t tmpfs tmpfs \"$R\"\nmkdir \"$R/lower\" \"$R/upper\" \"$R/work\"\n\
+             mount -t overlay overlay -o \"lowerdir=$R/lower,upperdir=$R/upper,workdir=$R/work\" \"$M\"",
+        ),
+        echo_flags: "--mode 0660 --group 100",
+        expect: Expect::Works,
+        ..Case::default()
+    });
+}
+
+/// A rootless container with a mode: the socket is made closed and set
+/// through its pin there too, as uid 65534 made root of its namespace.
+#[test]
+#[cfg_attr(sul_not_root, ignore = "needs root: runs as uid 65534")]
+#[cfg_attr(sul_no_socat, ignore = "needs socat (apt-get install socat)")]
+fn a_user_namespace_made_by_uid_65534_with_a_mode() {
+    check(Case {
+        mount: Mount::Tmpfs,
+        user_namespace_of: Some(NOBODY),
+        echo_flags: "--mode 0660",
+        expect: Expect::Works,
+        ..Case::default()
+    });
+}

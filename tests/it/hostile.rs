@@ -861,21 +861,9 @@ fn a_directory_its_owner_swaps_during_the_bind_never_gets_roots_socket_elsewhere
     fs::create_dir(&elsewhere).unwrap();
     fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o700)).unwrap();
     let moved = root.path().join("d.old");
-    let strace = [
-        "strace",
-        "-f",
-        "-qq",
-        "-o",
-        "/dev/null",
-        "-e",
-        "trace=bind",
-        "-e",
-        "inject=bind:delay_enter=1500000",
-    ];
-    let helper = crate::support::helper_via(&strace, "helper_bind")
+    let helper = crate::support::helper_holding("bind", "helper_bind")
         .env("SUL_ADDR", dir.join("a.sock"))
         .env("SUL_MODE", "660")
-        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let pid = crate::support::traced_helper(&helper);

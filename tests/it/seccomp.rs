@@ -52,6 +52,17 @@ fn filtered(calls: &str, drop_caps: Option<&str>, program: &Path) -> Command {
     cmd
 }
 
+/// The echo example on `path` with `--mode 0660 --group 33`, under the
+/// filter and without the capabilities, its output piped.
+fn echo_0660_group_33(calls: &str, drop_caps: Option<&str>, path: &Path) -> Command {
+    let mut cmd = filtered(calls, drop_caps, &example_bin("echo"));
+    cmd.args(["--mode", "0660", "--group", "33"])
+        .arg(path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
 /// Docker's default profile refuses `unshare` (and `setns`, `mount`)
 /// without `CAP_SYS_ADMIN`: a bind with a mode and group in directories
 /// others may write (0777, and 0770 of root's group) sets them, and the
@@ -68,10 +79,7 @@ fn in_dockers_default_profile_the_kernel_names_the_socket_by_its_path() {
         let dir = tempdir_with_mode(mode);
         let path = dir.path().join("app.sock");
         let shown = path.to_str().unwrap();
-        let mut server: Running = filtered("unshare,setns,mount", None, &example_bin("echo"))
-            .args(["--mode", "0660", "--group", "33", shown])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        let mut server: Running = echo_0660_group_33("unshare,setns,mount", None, &path)
             .spawn()
             .unwrap()
             .into();
@@ -110,11 +118,7 @@ fn a_refused_chown_takes_the_route_that_works_or_names_the_filter() {
     let chown = "chown,fchown,fchownat,lchown";
     let dir = tempdir_with_mode(0o770);
     let path = dir.path().join("app.sock");
-    let mut server: Running = filtered(chown, None, &example_bin("echo"))
-        .args(["--mode", "0660", "--group", "33"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let mut server: Running = echo_0660_group_33(chown, None, &path)
         .spawn()
         .unwrap()
         .into();
@@ -138,15 +142,7 @@ fn a_refused_chown_takes_the_route_that_works_or_names_the_filter() {
         let dir = tempdir_with_mode(0o770);
         let path = dir.path().join("app.sock");
         // Killed after 20 s if it binds and serves instead.
-        let out = finish(
-            filtered(calls, caps, &example_bin("echo"))
-                .args(["--mode", "0660", "--group", "33"])
-                .arg(&path)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
+        let out = finish(echo_0660_group_33(calls, caps, &path).spawn().unwrap());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{calls}: {stderr}");
         assert!(stderr.contains(words), "{calls}: {stderr}");

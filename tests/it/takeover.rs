@@ -174,21 +174,9 @@ fn a_file_stranded_by_a_takeover_is_named_by_its_real_path() {
     let dir = crate::support::tempdir_with_mode(0o777);
     let path = dir.path().join("app.sock");
     let _old = std::os::unix::net::UnixListener::bind(&path).unwrap();
-    let strace = [
-        "strace",
-        "-f",
-        "-qq",
-        "-o",
-        "/dev/null",
-        "-e",
-        "trace=renameat2",
-        "-e",
-        "inject=renameat2:delay_enter=1500000",
-    ];
-    let helper = crate::support::helper_via(&strace, "helper_bind")
+    let helper = crate::support::helper_holding("renameat2", "helper_bind")
         .env("SUL_ADDR", &path)
         .env("SUL_TAKEOVER", "1")
-        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let pid = traced_helper(&helper);

@@ -22,5 +22,6 @@ pub use helper::{
 };
 pub use log::captured_log;
 pub use strace::{
-    helper_under_strace, in_syscall, invocation, run_injected, traced_helper, wait_until,
+    helper_holding, helper_under_strace, in_syscall, invocation, run_injected, traced_helper,
+    wait_until,
 };

@@ -125,3 +125,27 @@ pub fn wait_until(what: &str, ready: impl Fn() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+/// `helper` under strace, each call of `call` held 1.5 s at its entry,
+/// its stdout piped: a window another process then acts in, once
+/// [`in_syscall`] says the helper waits there.
+pub fn helper_holding(call: &str, helper: &str) -> std::process::Command {
+    let trace = format!("trace={call}");
+    let hold = format!("inject={call}:delay_enter=1500000");
+    let mut cmd = helper_via(
+        &[
+            "strace",
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            &trace,
+            "-e",
+            &hold,
+        ],
+        helper,
+    );
+    cmd.stdout(std::process::Stdio::piped());
+    cmd
+}
